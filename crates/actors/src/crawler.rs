@@ -1,0 +1,601 @@
+//! The builder and the handle of a crawl.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Arbiter, AsyncContext, Recipient, SyncArbiter};
+use arachne_core::{
+    CrawlReport, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS, DEFAULT_PER_HOST, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+    ENV_CONCURRENCY, ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, Extractor, Fingerprint,
+    Frontier, JsonLinesWriter, MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope,
+    ScopeRules, SeenSet, default_fetch_threads, default_parse_threads, env_count, parse_seed,
+};
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::fetcher::{ClientSettings, FetchShared, Fetcher, build_client};
+use crate::messages::{ItemExtracted, PageFetched};
+use crate::parser::{ParseShared, Parser};
+use crate::sink::{Flush, Sink};
+use crate::supervisor::{Limits, Supervisor};
+
+/// Why a crawl could not be built or did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No seed URL was given.
+    #[error("no seed URL given")]
+    NoSeeds,
+    /// A seed is not an absolute http or https URL.
+    #[error("invalid seed: {0}")]
+    InvalidSeed(String),
+    /// An include or exclude pattern is not a valid regular expression.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    /// A setting has a value it cannot take (zero threads, say), or an environment
+    /// variable does not parse.
+    #[error("invalid setting `{name}`: {message}")]
+    InvalidSetting {
+        /// The setting (or environment variable).
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The HTTP client could not be built (TLS set-up, say).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// An output file could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateOutput {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Writing an output failed during the crawl. The crawl itself completed.
+    #[error("writing the output failed: {0}")]
+    WriteOutput(io::Error),
+    /// The crawl's actors stopped before the crawl completed (the actor system was shut
+    /// down from outside).
+    #[error("the crawl was interrupted: the actor system stopped")]
+    Interrupted,
+}
+
+/// Builds a [`Crawler`]. Start with [`Crawler::builder`].
+///
+/// A bad value given to a setter is recorded, and [`CrawlerBuilder::build`] reports the
+/// first one, so setters chain without `?`.
+#[must_use]
+pub struct CrawlerBuilder {
+    seeds: Vec<String>,
+    scope: Scope,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    max_depth: Option<u32>,
+    max_pages: Option<u64>,
+    concurrency: usize,
+    per_host: usize,
+    fetch_threads: usize,
+    parse_threads: usize,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_body: u64,
+    max_redirects: u32,
+    user_agent: String,
+    resolve: Vec<(String, SocketAddr)>,
+    outputs: Vec<Box<dyn RecordWriter>>,
+    page_subscribers: Vec<Recipient<PageFetched>>,
+    item_subscribers: Vec<Recipient<ItemExtracted>>,
+    extractors: Vec<Arc<dyn Extractor>>,
+    frontier: Option<Box<dyn Frontier>>,
+    seen: Option<Arc<dyn SeenSet>>,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for CrawlerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CrawlerBuilder")
+            .field("seeds", &self.seeds)
+            .field("scope", &self.scope)
+            .field("concurrency", &self.concurrency)
+            .field("per_host", &self.per_host)
+            .field("fetch_threads", &self.fetch_threads)
+            .field("parse_threads", &self.parse_threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for CrawlerBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CrawlerBuilder {
+    /// A builder with the defaults, after the environment variables `ARACHNE_FETCH_THREADS`,
+    /// `ARACHNE_PARSE_THREADS`, `ARACHNE_CONCURRENCY` and `ARACHNE_PER_HOST` (setters
+    /// override them).
+    pub fn new() -> Self {
+        let mut builder = Self {
+            seeds: Vec::new(),
+            scope: Scope::default(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            max_depth: None,
+            max_pages: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            per_host: DEFAULT_PER_HOST,
+            fetch_threads: default_fetch_threads(),
+            parse_threads: default_parse_threads(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            resolve: Vec::new(),
+            outputs: Vec::new(),
+            page_subscribers: Vec::new(),
+            item_subscribers: Vec::new(),
+            extractors: Vec::new(),
+            frontier: None,
+            seen: None,
+            error: None,
+        };
+        for (name, slot) in [
+            (ENV_FETCH_THREADS, &mut builder.fetch_threads),
+            (ENV_PARSE_THREADS, &mut builder.parse_threads),
+            (ENV_CONCURRENCY, &mut builder.concurrency),
+            (ENV_PER_HOST, &mut builder.per_host),
+        ] {
+            match env_count(name) {
+                Ok(Some(n)) => *slot = n,
+                Ok(None) => {}
+                Err(message) => {
+                    builder
+                        .error
+                        .get_or_insert(Error::InvalidSetting { name, message });
+                }
+            }
+        }
+        builder
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
+    fn count(
+        mut self,
+        name: &'static str,
+        value: usize,
+        slot: fn(&mut Self) -> &mut usize,
+    ) -> Self {
+        if value == 0 {
+            self.fail(Error::InvalidSetting {
+                name,
+                message: "must be at least 1".into(),
+            });
+        } else {
+            *slot(&mut self) = value;
+        }
+        self
+    }
+
+    /// Adds a seed URL: an absolute http or https URL, crawled at depth 0. Seeds are always
+    /// crawled, whatever the include and exclude patterns; duplicates are crawled once.
+    pub fn seed(mut self, url: impl AsRef<str>) -> Self {
+        self.seeds.push(url.as_ref().to_owned());
+        self
+    }
+
+    /// Adds several seed URLs.
+    pub fn seeds<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.seeds
+            .extend(urls.into_iter().map(|u| u.as_ref().to_owned()));
+        self
+    }
+
+    /// Which discovered URLs are followed, relative to the seeds. By default,
+    /// [`Scope::Host`].
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Follows only URLs matching this regular expression (or another include pattern).
+    /// Patterns match the whole normalized URL text, anywhere in it unless anchored. By
+    /// default, none: every URL in scope.
+    pub fn include(mut self, pattern: impl Into<String>) -> Self {
+        self.include.push(pattern.into());
+        self
+    }
+
+    /// Never follows URLs matching this regular expression. By default, none.
+    pub fn exclude(mut self, pattern: impl Into<String>) -> Self {
+        self.exclude.push(pattern.into());
+        self
+    }
+
+    /// The greatest link distance from a seed that is crawled: 0 crawls only the seeds.
+    /// By default, no limit.
+    ///
+    /// With a depth limit the crawl goes level by level (no URL of depth d+1 starts before
+    /// every URL of depth d is done), so each URL's depth is its shortest link distance and
+    /// the limit is exact. Without one, levels overlap for speed, and a URL's depth is that
+    /// of the path it was first found by, which concurrency can make longer than the
+    /// shortest.
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.max_depth = Some(depth);
+        self
+    }
+
+    /// The most URLs fetched (records written), counting seeds and failures. By default,
+    /// no limit.
+    pub fn max_pages(mut self, pages: u64) -> Self {
+        self.max_pages = Some(pages);
+        self
+    }
+
+    /// Requests in flight at once over the crawl. A request counts from dispatch until its
+    /// page is parsed and delivered to outputs and subscribers. By default,
+    /// [`DEFAULT_CONCURRENCY`] (64), or `ARACHNE_CONCURRENCY`.
+    pub fn concurrency(self, n: usize) -> Self {
+        self.count("concurrency", n, |b| &mut b.concurrency)
+    }
+
+    /// Requests in flight at once to one host name. By default, [`DEFAULT_PER_HOST`] (8),
+    /// or `ARACHNE_PER_HOST`.
+    pub fn per_host(self, n: usize) -> Self {
+        self.count("per_host", n, |b| &mut b.per_host)
+    }
+
+    /// Fetcher threads (actix arbiters), each with its own HTTP client and many requests in
+    /// flight. By default, one per four cores ([`default_fetch_threads`]), or
+    /// `ARACHNE_FETCH_THREADS`.
+    pub fn fetch_threads(self, n: usize) -> Self {
+        self.count("fetch_threads", n, |b| &mut b.fetch_threads)
+    }
+
+    /// Parser threads (a `SyncArbiter`), parsing pages in parallel. By default, one per core
+    /// ([`default_parse_threads`]), or `ARACHNE_PARSE_THREADS`.
+    pub fn parse_threads(self, n: usize) -> Self {
+        self.count("parse_threads", n, |b| &mut b.parse_threads)
+    }
+
+    /// The total time allowed for one request, connecting to the last body byte. By
+    /// default, [`DEFAULT_TIMEOUT`] (30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.fail(Error::InvalidSetting {
+                name: "timeout",
+                message: "must be more than zero".into(),
+            });
+        }
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time allowed to open a connection. By default, [`DEFAULT_CONNECT_TIMEOUT`]
+    /// (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.fail(Error::InvalidSetting {
+                name: "connect_timeout",
+                message: "must be more than zero".into(),
+            });
+        }
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The body-size cap, in bytes after decompression; longer bodies are cut and recorded
+    /// as truncated. By default, [`DEFAULT_MAX_BODY`] (10 MiB).
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The most redirects followed for one URL. By default, [`DEFAULT_MAX_REDIRECTS`]
+    /// (10).
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// The `User-Agent` header. By default, [`DEFAULT_USER_AGENT`].
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
+    }
+
+    /// Connects to `addr` for host name `host` instead of resolving it (like curl's
+    /// `--resolve`); the port still comes from the URL. By default, none.
+    pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> Self {
+        self.resolve.push((host.into().to_ascii_lowercase(), addr));
+        self
+    }
+
+    /// Writes records as JSON Lines to a file, created (or truncated) by `build`.
+    pub fn jsonl_file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        match File::create(path) {
+            Ok(file) => self.outputs.push(Box::new(JsonLinesWriter::new(file))),
+            Err(source) => self.fail(Error::CreateOutput {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+        self
+    }
+
+    /// Writes records as JSON Lines to any writer (standard output, say).
+    pub fn jsonl_writer(self, writer: impl Write + Send + 'static) -> Self {
+        self.output(JsonLinesWriter::new(writer))
+    }
+
+    /// Writes records with a custom [`RecordWriter`]. Each output gets its own sink actor on
+    /// its own thread.
+    pub fn output(mut self, writer: impl RecordWriter) -> Self {
+        self.outputs.push(Box::new(writer));
+        self
+    }
+
+    /// Sends every fetched page to an actor: any actor that implements
+    /// `Handler<PageFetched>`, by its `Recipient` (`addr.recipient()`). The crawl waits for
+    /// each delivery, so a slow subscriber slows the crawl instead of piling up pages.
+    pub fn subscribe(mut self, recipient: Recipient<PageFetched>) -> Self {
+        self.page_subscribers.push(recipient);
+        self
+    }
+
+    /// Sends every item that the extractors emit to an actor that implements
+    /// `Handler<ItemExtracted>`.
+    pub fn subscribe_items(mut self, recipient: Recipient<ItemExtracted>) -> Self {
+        self.item_subscribers.push(recipient);
+        self
+    }
+
+    /// Runs an [`Extractor`] on every parsed HTML page, on the parser threads.
+    pub fn extractor(mut self, extractor: impl Extractor) -> Self {
+        self.extractors.push(Arc::new(extractor));
+        self
+    }
+
+    /// Uses another frontier. By default, a [`MemoryFrontier`].
+    pub fn frontier(mut self, frontier: impl Frontier) -> Self {
+        self.frontier = Some(Box::new(frontier));
+        self
+    }
+
+    /// Uses another seen set, possibly shared with other crawls. By default, a new
+    /// [`MemorySeenSet`].
+    pub fn seen_set(mut self, seen: Arc<dyn SeenSet>) -> Self {
+        self.seen = Some(seen);
+        self
+    }
+
+    /// Checks the settings and builds the crawler.
+    ///
+    /// # Errors
+    /// The first bad setting: [`Error::NoSeeds`], [`Error::InvalidSeed`],
+    /// [`Error::Pattern`], [`Error::InvalidSetting`], [`Error::CreateOutput`] or
+    /// [`Error::Client`].
+    pub fn build(self) -> Result<Crawler, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if self.seeds.is_empty() {
+            return Err(Error::NoSeeds);
+        }
+        let seeds = self
+            .seeds
+            .iter()
+            .map(|s| parse_seed(s).map_err(Error::InvalidSeed))
+            .collect::<Result<Vec<Url>, Error>>()?;
+        let scope = ScopeRules::new(self.scope, &seeds, &self.include, &self.exclude)?;
+        install_crypto_provider();
+        let client_settings = ClientSettings {
+            user_agent: self.user_agent,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout.min(self.timeout),
+            resolve: self.resolve,
+        };
+        let clients = (0..self.fetch_threads)
+            .map(|_| build_client(&client_settings))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Client(e.to_string()))?;
+        Ok(Crawler {
+            seeds,
+            scope,
+            limits: Limits {
+                concurrency: self.concurrency,
+                per_host: self.per_host,
+                max_pages: self.max_pages,
+                level_sync: self.max_depth.is_some(),
+            },
+            max_depth: self.max_depth,
+            parse_threads: self.parse_threads,
+            max_body: self.max_body,
+            max_redirects: self.max_redirects,
+            clients,
+            outputs: self.outputs,
+            page_subscribers: self.page_subscribers,
+            item_subscribers: self.item_subscribers,
+            extractors: self.extractors,
+            frontier: self
+                .frontier
+                .unwrap_or_else(|| Box::new(MemoryFrontier::new())),
+            seen: self.seen.unwrap_or_else(|| Arc::new(MemorySeenSet::new())),
+            stats: Arc::new(CrawlStats::default()),
+        })
+    }
+}
+
+/// Installs rustls's `ring` provider as the process default, unless one is installed.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another thread installing one is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// A crawl, ready to run. Build one with [`Crawler::builder`].
+pub struct Crawler {
+    seeds: Vec<Url>,
+    scope: ScopeRules,
+    limits: Limits,
+    max_depth: Option<u32>,
+    parse_threads: usize,
+    max_body: u64,
+    max_redirects: u32,
+    /// One client per fetcher thread.
+    clients: Vec<reqwest::Client>,
+    outputs: Vec<Box<dyn RecordWriter>>,
+    page_subscribers: Vec<Recipient<PageFetched>>,
+    item_subscribers: Vec<Recipient<ItemExtracted>>,
+    extractors: Vec<Arc<dyn Extractor>>,
+    frontier: Box<dyn Frontier>,
+    seen: Arc<dyn SeenSet>,
+    stats: Arc<CrawlStats>,
+}
+
+impl fmt::Debug for Crawler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Crawler")
+            .field("seeds", &self.seeds)
+            .field("limits", &self.limits)
+            .field("fetch_threads", &self.clients.len())
+            .field("parse_threads", &self.parse_threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Crawler {
+    /// A builder with the default settings.
+    pub fn builder() -> CrawlerBuilder {
+        CrawlerBuilder::new()
+    }
+
+    /// The live counters of this crawl, to watch it while it runs.
+    pub fn stats(&self) -> Arc<CrawlStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The seeds, normalized.
+    pub fn seeds(&self) -> &[Url] {
+        &self.seeds
+    }
+
+    /// Runs the crawl to the end and returns its report.
+    ///
+    /// Must be awaited inside a running actix system (`#[actix::main]`,
+    /// `actix::System::new().block_on(..)`); [`Crawler::run_blocking`] makes one. The future
+    /// resolves exactly when no URL is queued or in flight and every output is flushed.
+    ///
+    /// # Errors
+    /// [`Error::WriteOutput`] when an output could not be written (the crawl itself
+    /// completed), [`Error::Interrupted`] when the actor system stopped first.
+    pub async fn run(mut self) -> Result<CrawlReport, Error> {
+        let (done_tx, done_rx) = oneshot::channel();
+
+        let parse_shared = Arc::new(ParseShared {
+            scope: self.scope.clone(),
+            seen: Arc::clone(&self.seen),
+            max_depth: self.max_depth,
+            extractors: std::mem::take(&mut self.extractors),
+            keep_links: !self.page_subscribers.is_empty(),
+        });
+        let parser = SyncArbiter::start(self.parse_threads, move || {
+            Parser::new(Arc::clone(&parse_shared))
+        });
+
+        let mut arbiters = Vec::new();
+        let mut sinks = Vec::new();
+        for writer in std::mem::take(&mut self.outputs) {
+            let arbiter = Arbiter::new();
+            sinks.push(Sink::start_in_arbiter(&arbiter.handle(), move |_| {
+                Sink::new(writer)
+            }));
+            arbiters.push(arbiter);
+        }
+
+        let fetch_shared = Arc::new(FetchShared {
+            max_body: self.max_body,
+            max_redirects: self.max_redirects,
+            scope: self.scope.clone(),
+            seen: Arc::clone(&self.seen),
+            parser,
+            sinks: sinks.clone(),
+            page_subscribers: std::mem::take(&mut self.page_subscribers),
+            item_subscribers: std::mem::take(&mut self.item_subscribers),
+        });
+
+        let mut frontier = std::mem::replace(&mut self.frontier, Box::new(MemoryFrontier::new()));
+        for seed in &self.seeds {
+            if self.seen.insert(Fingerprint::of(seed)) {
+                frontier.push(CrawlRequest::seed(seed.clone()));
+            }
+        }
+        let clients = std::mem::take(&mut self.clients);
+        let supervisor = Supervisor::new(frontier, self.limits, Arc::clone(&self.stats), done_tx);
+        let mut fetch_arbiters = Vec::new();
+        let _supervisor = Supervisor::create(|ctx| {
+            let mut supervisor = supervisor;
+            for client in clients {
+                let arbiter = Arbiter::new();
+                let shared = Arc::clone(&fetch_shared);
+                let me = ctx.address();
+                supervisor.add_fetcher(Fetcher::start_in_arbiter(&arbiter.handle(), move |_| {
+                    Fetcher::new(client, shared, me)
+                }));
+                fetch_arbiters.push(arbiter);
+            }
+            supervisor
+        });
+        drop(fetch_shared);
+
+        let report = done_rx.await.map_err(|_| Error::Interrupted);
+        for arbiter in &fetch_arbiters {
+            arbiter.stop();
+        }
+        let mut write_error = None;
+        for sink in &sinks {
+            match sink.send(Flush).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    write_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    write_error.get_or_insert(io::Error::other("the output's writer stopped"));
+                }
+            }
+        }
+        for arbiter in &arbiters {
+            arbiter.stop();
+        }
+        let report = report?;
+        match write_error {
+            Some(e) => Err(Error::WriteOutput(e)),
+            None => Ok(report),
+        }
+    }
+
+    /// Runs the crawl in a new actix system on this thread, blocking until it ends. Use
+    /// [`Crawler::run`] instead from inside an actix system.
+    ///
+    /// # Errors
+    /// As [`Crawler::run`].
+    pub fn run_blocking(self) -> Result<CrawlReport, Error> {
+        actix::System::new().block_on(self.run())
+    }
+}

@@ -1,0 +1,238 @@
+//! The frontier: URLs waiting to be fetched, in per-host queues.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use url::Url;
+
+/// A URL waiting in the frontier, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrawlRequest {
+    /// The normalized URL to fetch.
+    pub url: Url,
+    /// Link distance from a seed: seeds are depth 0.
+    pub depth: u32,
+    /// The page on which the URL was first found (none for seeds).
+    pub parent: Option<Url>,
+}
+
+impl CrawlRequest {
+    /// A request for a seed URL (depth 0, no parent).
+    pub fn seed(url: Url) -> Self {
+        Self {
+            url,
+            depth: 0,
+            parent: None,
+        }
+    }
+}
+
+/// The key of the queue a URL waits in, and of the politeness state of its host: the host
+/// name, lower case (ports are not part of it, so two servers on one host share politeness).
+pub fn host_key(url: &Url) -> &str {
+    url.host_str().unwrap_or("")
+}
+
+/// Where URLs wait to be fetched.
+///
+/// The frontier keeps one queue per host ([`host_key`]). The supervisor asks it for the next
+/// request of any host that politeness allows right now; the frontier chooses among those
+/// hosts in turn, and within a host returns the shallowest request first, first in first out
+/// within a depth: the crawl is breadth-first.
+///
+/// The in-memory frontier is the default; the trait lets on-disk and shared frontiers stand
+/// in without changes to the actors.
+///
+/// # Example: a custom frontier
+/// ```
+/// use std::collections::VecDeque;
+/// use arachne_core::{CrawlRequest, Frontier, host_key};
+///
+/// /// One global FIFO, ignoring hosts that are not ready.
+/// #[derive(Default)]
+/// struct Fifo(VecDeque<CrawlRequest>);
+///
+/// impl Frontier for Fifo {
+///     fn push(&mut self, request: CrawlRequest) {
+///         self.0.push_back(request);
+///     }
+///     fn pop(&mut self, max_depth: u32, ready: &mut dyn FnMut(&str) -> bool) -> Option<CrawlRequest> {
+///         let at = self.0.iter().position(|r| r.depth <= max_depth && ready(host_key(&r.url)))?;
+///         self.0.remove(at)
+///     }
+///     fn len(&self) -> usize {
+///         self.0.len()
+///     }
+/// }
+///
+/// let mut fifo = Fifo::default();
+/// fifo.push(CrawlRequest::seed("http://a.test/".parse().unwrap()));
+/// assert_eq!(fifo.pop(u32::MAX, &mut |_| true).unwrap().url.as_str(), "http://a.test/");
+/// assert!(fifo.is_empty());
+/// ```
+pub trait Frontier: Send + 'static {
+    /// Adds a request to the queue of its host.
+    fn push(&mut self, request: CrawlRequest);
+
+    /// Removes and returns the next request, of depth at most `max_depth`, of a host for
+    /// which `ready(host)` is `true`; `None` when no such request waits.
+    fn pop(&mut self, max_depth: u32, ready: &mut dyn FnMut(&str) -> bool) -> Option<CrawlRequest>;
+
+    /// The number of requests waiting.
+    fn len(&self) -> usize;
+
+    /// Whether no request is waiting.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The in-memory frontier: per-host queues ordered by depth, hosts served in turn.
+#[derive(Debug, Default)]
+pub struct MemoryFrontier {
+    /// Waiting requests of each host that has any, by depth, FIFO within a depth.
+    hosts: HashMap<String, BTreeMap<u32, VecDeque<CrawlRequest>>>,
+    /// Hosts with waiting requests, in the order they get their next turn.
+    turns: VecDeque<String>,
+    len: usize,
+}
+
+impl MemoryFrontier {
+    /// An empty frontier.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Frontier for MemoryFrontier {
+    fn push(&mut self, request: CrawlRequest) {
+        let host = host_key(&request.url);
+        let queues = match self.hosts.get_mut(host) {
+            Some(queues) => queues,
+            None => {
+                self.turns.push_back(host.to_owned());
+                self.hosts.entry(host.to_owned()).or_default()
+            }
+        };
+        queues.entry(request.depth).or_default().push_back(request);
+        self.len += 1;
+    }
+
+    fn pop(&mut self, max_depth: u32, ready: &mut dyn FnMut(&str) -> bool) -> Option<CrawlRequest> {
+        for _ in 0..self.turns.len() {
+            let host = self.turns.pop_front()?;
+            let shallow_enough = self
+                .hosts
+                .get(&host)
+                .and_then(|queues| queues.first_key_value())
+                .is_some_and(|(&depth, _)| depth <= max_depth);
+            if !shallow_enough || !ready(&host) {
+                self.turns.push_back(host);
+                continue;
+            }
+            let queues = self.hosts.get_mut(&host)?;
+            let mut shallowest = queues.first_entry()?;
+            let request = shallowest.get_mut().pop_front();
+            if shallowest.get().is_empty() {
+                shallowest.remove();
+            }
+            if queues.is_empty() {
+                self.hosts.remove(&host);
+            } else {
+                self.turns.push_back(host);
+            }
+            if request.is_some() {
+                self.len -= 1;
+            }
+            return request;
+        }
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(url: &str, depth: u32) -> CrawlRequest {
+        CrawlRequest {
+            url: url.parse().unwrap(),
+            depth,
+            parent: None,
+        }
+    }
+
+    fn drain(frontier: &mut MemoryFrontier) -> Vec<String> {
+        std::iter::from_fn(|| frontier.pop(u32::MAX, &mut |_| true))
+            .map(|r| r.url.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn breadth_first_within_a_host() {
+        let mut f = MemoryFrontier::new();
+        f.push(req("http://a.test/deep", 2));
+        f.push(req("http://a.test/one", 1));
+        f.push(req("http://a.test/two", 1));
+        f.push(req("http://a.test/", 0));
+        assert_eq!(f.len(), 4);
+        assert_eq!(
+            drain(&mut f),
+            [
+                "http://a.test/",
+                "http://a.test/one",
+                "http://a.test/two",
+                "http://a.test/deep"
+            ]
+        );
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn hosts_take_turns() {
+        let mut f = MemoryFrontier::new();
+        for i in 0..3 {
+            f.push(req(&format!("http://a.test/{i}"), 1));
+        }
+        f.push(req("http://b.test/0", 1));
+        assert_eq!(
+            drain(&mut f),
+            [
+                "http://a.test/0",
+                "http://b.test/0",
+                "http://a.test/1",
+                "http://a.test/2"
+            ]
+        );
+    }
+
+    #[test]
+    fn hosts_not_ready_are_skipped() {
+        let mut f = MemoryFrontier::new();
+        f.push(req("http://a.test/0", 0));
+        f.push(req("http://b.test/0", 0));
+        let got = f.pop(u32::MAX, &mut |host| host == "b.test").unwrap();
+        assert_eq!(got.url.as_str(), "http://b.test/0");
+        assert!(f.pop(u32::MAX, &mut |host| host == "b.test").is_none());
+        assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn deeper_requests_wait_for_the_depth_cap() {
+        let mut f = MemoryFrontier::new();
+        f.push(req("http://a.test/deep", 2));
+        f.push(req("http://b.test/shallow", 1));
+        assert_eq!(
+            f.pop(1, &mut |_| true).unwrap().url.as_str(),
+            "http://b.test/shallow"
+        );
+        assert!(f.pop(1, &mut |_| true).is_none());
+        assert_eq!(
+            f.pop(2, &mut |_| true).unwrap().url.as_str(),
+            "http://a.test/deep"
+        );
+    }
+}

@@ -1,0 +1,408 @@
+//! HTML handling on parser threads: content sniffing, charset decoding, link extraction.
+//!
+//! Links are taken from these elements, in document order:
+//!
+//! | element | attribute |
+//! |---|---|
+//! | `<a>`, `<area>` | `href` |
+//! | `<link rel="next">`, `<link rel="prev">` (also `previous`) | `href` |
+//! | `<frame>`, `<iframe>` | `src` |
+//! | `<meta http-equiv="refresh" content="0; url=...">` | the URL in `content` |
+//!
+//! They are resolved against the first `<base href>` when the page has one (itself resolved
+//! against the page URL), otherwise against the page URL (after redirects). HTML entities
+//! in attributes (`&amp;`) are decoded by the HTML parser.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
+use scraper::{Html, Selector};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::fingerprint::{BuildFingerprintHasher, Fingerprint};
+use crate::normalize::{LinkSkip, resolve_link};
+
+/// How many references of each kind a crawl did not follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SkipCounts {
+    /// Empty, whitespace-only and fragment-only references.
+    pub empty: u64,
+    /// `javascript:` URLs.
+    pub javascript: u64,
+    /// `mailto:` URLs.
+    pub mailto: u64,
+    /// `data:` URLs.
+    pub data: u64,
+    /// `tel:` URLs.
+    pub tel: u64,
+    /// Other schemes than http and https.
+    pub other_scheme: u64,
+    /// References that do not parse as URLs.
+    pub malformed: u64,
+}
+
+impl SkipCounts {
+    /// Counts one skipped reference.
+    pub fn add(&mut self, skip: LinkSkip) {
+        let counter = match skip {
+            LinkSkip::Empty => &mut self.empty,
+            LinkSkip::Javascript => &mut self.javascript,
+            LinkSkip::Mailto => &mut self.mailto,
+            LinkSkip::Data => &mut self.data,
+            LinkSkip::Tel => &mut self.tel,
+            LinkSkip::OtherScheme => &mut self.other_scheme,
+            LinkSkip::Malformed => &mut self.malformed,
+        };
+        *counter += 1;
+    }
+
+    /// Adds another set of counts to this one.
+    pub fn merge(&mut self, other: &SkipCounts) {
+        self.empty += other.empty;
+        self.javascript += other.javascript;
+        self.mailto += other.mailto;
+        self.data += other.data;
+        self.tel += other.tel;
+        self.other_scheme += other.other_scheme;
+        self.malformed += other.malformed;
+    }
+
+    /// The total of all counts.
+    pub fn total(&self) -> u64 {
+        self.empty
+            + self.javascript
+            + self.mailto
+            + self.data
+            + self.tel
+            + self.other_scheme
+            + self.malformed
+    }
+}
+
+/// The links of one page.
+#[derive(Debug, Default, Clone)]
+pub struct PageLinks {
+    /// The distinct http and https links, normalized, in document order.
+    pub links: Vec<Url>,
+    /// The references that were not followed, by kind.
+    pub skipped: SkipCounts,
+}
+
+/// Whether a response is HTML, by its `Content-Type`, or by sniffing the body when the
+/// header is missing (the WHATWG MIME sniffing rules for HTML).
+pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    match content_type.map(mime_essence) {
+        Some(essence) if !essence.is_empty() => {
+            essence.eq_ignore_ascii_case("text/html")
+                || essence.eq_ignore_ascii_case("application/xhtml+xml")
+        }
+        _ => sniff_html(body),
+    }
+}
+
+fn mime_essence(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or("").trim()
+}
+
+fn sniff_html(body: &[u8]) -> bool {
+    const TAGS: [&[u8]; 17] = [
+        b"<!doctype html",
+        b"<html",
+        b"<head",
+        b"<script",
+        b"<iframe",
+        b"<h1",
+        b"<div",
+        b"<font",
+        b"<table",
+        b"<a",
+        b"<style",
+        b"<title",
+        b"<b",
+        b"<body",
+        b"<br",
+        b"<p",
+        b"<!--",
+    ];
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let body = &body[start..];
+    TAGS.iter().any(|tag| {
+        body.len() > tag.len()
+            && body[..tag.len()].eq_ignore_ascii_case(tag)
+            && (tag == b"<!--" || matches!(body[tag.len()], b' ' | b'>'))
+    })
+}
+
+/// Decodes an HTML body to text. The encoding is, in order of precedence: a byte order
+/// mark, the `charset` of the `Content-Type` header, a `<meta charset>` or
+/// `<meta http-equiv="Content-Type">` in the first 1024 bytes, and UTF-8 otherwise.
+/// Invalid bytes become U+FFFD; decoding never fails.
+pub fn decode_html<'a>(
+    body: &'a [u8],
+    content_type: Option<&str>,
+) -> (Cow<'a, str>, &'static Encoding) {
+    let declared = content_type
+        .and_then(charset_param)
+        .and_then(|label| Encoding::for_label(label.as_bytes()))
+        .or_else(|| meta_charset(body));
+    let encoding = declared.unwrap_or(UTF_8);
+    // `decode` lets a BOM override the declared encoding and strips it.
+    let (text, used, _had_errors) = encoding.decode(body);
+    (text, used)
+}
+
+/// The `charset` parameter of a `Content-Type` value.
+pub fn charset_param(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches(['"', '\'']))
+    })
+}
+
+/// The encoding declared by a `<meta>` in the first 1024 bytes (a simplified form of the
+/// HTML prescan). UTF-16 labels count as UTF-8 there, as the HTML standard says, since a
+/// document that can be prescanned as ASCII is not UTF-16.
+fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
+    let head = &body[..body.len().min(1024)];
+    let mut rest = head;
+    while let Some(at) = find_ci(rest, b"<meta") {
+        let tag = &rest[at..];
+        let end = tag.iter().position(|&b| b == b'>').unwrap_or(tag.len());
+        let tag = &tag[..end];
+        if let Some(pos) = find_ci(tag, b"charset") {
+            let value = &tag[pos + b"charset".len()..];
+            let value = value.trim_ascii_start();
+            if let Some(value) = value.strip_prefix(b"=") {
+                let value = value.trim_ascii_start();
+                let value = value
+                    .strip_prefix(b"\"")
+                    .or_else(|| value.strip_prefix(b"'"))
+                    .unwrap_or(value);
+                let len = value
+                    .iter()
+                    .position(|&b| {
+                        matches!(b, b'"' | b'\'' | b';' | b'/' | b'>') || b.is_ascii_whitespace()
+                    })
+                    .unwrap_or(value.len());
+                if let Some(encoding) = Encoding::for_label(&value[..len]) {
+                    return Some(if encoding == UTF_16LE || encoding == UTF_16BE {
+                        UTF_8
+                    } else if encoding == X_USER_DEFINED {
+                        WINDOWS_1252
+                    } else {
+                        encoding
+                    });
+                }
+            }
+        }
+        rest = &rest[at + end.max(1)..];
+    }
+    None
+}
+
+fn find_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+static LINK_SELECTOR: LazyLock<Selector> = LazyLock::new(|| {
+    Selector::parse(
+        "a[href], area[href], link[href], frame[src], iframe[src], meta[http-equiv][content]",
+    )
+    .expect("static selector")
+});
+static BASE_SELECTOR: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("base[href]").expect("static selector"));
+
+/// Extracts the links of a parsed page (see the module docs for which elements count).
+pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
+    let base = doc
+        .select(&BASE_SELECTOR)
+        .next()
+        .and_then(|base| base.value().attr("href"))
+        .and_then(|href| page_url.join(href.trim()).ok())
+        .unwrap_or_else(|| page_url.clone());
+    let mut out = PageLinks::default();
+    let mut distinct: HashSet<Fingerprint, BuildFingerprintHasher> = HashSet::default();
+    for element in doc.select(&LINK_SELECTOR) {
+        let el = element.value();
+        let reference = match el.name() {
+            "a" | "area" => el.attr("href"),
+            "frame" | "iframe" => el.attr("src"),
+            "link" => el
+                .attr("rel")
+                .filter(|rel| {
+                    rel.split_ascii_whitespace().any(|token| {
+                        ["next", "prev", "previous"]
+                            .iter()
+                            .any(|t| token.eq_ignore_ascii_case(t))
+                    })
+                })
+                .and_then(|_| el.attr("href")),
+            "meta" => el
+                .attr("http-equiv")
+                .filter(|equiv| equiv.trim().eq_ignore_ascii_case("refresh"))
+                .and_then(|_| el.attr("content"))
+                .and_then(refresh_url),
+            _ => None,
+        };
+        let Some(reference) = reference else { continue };
+        match resolve_link(&base, reference) {
+            Ok(url) => {
+                if distinct.insert(Fingerprint::of(&url)) {
+                    out.links.push(url);
+                }
+            }
+            Err(skip) => out.skipped.add(skip),
+        }
+    }
+    out
+}
+
+/// The URL in the `content` of a `<meta http-equiv="refresh">`: `5; url=/next`,
+/// `0;URL='/next'`, or `0, /next`.
+pub fn refresh_url(content: &str) -> Option<&str> {
+    let rest = content.trim_start();
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix([';', ',']).unwrap_or(rest).trim_start();
+    let rest = if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("url") {
+        let after = rest[3..].trim_start();
+        match after.strip_prefix('=') {
+            Some(after) => after.trim_start(),
+            None => rest,
+        }
+    } else {
+        rest
+    };
+    let url = match rest.chars().next() {
+        Some(quote @ ('"' | '\'')) => {
+            let inner = &rest[1..];
+            &inner[..inner.find(quote).unwrap_or(inner.len())]
+        }
+        _ => rest.trim_end(),
+    };
+    (!url.is_empty()).then_some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(html: &str, url: &str) -> PageLinks {
+        extract_links(&Html::parse_document(html), &url.parse().unwrap())
+    }
+
+    fn urls(l: &PageLinks) -> Vec<&str> {
+        l.links.iter().map(Url::as_str).collect()
+    }
+
+    #[test]
+    fn every_link_source() {
+        let html = r#"<html><head>
+            <link rel="next" href="/next"><link rel="Prev stylesheet" href="/prev">
+            <link rel="stylesheet" href="/style.css">
+            <meta http-equiv="Refresh" content="5; URL='/refreshed'">
+            </head><body>
+            <a href="/a">a</a><map><area href="/area"></map>
+            <iframe src="/iframe"></iframe>
+            <a>no href</a><img src="/img.png">
+            </body></html>"#;
+        let got = links(html, "http://a.test/page");
+        assert_eq!(
+            urls(&got),
+            [
+                "http://a.test/next",
+                "http://a.test/prev",
+                "http://a.test/refreshed",
+                "http://a.test/a",
+                "http://a.test/area",
+                "http://a.test/iframe",
+            ]
+        );
+        let frames = links(
+            r#"<frameset><frame src="f1.html"></frameset>"#,
+            "http://a.test/d/",
+        );
+        assert_eq!(urls(&frames), ["http://a.test/d/f1.html"]);
+    }
+
+    #[test]
+    fn base_href_and_entities() {
+        let html =
+            r#"<a href="x?a=1&amp;b=2">x</a><base href="http://b.test/dir/"><a href="../y">y</a>"#;
+        let got = links(html, "http://a.test/");
+        assert_eq!(
+            urls(&got),
+            ["http://b.test/dir/x?a=1&b=2", "http://b.test/y"]
+        );
+    }
+
+    #[test]
+    fn skipped_and_duplicates() {
+        let html = r#"<a href="">e</a><a href="  ">w</a><a href="javascript:void(0)">j</a>
+            <a href="mailto:x@a.test">m</a><a href="data:,x">d</a><a href="tel:1">t</a>
+            <a href="ftp://a.test/">f</a><a href="http://[oops">bad</a>
+            <a href="/same">1</a><a href="/same#frag">2</a><a href="HTTP://A.TEST/same">3</a>"#;
+        let got = links(html, "http://a.test/");
+        assert_eq!(urls(&got), ["http://a.test/same"]);
+        let s = got.skipped;
+        assert_eq!(
+            (s.empty, s.javascript, s.mailto, s.data, s.tel),
+            (2, 1, 1, 1, 1)
+        );
+        assert_eq!((s.other_scheme, s.malformed, s.total()), (1, 1, 8));
+    }
+
+    #[test]
+    fn refresh_forms() {
+        assert_eq!(refresh_url("5; url=/next"), Some("/next"));
+        assert_eq!(refresh_url("0;URL='/q'"), Some("/q"));
+        assert_eq!(refresh_url("0, /plain"), Some("/plain"));
+        assert_eq!(refresh_url("3"), None);
+    }
+
+    #[test]
+    fn html_detection() {
+        assert!(is_html(Some("text/html; charset=utf-8"), b""));
+        assert!(is_html(Some("application/xhtml+xml"), b""));
+        assert!(!is_html(Some("application/json"), b"<html>"));
+        assert!(is_html(None, b"  \n<!DOCTYPE html><html>"));
+        assert!(is_html(Some(""), b"<html>"));
+        assert!(is_html(None, b"\xEF\xBB\xBF<p>hi"));
+        assert!(!is_html(None, b"%PDF-1.4"));
+        assert!(!is_html(None, b"<html"));
+    }
+
+    #[test]
+    fn charsets() {
+        let (text, enc) = decode_html(b"caf\xe9", Some("text/html; charset=\"windows-1252\""));
+        assert_eq!((text.as_ref(), enc.name()), ("café", "windows-1252"));
+        let (text, enc) = decode_html(b"<meta charset=\"iso-8859-1\">\xe9", None);
+        assert_eq!((text.ends_with('é'), enc.name()), (true, "windows-1252"));
+        let body =
+            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">\x93\xfa";
+        assert_eq!(decode_html(body, None).0.chars().last(), Some('日'));
+        // A BOM wins over a lying header.
+        let (text, enc) = decode_html(b"\xFF\xFEh\0i\0", Some("text/html; charset=iso-8859-1"));
+        assert_eq!((text.as_ref(), enc.name()), ("hi", "UTF-16LE"));
+        // A meta claiming UTF-16 means UTF-8.
+        assert_eq!(
+            decode_html("<meta charset=utf-16>é".as_bytes(), None).1,
+            UTF_8
+        );
+        // No declaration: UTF-8, invalid bytes replaced.
+        assert_eq!(decode_html(b"a\xffb", None).0, "a\u{fffd}b");
+    }
+}

@@ -1,0 +1,66 @@
+//! The crawl domain of [arachne](https://docs.rs/arachne), with no actor system in it.
+//!
+//! Everything here is plain data and functions, unit-tested without an actor system:
+//!
+//! - [`normalize`], [`resolve_link`] and [`parse_seed`]: URL normalization, the rules that
+//!   make two spellings of one URL one URL.
+//! - [`Fingerprint`]: the fixed-size identity of a normalized URL.
+//! - [`SeenSet`] and [`MemorySeenSet`]: which URLs were already discovered.
+//! - [`Frontier`] and [`MemoryFrontier`]: per-host queues of URLs to fetch, breadth-first.
+//! - [`Scope`] and [`ScopeRules`]: which discovered URLs are followed.
+//! - [`extract_links`], [`decode_html`], [`is_html`]: what parser threads do with a body.
+//! - [`Extractor`]: user code that turns parsed pages into items.
+//! - [`PageRecord`] and [`CrawlReport`]: the outputs.
+//!
+//! # Example
+//! ```
+//! use arachne_core::{Fingerprint, MemorySeenSet, Scope, ScopeRules, SeenSet, extract_links, parse_seed};
+//!
+//! let seed = parse_seed("http://Example.test/docs/").unwrap();
+//! let scope = ScopeRules::new(Scope::Prefix, &[seed.clone()], &[], &[]).unwrap();
+//! let seen = MemorySeenSet::new();
+//! seen.insert(Fingerprint::of(&seed));
+//!
+//! let html = scraper::Html::parse_document(
+//!     r#"<a href="intro#top">Intro</a> <a href="/blog/">Blog</a> <a href="./">Home</a>"#,
+//! );
+//! let found = extract_links(&html, &seed);
+//! let queued: Vec<_> = found
+//!     .links
+//!     .iter()
+//!     .filter(|url| scope.allows(url) && seen.insert(Fingerprint::of(url)))
+//!     .map(|url| url.as_str())
+//!     .collect();
+//! assert_eq!(queued, ["http://example.test/docs/intro"]);
+//! ```
+
+mod config;
+mod extract;
+mod fingerprint;
+mod frontier;
+mod html;
+mod normalize;
+mod output;
+mod record;
+mod report;
+mod scope;
+mod seen;
+
+pub use config::{
+    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_PER_HOST, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_FETCH_THREADS,
+    ENV_PARSE_THREADS, ENV_PER_HOST, available_cores, default_fetch_threads, default_parse_threads,
+    env_count,
+};
+pub use extract::{Extractor, ParsedPage};
+pub use fingerprint::{BuildFingerprintHasher, Fingerprint, FingerprintHasher};
+pub use frontier::{CrawlRequest, Frontier, MemoryFrontier, host_key};
+pub use html::{
+    PageLinks, SkipCounts, charset_param, decode_html, extract_links, is_html, refresh_url,
+};
+pub use normalize::{LinkSkip, normalize, parse_seed, resolve_link};
+pub use output::{JsonLinesWriter, RecordWriter};
+pub use record::{ErrorKind, PageRecord, RecordError, Redirect};
+pub use report::{CrawlReport, CrawlStats, StatsSnapshot};
+pub use scope::{PatternError, Scope, ScopeRules};
+pub use seen::{MemorySeenSet, SeenSet};

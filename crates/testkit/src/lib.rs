@@ -1,0 +1,23 @@
+//! Local test sites for arachne's tests, examples and benchmarks.
+//!
+//! Every server here listens on 127.0.0.1 on a port the system picks, runs on a thread of
+//! its own, counts the requests for each path, and stops when dropped:
+//!
+//! - [`TestServer`]: a server answering with any function of the [`Request`];
+//! - [`SyntheticSite`]: a deterministic site of N pages with cycles and links spelled in
+//!   many equivalent ways, optionally with realistic page sizes;
+//! - [`Routes`]: fixed fixture pages by path.
+//!
+//! ```
+//! use arachne_testkit::SyntheticSite;
+//!
+//! let server = SyntheticSite::new(10, 2).serve();
+//! let url = server.url("/page/0");
+//! assert!(url.starts_with("http://127.0.0.1:"));
+//! ```
+
+mod server;
+mod site;
+
+pub use server::{Request, Response, TestServer, gzip};
+pub use site::{Routes, SyntheticSite};

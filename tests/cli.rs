@@ -1,0 +1,161 @@
+use std::process::{Command, Output};
+
+use arachne_testkit::SyntheticSite;
+use serde_json::Value;
+
+fn arachne(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
+    command.args(args);
+    for (name, _) in [
+        ("ARACHNE_CONCURRENCY", ""),
+        ("ARACHNE_PER_HOST", ""),
+        ("ARACHNE_FETCH_THREADS", ""),
+        ("ARACHNE_PARSE_THREADS", ""),
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    crate::support::run_guarded(move || command.output().expect("the arachne binary runs"))
+}
+
+const FIELDS: [&str; 14] = [
+    "url",
+    "final_url",
+    "status",
+    "depth",
+    "parent",
+    "content_type",
+    "bytes",
+    "truncated",
+    "links",
+    "new_links",
+    "redirects",
+    "elapsed_ms",
+    "fetched_at",
+    "error",
+];
+
+#[test]
+fn crawl_writes_a_complete_json_line_per_url() {
+    let site = SyntheticSite::new(120, 3);
+    let server = site.serve();
+    let dir = std::env::temp_dir().join(format!("arachne-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("pages.jsonl");
+    let output = arachne(
+        &[
+            "crawl",
+            &server.url("/page/0"),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-progress",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("crawled 120 pages"), "{stderr}");
+
+    let text = std::fs::read_to_string(&out).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("valid JSON"))
+        .collect();
+    assert_eq!(records.len(), 120);
+    for record in &records {
+        let object = record.as_object().unwrap();
+        for field in FIELDS {
+            assert!(object.contains_key(field), "{field} missing in {record}");
+        }
+        assert_eq!(record["status"], 200);
+        assert!(record["error"].is_null());
+        assert!(humantime::parse_rfc3339(record["fetched_at"].as_str().unwrap()).is_ok());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn records_to_stdout_and_quiet() {
+    let server = SyntheticSite::new(20, 2).serve();
+    let output = arachne(
+        &[
+            "crawl",
+            &server.url("/page/0"),
+            "--out",
+            "-",
+            "--quiet",
+            "--max-pages",
+            "7",
+        ],
+        &[],
+    );
+    assert!(output.status.success());
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 7);
+}
+
+#[test]
+fn knobs_from_flags_and_environment() {
+    let server = SyntheticSite::new(30, 2).serve();
+    let env = [
+        ("ARACHNE_FETCH_THREADS", "2"),
+        ("ARACHNE_PARSE_THREADS", "1"),
+        ("ARACHNE_CONCURRENCY", "3"),
+    ];
+    let output = arachne(
+        &[
+            "crawl",
+            &server.url("/page/0"),
+            "--per-host",
+            "2",
+            "--no-progress",
+        ],
+        &env,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("crawled 30 pages"));
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message() {
+    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+        (&["crawl", "not a url"], &[], "not a valid URL"),
+        (&["crawl", "ftp://127.0.0.1/"], &[], "only http and https"),
+        (
+            &["crawl", "http://127.0.0.1:1/", "--include", "("],
+            &[],
+            "invalid include pattern",
+        ),
+        (
+            &["crawl", "http://127.0.0.1:1/", "--scope", "planet"],
+            &[],
+            "unknown scope",
+        ),
+        (
+            &["crawl", "http://127.0.0.1:1/", "--concurrency", "0"],
+            &[],
+            "at least 1",
+        ),
+        (
+            &["crawl", "http://127.0.0.1:1/"],
+            &[("ARACHNE_PARSE_THREADS", "many")],
+            "ARACHNE_PARSE_THREADS",
+        ),
+    ];
+    for (args, env, message) in cases {
+        let output = arachne(args, env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let output = arachne(&["crawl"], &[]);
+    assert_eq!(output.status.code(), Some(2), "no seed");
+}

@@ -1,0 +1,240 @@
+use std::collections::BTreeSet;
+
+use arachne::{Crawler, ErrorKind};
+use arachne_testkit::{Response, Routes, SyntheticSite, TestServer, gzip};
+
+use crate::support::{crawl, paths, record, set};
+
+#[test]
+fn synthetic_site_each_page_fetched_exactly_once() {
+    let site = SyntheticSite::new(150, 4);
+    let server = site.serve();
+    let (report, records) = crawl(Crawler::builder().seed(server.url("/page/0")));
+
+    let want: BTreeSet<String> = (0..site.pages).map(SyntheticSite::path).collect();
+    assert_eq!(paths(&records), want, "exactly the site's pages");
+    assert_eq!(records.len(), site.pages, "one record per page");
+    for path in &want {
+        assert_eq!(server.hits(path), 1, "{path} requested once");
+    }
+    assert_eq!(
+        server.total_requests(),
+        site.pages as u64,
+        "no other request"
+    );
+    assert_eq!(report.pages, 150);
+    assert_eq!(report.by_status.get(&200), Some(&150));
+    assert!(report.errors.is_empty());
+    assert_eq!(
+        report.links_queued, 149,
+        "every page but the seed queued once"
+    );
+    assert_eq!(report.skipped.mailto, 150, "one mailto link a page");
+    for r in &records {
+        assert_eq!(r.status, Some(200));
+        assert!(r.error.is_none());
+        assert!(r.links >= 3, "{}: {} links", r.url, r.links);
+        assert_eq!(r.final_url, r.url);
+        assert!(r.bytes > 0);
+        assert!(r.content_type.as_deref().unwrap().starts_with("text/html"));
+    }
+    let total_new: u32 = records.iter().map(|r| r.new_links).sum();
+    assert_eq!(total_new, 149);
+    // Every parent is a crawled page, and depths follow parents.
+    let seed = record(&records, "/page/0");
+    assert_eq!((seed.depth, seed.parent.as_ref()), (0, None));
+    for r in &records {
+        if let Some(parent) = &r.parent {
+            let parent = record(&records, parent.path());
+            assert_eq!(r.depth, parent.depth + 1);
+        }
+    }
+}
+
+#[test]
+fn links_from_every_source_element() {
+    let server = Routes::new()
+        .page(
+            "/",
+            r#"<html><head>
+            <link rel="next" href="/next"><link rel="stylesheet" href="/style.css">
+            <meta http-equiv="refresh" content="10; url=/refreshed">
+            </head><body>
+            <a href="/a?x=1&amp;y=2">entities</a>
+            <map><area href="/area"></map>
+            <iframe src="/iframe"></iframe>
+            <a href="javascript:void(0)">js</a><a href="mailto:a@b.test">mail</a>
+            <a href="data:text/plain,x">data</a><a href="tel:123">tel</a><a href="http://[bad">bad</a>
+            <a href="/based">goes to /based</a>
+            <a href="/pdf">pdf</a><a href="/sniffed">sniffed</a>
+            </body></html>"#,
+        )
+        .page("/next", "<base href=\"/dir/\"><a href=\"rel\">relative to base</a>")
+        .page("/frames", "<frameset><frame src=\"/framed\"></frameset>")
+        .page("/refreshed", "<a href=\"/frames\">frames</a>")
+        .route("/pdf", Response::status(200).header("Content-Type", "application/pdf").body("<a href=\"/from-pdf\">x</a>"))
+        .route("/sniffed", Response::status(200).body("<!DOCTYPE html><a href=\"/from-sniffed\">x</a>"))
+        .serve();
+    let (report, records) = crawl(Crawler::builder().seed(server.url("/")));
+    assert_eq!(
+        paths(&records),
+        set([
+            "/",
+            "/next",
+            "/refreshed",
+            "/a?x=1&y=2",
+            "/area",
+            "/iframe",
+            "/based",
+            "/pdf",
+            "/sniffed",
+            "/dir/rel",
+            "/frames",
+            "/framed",
+            "/from-sniffed",
+        ])
+    );
+    assert_eq!(server.hits("/style.css"), 0, "stylesheets are not links");
+    assert_eq!(server.hits("/from-pdf"), 0, "only HTML is parsed");
+    let s = report.skipped;
+    assert_eq!(
+        (s.javascript, s.mailto, s.data, s.tel, s.malformed),
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(record(&records, "/pdf").links, 0);
+}
+
+#[test]
+fn redirects_are_followed_checked_and_recorded() {
+    let other = Routes::new().page("/", "elsewhere").serve();
+    let mut routes = Routes::new()
+        .page(
+            "/",
+            r#"<a href="/old">old</a> <a href="/new">new</a> <a href="/loop1">loop</a>
+               <a href="/chain/0">chain</a> <a href="/away">away</a> <a href="/ftp">ftp</a>
+               <a href="/nowhere">no location</a> <a href="/short/0">short chain</a>"#,
+        )
+        .route("/old", Response::redirect(301, "/new"))
+        .page("/new", "<a href=\"/\">home</a>")
+        .route("/loop1", Response::redirect(302, "/loop2"))
+        .route("/loop2", Response::redirect(302, "/loop1"))
+        .route(
+            "/away",
+            Response::redirect(302, &other.url_as("other.test", "/")),
+        )
+        .route("/ftp", Response::redirect(302, "ftp://127.0.0.1/file"))
+        .route("/nowhere", Response::status(302))
+        .route("/short/0", Response::redirect(307, "/short/1"))
+        .route("/short/1", Response::redirect(308, "/short/2"))
+        .page("/short/2", "end of a short chain");
+    for i in 0..12 {
+        routes = routes.route(
+            &format!("/chain/{i}"),
+            Response::redirect(302, &format!("/chain/{}", i + 1)),
+        );
+    }
+    let server = routes.serve();
+    let other_addr = std::net::SocketAddr::from(([127, 0, 0, 1], other.port()));
+    let (report, records) = crawl(
+        Crawler::builder()
+            .seed(server.url("/"))
+            .resolve("other.test", other_addr),
+    );
+
+    assert_eq!(server.hits("/new"), 1, "a redirect target is fetched once");
+    assert_eq!(
+        other.total_requests(),
+        0,
+        "out-of-scope redirects are not followed"
+    );
+    let kind = |path: &str| record(&records, path).error.as_ref().map(|e| e.kind);
+
+    let short = record(&records, "/short/0");
+    assert_eq!(short.status, Some(200));
+    assert_eq!(short.final_url.path(), "/short/2");
+    assert_eq!(
+        short.redirects.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [307, 308]
+    );
+    assert_eq!(
+        short.redirects[0].location.as_ref().unwrap().path(),
+        "/short/1"
+    );
+    assert!(kind("/short/0").is_none());
+
+    assert_eq!(kind("/loop1"), Some(ErrorKind::RedirectLoop));
+    assert_eq!(kind("/chain/0"), Some(ErrorKind::TooManyRedirects));
+    assert_eq!(record(&records, "/chain/0").redirects.len(), 11);
+    assert_eq!(server.hits("/chain/10"), 1);
+    assert_eq!(server.hits("/chain/11"), 0, "no request past the maximum");
+    assert_eq!(kind("/away"), Some(ErrorKind::RedirectOutOfScope));
+    assert_eq!(kind("/ftp"), Some(ErrorKind::RedirectBadScheme));
+    assert_eq!(kind("/nowhere"), Some(ErrorKind::RedirectInvalid));
+    // /old and /new: whichever was first fetches /new; the other ends at its redirect or
+    // is the page itself. Either way /new's body was fetched once and both have records.
+    assert!(
+        records
+            .iter()
+            .any(|r| r.final_url.path() == "/new" && r.status == Some(200))
+    );
+    assert_eq!(record(&records, "/old").redirects.len(), 1);
+    assert_eq!(report.pages, records.len() as u64);
+    for (path, hits) in server.all_hits() {
+        assert_eq!(hits, 1, "{path} requested once");
+    }
+}
+
+#[test]
+fn bodies_capped_decompressed_and_decoded() {
+    let big = format!(
+        "<a href=\"/early\">early</a>{}<a href=\"/late\">late</a>",
+        "x".repeat(50_000)
+    );
+    let zipped = gzip(b"<html><a href=\"/from-gzip\">z</a></html>");
+    let server = Routes::new()
+        .page("/", r#"<a href="/big">big</a> <a href="/gz">gz</a> <a href="/latin1">latin1</a> <a href="/empty">empty</a>"#)
+        .page("/big", &big)
+        .route("/gz", Response::html(zipped).header("Content-Encoding", "gzip"))
+        .route(
+            "/latin1",
+            Response::status(200).header("Content-Type", "text/html; charset=windows-1252").body(&b"<a href=\"/caf\xe9\">caf\xe9</a>"[..]),
+        )
+        .route("/empty", Response::html(""))
+        .page("/caf%C3%A9", "accented")
+        .serve();
+    let (_, records) = crawl(Crawler::builder().seed(server.url("/")).max_body(10_000));
+    let big = record(&records, "/big");
+    assert!(big.truncated);
+    assert_eq!(big.bytes, 10_000);
+    assert!(big.error.is_none());
+    assert_eq!(
+        server.hits("/early"),
+        1,
+        "links before the cap are followed"
+    );
+    assert_eq!(server.hits("/late"), 0, "nothing past the cap is parsed");
+    assert_eq!(server.hits("/from-gzip"), 1, "gzip bodies are decompressed");
+    assert_eq!(
+        server.hits("/caf%C3%A9"),
+        1,
+        "windows-1252 pages are decoded"
+    );
+    let empty = record(&records, "/empty");
+    assert_eq!((empty.status, empty.bytes, empty.links), (Some(200), 0, 0));
+}
+
+#[test]
+fn error_statuses_are_recorded_not_errors() {
+    let server = TestServer::start(|req| match req.path() {
+        "/" => Response::html(r#"<a href="/404">a</a><a href="/410">b</a><a href="/500">c</a>"#),
+        "/410" => Response::status(410),
+        "/500" => Response::status(500).body("<a href=\"/never\">error pages are not parsed</a>"),
+        _ => Response::not_found(),
+    });
+    let (report, records) = crawl(Crawler::builder().seed(server.url("/")));
+    assert_eq!(records.len(), 4);
+    assert_eq!(record(&records, "/410").status, Some(410));
+    assert!(records.iter().all(|r| r.error.is_none()));
+    assert_eq!(report.by_status.get(&404), Some(&1));
+    assert_eq!(server.hits("/never"), 0);
+}

@@ -1,0 +1,84 @@
+use std::collections::BTreeSet;
+use std::io;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use arachne::{CrawlReport, CrawlerBuilder, PageRecord, RecordWriter};
+
+/// How long a crawl in a test may take before the test fails as hung. Far above what any
+/// test crawl needs: this guards against hangs, it does not measure speed.
+pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// Collects records in memory.
+struct Collect(Arc<Mutex<Vec<PageRecord>>>);
+
+impl RecordWriter for Collect {
+    fn write_record(&mut self, record: &PageRecord) -> io::Result<()> {
+        self.0.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a crawl to the end and returns its report and records.
+pub fn crawl(builder: CrawlerBuilder) -> (CrawlReport, Vec<PageRecord>) {
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let crawler = builder
+        .output(Collect(Arc::clone(&records)))
+        .build()
+        .expect("valid crawl settings");
+    let report = run_guarded(move || crawler.run_blocking().expect("crawl completes"));
+    let records = std::mem::take(&mut *records.lock().unwrap());
+    assert_eq!(
+        report.pages,
+        records.len() as u64,
+        "one record per fetched URL"
+    );
+    (report, records)
+}
+
+/// Runs `f` on its own thread and fails the test if it does not return within the guard.
+pub fn run_guarded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(HANG_GUARD) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the crawl hung for {HANG_GUARD:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the crawl panicked"),
+    }
+}
+
+/// The paths (with queries) of the records' URLs.
+pub fn paths(records: &[PageRecord]) -> BTreeSet<String> {
+    records
+        .iter()
+        .map(|r| match r.url.query() {
+            Some(q) => format!("{}?{q}", r.url.path()),
+            None => r.url.path().to_owned(),
+        })
+        .collect()
+}
+
+/// The record for a path.
+pub fn record<'a>(records: &'a [PageRecord], path: &str) -> &'a PageRecord {
+    records
+        .iter()
+        .find(|r| r.url.path() == path)
+        .unwrap_or_else(|| panic!("no record for {path}"))
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A set of strings.
+pub fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
