@@ -83,3 +83,8 @@ pub use arachne_core::{
 pub use scraper;
 /// The URL type of every API here.
 pub use url::Url;
+
+/// The README's code, compiled as doctests so that it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

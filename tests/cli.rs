@@ -126,7 +126,8 @@ fn knobs_from_flags_and_environment() {
 
 #[test]
 fn usage_errors_exit_2_with_a_message() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 6] = [
         (&["crawl", "not a url"], &[], "not a valid URL"),
         (&["crawl", "ftp://127.0.0.1/"], &[], "only http and https"),
         (

@@ -186,7 +186,7 @@ async fn run_hop(ctx: &FetchContext, mut job: FetchJob) -> Finished {
         .started
         .get_or_insert_with(|| (Instant::now(), SystemTime::now()));
     let (response, job) = match fetch(ctx, job).await {
-        Hop::Redirect(job) => return Finished::Redirect(job),
+        Hop::Redirect(job) => return Finished::Redirect(Box::new(job)),
         Hop::Final(response, job) => (response, job),
     };
     let shared = &ctx.shared;

@@ -28,7 +28,7 @@ pub(crate) enum Finished {
     Page(Box<PageDone>),
     /// The URL redirected to a new, in-scope URL: the next hop goes through the supervisor,
     /// so it obeys the same concurrency limits as any request.
-    Redirect(FetchJob),
+    Redirect(Box<FetchJob>),
 }
 
 pub(crate) struct PageDone {
@@ -248,7 +248,7 @@ impl Handler<Done> for Supervisor {
         };
         self.release(msg.fetcher, &msg.host, depth);
         match msg.finished {
-            Finished::Redirect(job) => self.hops.push_back(job),
+            Finished::Redirect(job) => self.hops.push_back(*job),
             Finished::Page(page) => {
                 let PageDone {
                     record,

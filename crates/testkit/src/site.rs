@@ -103,10 +103,7 @@ impl SyntheticSite {
         };
         for (j, target) in self.links(i).into_iter().enumerate() {
             let href = spell(target, i, j, host);
-            let _ = write!(
-                html,
-                "<p><a href=\"{href}\">Link to page {target}</a></p>\n"
-            );
+            let _ = writeln!(html, "<p><a href=\"{href}\">Link to page {target}</a></p>");
             if self.realistic && j % 3 == 0 {
                 paragraph(&mut html, &mut rng, text_target / 40);
             }
