@@ -238,3 +238,43 @@ fn error_statuses_are_recorded_not_errors() {
     assert_eq!(report.by_status.get(&404), Some(&1));
     assert_eq!(server.hits("/never"), 0);
 }
+
+#[test]
+fn user_agent_is_sent() {
+    let agents = std::sync::Arc::new(dashmap::DashSet::new());
+    let seen = std::sync::Arc::clone(&agents);
+    let server = TestServer::start(move |req| {
+        seen.insert(req.header("user-agent").unwrap_or_default().to_owned());
+        match req.path() {
+            "/" => Response::html("<a href=\"/deflated\">d</a>"),
+            "/deflated" => {
+                let body = deflate(b"<a href=\"/from-deflate\">x</a>");
+                Response::html(body).header("Content-Encoding", "deflate")
+            }
+            _ => Response::not_found(),
+        }
+    });
+    crawl(Crawler::builder().seed(server.url("/")).max_pages(2));
+    assert_eq!(
+        agents.iter().map(|a| a.clone()).collect::<Vec<_>>(),
+        [arachne::DEFAULT_USER_AGENT]
+    );
+    crawl(
+        Crawler::builder()
+            .seed(server.url("/"))
+            .user_agent("my-bot/1.0"),
+    );
+    assert!(agents.contains("my-bot/1.0"));
+    assert_eq!(
+        server.hits("/from-deflate"),
+        1,
+        "deflate bodies are decompressed"
+    );
+}
+
+fn deflate(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).unwrap();
+    encoder.finish().unwrap()
+}
