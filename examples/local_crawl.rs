@@ -29,13 +29,22 @@ fn main() -> ExitCode {
     let server = SyntheticSite::realistic(pages).serve();
     let seed = server.url("/page/0");
     eprintln!("serving a synthetic site of {pages} pages at {seed}");
-    let mut cli = vec![
-        "arachne".to_owned(),
-        "crawl".to_owned(),
-        seed,
-        "--out".into(),
-        "pages.jsonl".into(),
-    ];
+    // The site is ours and local: no politeness delay, and a deep pipeline per host. Flags
+    // given after these override them.
+    let mut cli: Vec<String> = [
+        "arachne",
+        "crawl",
+        &seed,
+        "--out",
+        "pages.jsonl",
+        "--delay",
+        "0",
+        "--per-host",
+        "64",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     cli.extend(args);
     let code = arachne::cli::run(cli);
     eprintln!("records written to pages.jsonl");

@@ -59,9 +59,49 @@ struct CrawlArgs {
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
 
-    /// Requests in flight per host [env: ARACHNE_PER_HOST] [default: 8].
+    /// Requests in flight per host [env: ARACHNE_PER_HOST] [default: 2].
     #[arg(long, value_name = "N")]
     per_host: Option<usize>,
+
+    /// Least time between request starts to one host, e.g. 1s, 250ms, 0 [env: ARACHNE_DELAY] [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    delay: Option<Duration>,
+
+    /// Adapt each host's delay to its latency and back off on 429/503 (as Scrapy's AutoThrottle).
+    #[arg(long)]
+    autothrottle: bool,
+
+    /// Do not fetch or obey robots.txt.
+    #[arg(long)]
+    ignore_robots: bool,
+
+    /// Longest robots.txt Crawl-delay obeyed.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_delay)]
+    max_crawl_delay: Duration,
+
+    /// Follow the Sitemap lines of robots.txt: on or off.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_switch)]
+    sitemaps: bool,
+
+    /// Read this sitemap at the start (repeatable): XML, .xml.gz, or text.
+    #[arg(long = "sitemap", value_name = "URL")]
+    sitemap_urls: Vec<String>,
+
+    /// Retries of transient failures (connect errors, resets, timeouts, 429, 5xx but 501).
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_RETRIES)]
+    retries: u32,
+
+    /// Longest URL followed, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::DEFAULT_MAX_URL_LENGTH)]
+    max_url_length: usize,
+
+    /// Most URLs queued per host. Default: no limit.
+    #[arg(long, value_name = "N")]
+    max_pages_per_host: Option<u64>,
+
+    /// Refuse loopback, private, link-local and unspecified addresses, on every hop.
+    #[arg(long)]
+    deny_private_ips: bool,
 
     /// Fetcher threads, each running many requests [env: ARACHNE_FETCH_THREADS] [default: one per 4 cores].
     #[arg(long, value_name = "N")]
@@ -117,6 +157,21 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("must be more than zero".into());
     }
     Ok(duration)
+}
+
+fn parse_delay(s: &str) -> Result<Duration, String> {
+    if s.trim().parse::<f64>().is_ok_and(|secs| secs == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("`{s}`: expected on or off")),
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -204,7 +259,23 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
         .scope(args.scope)
         .timeout(args.timeout)
         .max_body(args.max_body)
-        .max_redirects(args.max_redirects);
+        .max_redirects(args.max_redirects)
+        .autothrottle(args.autothrottle)
+        .obey_robots(!args.ignore_robots)
+        .max_crawl_delay(args.max_crawl_delay)
+        .sitemaps(args.sitemaps)
+        .retries(args.retries)
+        .max_url_length(args.max_url_length)
+        .deny_private_ips(args.deny_private_ips);
+    for sitemap in &args.sitemap_urls {
+        builder = builder.sitemap(sitemap);
+    }
+    if let Some(delay) = args.delay {
+        builder = builder.delay(delay);
+    }
+    if let Some(n) = args.max_pages_per_host {
+        builder = builder.max_pages_per_host(n);
+    }
     for pattern in args.include {
         builder = builder.include(pattern);
     }

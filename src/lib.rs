@@ -64,7 +64,8 @@
 //! | fetcher threads | [`CrawlerBuilder::fetch_threads`] | `--fetch-threads` | `ARACHNE_FETCH_THREADS` | one per 4 cores |
 //! | parser threads | [`CrawlerBuilder::parse_threads`] | `--parse-threads` | `ARACHNE_PARSE_THREADS` | one per core |
 //! | requests in flight | [`CrawlerBuilder::concurrency`] | `--concurrency` | `ARACHNE_CONCURRENCY` | 64 |
-//! | requests in flight per host | [`CrawlerBuilder::per_host`] | `--per-host` | `ARACHNE_PER_HOST` | 8 |
+//! | requests in flight per host | [`CrawlerBuilder::per_host`] | `--per-host` | `ARACHNE_PER_HOST` | 2 |
+//! | delay between request starts per host | [`CrawlerBuilder::delay`] | `--delay` | `ARACHNE_DELAY` | 1 s |
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -72,11 +73,13 @@ pub mod cli;
 pub use arachne_actors::{Crawler, CrawlerBuilder, Error, ItemExtracted, PageFetched};
 pub use arachne_core::{
     CrawlReport, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS, DEFAULT_PER_HOST, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ENV_CONCURRENCY, ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, ErrorKind, Extractor,
-    Fingerprint, Frontier, JsonLinesWriter, LinkSkip, MemoryFrontier, MemorySeenSet, PageRecord,
-    ParsedPage, PatternError, RecordError, RecordWriter, Redirect, Scope, ScopeRules, SeenSet,
-    SkipCounts, StatsSnapshot, default_fetch_threads, default_parse_threads, normalize,
+    DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
+    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
+    ENV_PARSE_THREADS, ENV_PER_HOST, ErrorKind, Extractor, Fingerprint, Frontier, JsonLinesWriter,
+    LinkSkip, MemoryFrontier, MemorySeenSet, PageRecord, ParsedPage, PatternError, RecordError,
+    RecordWriter, Redirect, RobotsRules, Scope, ScopeRules, SeenSet, Sitemap, SkipCounts,
+    StatsSnapshot, default_fetch_threads, default_parse_threads, normalize, parse_sitemap,
     resolve_link,
 };
 /// The HTML parser and CSS selectors that extractors use.

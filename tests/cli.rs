@@ -6,19 +6,22 @@ use serde_json::Value;
 fn arachne(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
     command.args(args);
-    for (name, _) in [
-        ("ARACHNE_CONCURRENCY", ""),
-        ("ARACHNE_PER_HOST", ""),
-        ("ARACHNE_FETCH_THREADS", ""),
-        ("ARACHNE_PARSE_THREADS", ""),
+    for name in [
+        "ARACHNE_CONCURRENCY",
+        "ARACHNE_FETCH_THREADS",
+        "ARACHNE_PARSE_THREADS",
     ] {
         command.env_remove(name);
     }
+    // The tests' servers are local: no politeness delay (tests may override).
+    command
+        .env("ARACHNE_DELAY", "0")
+        .env("ARACHNE_PER_HOST", "8");
     command.envs(env.iter().copied());
-    crate::support::run_guarded(move || command.output().expect("the arachne binary runs"))
+    crate::support::run_command(command)
 }
 
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "url",
     "final_url",
     "status",
@@ -30,6 +33,7 @@ const FIELDS: [&str; 14] = [
     "links",
     "new_links",
     "redirects",
+    "attempts",
     "elapsed_ms",
     "fetched_at",
     "error",

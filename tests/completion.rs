@@ -1,12 +1,12 @@
-use arachne::{Crawler, ErrorKind};
+use arachne::ErrorKind;
 use arachne_testkit::Routes;
 
-use crate::support::{closed_port, crawl, paths, set};
+use crate::support::{closed_port, crawl, local, paths, set};
 
 #[test]
 fn single_page_without_links() {
     let server = Routes::new().page("/", "<p>alone</p>").serve();
-    let (report, records) = crawl(Crawler::builder().seed(server.url("/")));
+    let (report, records) = crawl(local().seed(server.url("/")));
     assert_eq!((report.pages, records[0].links), (1, 0));
 }
 
@@ -19,7 +19,7 @@ fn self_links_and_cycles() {
         )
         .page("/b", r#"<a href="/">back</a><a href="/b">me</a>"#)
         .serve();
-    let (_, records) = crawl(Crawler::builder().seed(server.url("/")));
+    let (_, records) = crawl(local().seed(server.url("/")));
     assert_eq!(paths(&records), set(["/", "/b"]));
     assert_eq!((server.hits("/"), server.hits("/b")), (1, 1));
 }
@@ -27,12 +27,30 @@ fn self_links_and_cycles() {
 #[test]
 fn failing_seed_is_recorded() {
     let seed = format!("http://127.0.0.1:{}/", closed_port());
-    let (report, records) = crawl(Crawler::builder().seed(&seed));
+    let (report, records) = crawl(local().seed(&seed));
     assert_eq!(records.len(), 1);
+    // An unreachable robots.txt means "disallow" (RFC 9309): the seed is refused, and the
+    // record says why.
     let error = records[0].error.as_ref().expect("an error");
-    assert_eq!(error.kind, ErrorKind::Connect, "{}", error.message);
+    assert_eq!(
+        error.kind,
+        ErrorKind::RobotsUnavailable,
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("onnect"), "{}", error.message);
     assert!(records[0].status.is_none());
-    assert_eq!(report.errors.get(&ErrorKind::Connect), Some(&1));
+    assert_eq!(report.errors.get(&ErrorKind::RobotsUnavailable), Some(&1));
+
+    // Without robots.txt, the fetch itself fails, after its retries.
+    let (_, records) = crawl(local().seed(&seed).obey_robots(false).retries(1));
+    let error = records[0].error.as_ref().expect("an error");
+    assert_eq!(
+        (error.kind, records[0].attempts),
+        (ErrorKind::Connect, 2),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -43,7 +61,7 @@ fn all_seeds_failing() {
         format!("http://127.0.0.1:{}/b", closed_port()),
         missing.url("/gone"),
     ];
-    let (report, records) = crawl(Crawler::builder().seeds(&seeds));
+    let (report, records) = crawl(local().seeds(&seeds));
     assert_eq!(records.len(), 3);
     assert_eq!(report.error_count(), 2);
     assert_eq!(report.by_status.get(&404), Some(&1));
@@ -54,21 +72,24 @@ fn unreachable_host_among_good_ones() {
     let port = closed_port();
     let page = format!(r#"<a href="http://127.0.0.1:{port}/x">dead</a><a href="/ok">ok</a>"#);
     let server = Routes::new().page("/", &page).page("/ok", "fine").serve();
-    let builder = Crawler::builder()
+    let builder = local()
         .seed(server.url("/"))
         .scope(arachne::Scope::Any)
         .max_depth(1);
     let (_, records) = crawl(builder);
     assert_eq!(records.len(), 3);
     let dead = records.iter().find(|r| r.url.port() == Some(port)).unwrap();
-    assert_eq!(dead.error.as_ref().unwrap().kind, ErrorKind::Connect);
+    assert_eq!(
+        dead.error.as_ref().unwrap().kind,
+        ErrorKind::RobotsUnavailable
+    );
 }
 
 #[test]
 fn duplicate_seeds_are_crawled_once() {
     let server = Routes::new().page("/", "x").serve();
     let (_, records) = crawl(
-        Crawler::builder()
+        local()
             .seed(server.url("/"))
             .seed(server.url("/#frag"))
             .seed(server.url("")),
@@ -81,17 +102,17 @@ fn duplicate_seeds_are_crawled_once() {
 fn bad_settings_are_reported_by_build() {
     use arachne::Error;
     let err = |b: arachne::CrawlerBuilder| b.build().unwrap_err();
-    assert!(matches!(err(Crawler::builder()), Error::NoSeeds));
+    assert!(matches!(err(local()), Error::NoSeeds));
     assert!(matches!(
-        err(Crawler::builder().seed("ftp://a.test/")),
+        err(local().seed("ftp://a.test/")),
         Error::InvalidSeed(_)
     ));
     assert!(matches!(
-        err(Crawler::builder().seed("http://a.test/").include("(")),
+        err(local().seed("http://a.test/").include("(")),
         Error::Pattern(_)
     ));
     assert!(matches!(
-        err(Crawler::builder().seed("http://a.test/").concurrency(0)),
+        err(local().seed("http://a.test/").concurrency(0)),
         Error::InvalidSetting {
             name: "concurrency",
             ..

@@ -1,15 +1,15 @@
 use std::collections::BTreeSet;
 
-use arachne::{Crawler, ErrorKind};
+use arachne::ErrorKind;
 use arachne_testkit::{Response, Routes, SyntheticSite, TestServer, gzip};
 
-use crate::support::{crawl, paths, record, set};
+use crate::support::{crawl, local, paths, record, set};
 
 #[test]
 fn synthetic_site_each_page_fetched_exactly_once() {
     let site = SyntheticSite::new(150, 4);
     let server = site.serve();
-    let (report, records) = crawl(Crawler::builder().seed(server.url("/page/0")));
+    let (report, records) = crawl(local().seed(server.url("/page/0")));
 
     let want: BTreeSet<String> = (0..site.pages).map(SyntheticSite::path).collect();
     assert_eq!(paths(&records), want, "exactly the site's pages");
@@ -17,9 +17,10 @@ fn synthetic_site_each_page_fetched_exactly_once() {
     for path in &want {
         assert_eq!(server.hits(path), 1, "{path} requested once");
     }
+    assert_eq!(server.hits("/robots.txt"), 1, "robots.txt fetched once");
     assert_eq!(
         server.total_requests(),
-        site.pages as u64,
+        site.pages as u64 + 1,
         "no other request"
     );
     assert_eq!(report.pages, 150);
@@ -75,7 +76,7 @@ fn links_from_every_source_element() {
         .route("/pdf", Response::status(200).header("Content-Type", "application/pdf").body("<a href=\"/from-pdf\">x</a>"))
         .route("/sniffed", Response::status(200).body("<!DOCTYPE html><a href=\"/from-sniffed\">x</a>"))
         .serve();
-    let (report, records) = crawl(Crawler::builder().seed(server.url("/")));
+    let (report, records) = crawl(local().seed(server.url("/")));
     assert_eq!(
         paths(&records),
         set([
@@ -136,7 +137,7 @@ fn redirects_are_followed_checked_and_recorded() {
     let server = routes.serve();
     let other_addr = std::net::SocketAddr::from(([127, 0, 0, 1], other.port()));
     let (report, records) = crawl(
-        Crawler::builder()
+        local()
             .seed(server.url("/"))
             .resolve("other.test", other_addr),
     );
@@ -202,7 +203,7 @@ fn bodies_capped_decompressed_and_decoded() {
         .route("/empty", Response::html(""))
         .page("/caf%C3%A9", "accented")
         .serve();
-    let (_, records) = crawl(Crawler::builder().seed(server.url("/")).max_body(10_000));
+    let (_, records) = crawl(local().seed(server.url("/")).max_body(10_000));
     let big = record(&records, "/big");
     assert!(big.truncated);
     assert_eq!(big.bytes, 10_000);
@@ -231,7 +232,7 @@ fn error_statuses_are_recorded_not_errors() {
         "/500" => Response::status(500).body("<a href=\"/never\">error pages are not parsed</a>"),
         _ => Response::not_found(),
     });
-    let (report, records) = crawl(Crawler::builder().seed(server.url("/")));
+    let (report, records) = crawl(local().seed(server.url("/")));
     assert_eq!(records.len(), 4);
     assert_eq!(record(&records, "/410").status, Some(410));
     assert!(records.iter().all(|r| r.error.is_none()));
@@ -254,16 +255,12 @@ fn user_agent_is_sent() {
             _ => Response::not_found(),
         }
     });
-    crawl(Crawler::builder().seed(server.url("/")).max_pages(2));
+    crawl(local().seed(server.url("/")).max_pages(2));
     assert_eq!(
         agents.iter().map(|a| a.clone()).collect::<Vec<_>>(),
         [arachne::DEFAULT_USER_AGENT]
     );
-    crawl(
-        Crawler::builder()
-            .seed(server.url("/"))
-            .user_agent("my-bot/1.0"),
-    );
+    crawl(local().seed(server.url("/")).user_agent("my-bot/1.0"));
     assert!(agents.contains("my-bot/1.0"));
     assert_eq!(
         server.hits("/from-deflate"),

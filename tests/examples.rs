@@ -16,8 +16,12 @@ fn example(name: &str, args: &[&str]) -> Output {
         path.display()
     );
     let mut command = Command::new(path);
-    command.args(args);
-    crate::support::run_guarded(move || command.output().unwrap())
+    // The tests' servers are local: no politeness delay.
+    command
+        .args(args)
+        .env("ARACHNE_DELAY", "0")
+        .env("ARACHNE_PER_HOST", "8");
+    crate::support::run_command(command)
 }
 
 #[test]
@@ -96,7 +100,7 @@ fn local_crawl_runs_the_cli_on_a_local_site() {
     command
         .args(["--pages", "50", "--no-progress"])
         .current_dir(&dir);
-    let output = crate::support::run_guarded(move || command.output().unwrap());
+    let output = crate::support::run_command(command);
     assert!(
         output.status.success(),
         "{}",

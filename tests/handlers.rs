@@ -2,10 +2,10 @@ use std::collections::BTreeSet;
 
 use actix::prelude::*;
 use arachne::scraper::Selector;
-use arachne::{Crawler, Extractor, ItemExtracted, PageFetched, ParsedPage, Url};
+use arachne::{Extractor, ItemExtracted, PageFetched, ParsedPage, Url};
 use arachne_testkit::SyntheticSite;
 
-use crate::support::run_guarded;
+use crate::support::{local, run_guarded};
 
 /// A user actor that keeps what it receives.
 #[derive(Default)]
@@ -68,7 +68,7 @@ fn user_actor_receives_every_page_and_item() {
     let (report, pages, items) = run_guarded(move || {
         System::new().block_on(async move {
             let collector = Collector::default().start();
-            let report = Crawler::builder()
+            let report = local()
                 .seed(seed)
                 .subscribe(collector.clone().recipient())
                 .subscribe_items(collector.clone().recipient())

@@ -1,10 +1,10 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use arachne::{Crawler, Scope};
+use arachne::Scope;
 use arachne_testkit::{Routes, SyntheticSite, TestServer};
 
-use crate::support::{crawl, paths, set};
+use crate::support::{crawl, local, paths, set};
 
 #[test]
 fn max_depth_is_exact() {
@@ -12,11 +12,7 @@ fn max_depth_is_exact() {
     let depths = site.depths();
     let server = site.serve();
     for max_depth in [0, 1, 3] {
-        let (report, records) = crawl(
-            Crawler::builder()
-                .seed(server.url("/page/0"))
-                .max_depth(max_depth),
-        );
+        let (report, records) = crawl(local().seed(server.url("/page/0")).max_depth(max_depth));
         let want: BTreeSet<String> = (0..site.pages)
             .filter(|&i| depths[i] <= max_depth)
             .map(SyntheticSite::path)
@@ -37,13 +33,13 @@ fn max_pages_is_exact() {
     let site = SyntheticSite::new(200, 3);
     let server = site.serve();
     let (report, records) = crawl(
-        Crawler::builder()
+        local()
             .seed(server.url("/page/0"))
             .max_pages(37)
             .concurrency(16),
     );
     assert_eq!(records.len(), 37);
-    assert_eq!(server.total_requests(), 37);
+    assert_eq!(server.total_requests(), 37 + 1, "37 pages and robots.txt");
     assert_eq!(paths(&records).len(), 37);
     assert!(report.not_crawled > 0);
 }
@@ -81,7 +77,7 @@ impl Hosts {
 
     fn crawl(&self, scope: Scope) -> (u64, u64, u64, BTreeSet<String>) {
         let resolve = |server: &TestServer| SocketAddr::from(([127, 0, 0, 1], server.port()));
-        let builder = Crawler::builder()
+        let builder = local()
             .seed(self.a.url_as("a.example.test", "/docs/"))
             .scope(scope)
             .resolve("a.example.test", resolve(&self.a))
@@ -117,16 +113,17 @@ fn scope_modes() {
         "a.example.test/docsearch",
     ];
 
+    // Each host contacted also gets one robots.txt request.
     let (a, b, c, urls) = hosts.crawl(Scope::Host);
-    assert_eq!((a, b, c), (5, 0, 0), "host");
+    assert_eq!((a, b, c), (6, 0, 0), "host");
     assert_eq!(urls, set(a_all));
 
     let (a, b, c, urls) = hosts.crawl(Scope::Domain);
-    assert_eq!((a, b, c), (5, 2, 0), "domain");
+    assert_eq!((a, b, c), (6, 3, 0), "domain");
     assert!(urls.contains("b.example.test/b2"));
 
     let (a, b, c, urls) = hosts.crawl(Scope::Prefix);
-    assert_eq!((a, b, c), (3, 0, 0), "prefix");
+    assert_eq!((a, b, c), (4, 0, 0), "prefix");
     assert_eq!(
         urls,
         set([
@@ -137,7 +134,7 @@ fn scope_modes() {
     );
 
     let (a, b, c, _) = hosts.crawl(Scope::Any);
-    assert_eq!((a, b, c), (5, 2, 1), "any");
+    assert_eq!((a, b, c), (6, 3, 2), "any");
 }
 
 #[test]
@@ -146,7 +143,7 @@ fn include_and_exclude_patterns() {
         .page("/", r#"<a href="/keep/1">1</a><a href="/keep/2">2</a><a href="/drop/1">d</a><a href="/keep/private">p</a>"#)
         .page("/keep/1", "<a href=\"/drop/2\">d2</a>")
         .serve();
-    let builder = Crawler::builder()
+    let builder = local()
         .seed(server.url("/"))
         .include("/keep/")
         .exclude("private$");

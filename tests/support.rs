@@ -3,11 +3,21 @@ use std::io;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use arachne::{CrawlReport, CrawlerBuilder, PageRecord, RecordWriter};
+use arachne::{CrawlReport, Crawler, CrawlerBuilder, PageRecord, RecordWriter};
 
 /// How long a crawl in a test may take before the test fails as hung. Far above what any
 /// test crawl needs: this guards against hangs, it does not measure speed.
 pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// A builder for crawling the tests' own local servers: no politeness delay, eight
+/// requests per host, and short retry backoffs. Politeness itself is tested with explicit
+/// settings.
+pub fn local() -> CrawlerBuilder {
+    Crawler::builder()
+        .delay(Duration::ZERO)
+        .per_host(8)
+        .retry_backoff(Duration::from_millis(20))
+}
 
 /// Collects records in memory.
 struct Collect(Arc<Mutex<Vec<PageRecord>>>);
@@ -51,6 +61,36 @@ pub fn run_guarded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("the crawl hung for {HANG_GUARD:?}"),
         Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the crawl panicked"),
     }
+}
+
+/// Runs a program to the end and returns its output; kills it and fails the test if it
+/// runs past the hang guard.
+pub fn run_command(mut command: std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(());
+        child.wait_with_output()
+    });
+    rx.recv().unwrap();
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    while !waiter.is_finished() {
+        if std::time::Instant::now() > deadline {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("the program hung for {HANG_GUARD:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    waiter.join().unwrap().expect("the program's output")
 }
 
 /// The paths (with queries) of the records' URLs.

@@ -11,10 +11,12 @@ use std::time::Duration;
 use actix::{Actor, Arbiter, AsyncContext, Recipient, SyncArbiter};
 use arachne_core::{
     CrawlReport, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS, DEFAULT_PER_HOST, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ENV_CONCURRENCY, ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, Extractor, Fingerprint,
-    Frontier, JsonLinesWriter, MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope,
-    ScopeRules, SeenSet, default_fetch_threads, default_parse_threads, env_count, parse_seed,
+    DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
+    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
+    ENV_PARSE_THREADS, ENV_PER_HOST, Extractor, Fingerprint, Frontier, JsonLinesWriter,
+    MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope, ScopeRules, SeenSet,
+    default_fetch_threads, default_parse_threads, env_count, parse_seed, product_token,
 };
 use tokio::sync::oneshot;
 use url::Url;
@@ -22,6 +24,7 @@ use url::Url;
 use crate::fetcher::{ClientSettings, FetchShared, Fetcher, build_client};
 use crate::messages::{ItemExtracted, PageFetched};
 use crate::parser::{ParseShared, Parser};
+use crate::resolve::Resolver;
 use crate::sink::{Flush, Sink};
 use crate::supervisor::{Limits, Supervisor};
 
@@ -89,6 +92,17 @@ pub struct CrawlerBuilder {
     max_redirects: u32,
     user_agent: String,
     resolve: Vec<(String, SocketAddr)>,
+    delay: Duration,
+    max_crawl_delay: Duration,
+    autothrottle: bool,
+    obey_robots: bool,
+    sitemaps_from_robots: bool,
+    sitemap_urls: Vec<String>,
+    retries: u32,
+    retry_backoff: Duration,
+    max_url_length: usize,
+    max_pages_per_host: Option<u64>,
+    deny_private_ips: bool,
     outputs: Vec<Box<dyn RecordWriter>>,
     page_subscribers: Vec<Recipient<PageFetched>>,
     item_subscribers: Vec<Recipient<ItemExtracted>>,
@@ -139,6 +153,17 @@ impl CrawlerBuilder {
             max_redirects: DEFAULT_MAX_REDIRECTS,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             resolve: Vec::new(),
+            delay: DEFAULT_DELAY,
+            max_crawl_delay: DEFAULT_MAX_CRAWL_DELAY,
+            autothrottle: false,
+            obey_robots: true,
+            sitemaps_from_robots: true,
+            sitemap_urls: Vec::new(),
+            retries: DEFAULT_RETRIES,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            max_url_length: DEFAULT_MAX_URL_LENGTH,
+            max_pages_per_host: None,
+            deny_private_ips: false,
             outputs: Vec::new(),
             page_subscribers: Vec::new(),
             item_subscribers: Vec::new(),
@@ -162,6 +187,20 @@ impl CrawlerBuilder {
                         .get_or_insert(Error::InvalidSetting { name, message });
                 }
             }
+        }
+        match std::env::var(ENV_DELAY) {
+            Ok(value) if !value.trim().is_empty() => match value.trim().parse::<f64>() {
+                Ok(secs) if secs.is_finite() && secs >= 0.0 => {
+                    builder.delay = Duration::from_secs_f64(secs)
+                }
+                _ => {
+                    builder.error.get_or_insert(Error::InvalidSetting {
+                        name: ENV_DELAY,
+                        message: format!("{ENV_DELAY}={value}: expected seconds, such as 0.5"),
+                    });
+                }
+            },
+            _ => {}
         }
         builder
     }
@@ -253,8 +292,8 @@ impl CrawlerBuilder {
         self.count("concurrency", n, |b| &mut b.concurrency)
     }
 
-    /// Requests in flight at once to one host name. By default, [`DEFAULT_PER_HOST`] (8),
-    /// or `ARACHNE_PER_HOST`.
+    /// Requests in flight at once to one host (host name and port). By default,
+    /// [`DEFAULT_PER_HOST`] (2), or `ARACHNE_PER_HOST`.
     pub fn per_host(self, n: usize) -> Self {
         self.count("per_host", n, |b| &mut b.per_host)
     }
@@ -315,6 +354,88 @@ impl CrawlerBuilder {
     /// The `User-Agent` header. By default, [`DEFAULT_USER_AGENT`].
     pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
         self.user_agent = agent.into();
+        self
+    }
+
+    /// The least time between two request starts to one host (each gap is this times a
+    /// random factor from 1 to 1.5). A longer robots.txt `Crawl-delay` wins. By default,
+    /// [`DEFAULT_DELAY`] (1 s), or `ARACHNE_DELAY` (seconds).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// The longest robots.txt `Crawl-delay` obeyed; longer ones are cut to this. By
+    /// default, [`DEFAULT_MAX_CRAWL_DELAY`] (30 s).
+    pub fn max_crawl_delay(mut self, delay: Duration) -> Self {
+        self.max_crawl_delay = delay;
+        self
+    }
+
+    /// Adapts each host's delay to its latency, as Scrapy's AutoThrottle: the delay moves
+    /// halfway to the latency after every response (never below [`Self::delay`], at most
+    /// 60 s), does not shrink on error responses, and doubles on 429 and 503. By default,
+    /// off.
+    pub fn autothrottle(mut self, on: bool) -> Self {
+        self.autothrottle = on;
+        self
+    }
+
+    /// Whether robots.txt is fetched and obeyed (RFC 9309), matching the product token of
+    /// the user agent. URLs it forbids are recorded with the error kind
+    /// `robots_disallowed`. By default, obeyed.
+    pub fn obey_robots(mut self, obey: bool) -> Self {
+        self.obey_robots = obey;
+        self
+    }
+
+    /// Whether the `Sitemap:` lines of robots.txt are followed. Sitemap URLs enter the
+    /// frontier at depth 0, under the same scope rules. By default, on.
+    pub fn sitemaps(mut self, on: bool) -> Self {
+        self.sitemaps_from_robots = on;
+        self
+    }
+
+    /// Adds a sitemap to read at the start (XML, gzipped XML, or text).
+    pub fn sitemap(mut self, url: impl AsRef<str>) -> Self {
+        self.sitemap_urls.push(url.as_ref().to_owned());
+        self
+    }
+
+    /// Retries of a transient failure (connect error, reset, timeout, 429, 5xx other than
+    /// 501), with exponential backoff and jitter. By default, [`DEFAULT_RETRIES`] (2).
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// The base of the exponential backoff between retries. By default,
+    /// [`DEFAULT_RETRY_BACKOFF`] (1 s).
+    pub fn retry_backoff(mut self, base: Duration) -> Self {
+        self.retry_backoff = base;
+        self
+    }
+
+    /// The longest URL followed, in bytes; longer links are counted and dropped. By
+    /// default, [`DEFAULT_MAX_URL_LENGTH`] (2,048).
+    pub fn max_url_length(mut self, bytes: usize) -> Self {
+        self.max_url_length = bytes;
+        self
+    }
+
+    /// The most URLs queued per host (seeds and sitemap URLs included). By default, no
+    /// limit.
+    pub fn max_pages_per_host(mut self, pages: u64) -> Self {
+        self.max_pages_per_host = Some(pages);
+        self
+    }
+
+    /// Refuses to connect to loopback, private, link-local and unspecified addresses, on
+    /// every request and redirect, whether given literally or resolved from a name; such
+    /// URLs are recorded with the error kind `denied_address`. For crawls whose seeds come
+    /// from untrusted users. By default, off.
+    pub fn deny_private_ips(mut self, deny: bool) -> Self {
+        self.deny_private_ips = deny;
         self
     }
 
@@ -402,13 +523,22 @@ impl CrawlerBuilder {
             .iter()
             .map(|s| parse_seed(s).map_err(Error::InvalidSeed))
             .collect::<Result<Vec<Url>, Error>>()?;
+        let sitemaps = self
+            .sitemap_urls
+            .iter()
+            .map(|s| parse_seed(s).map_err(Error::InvalidSeed))
+            .collect::<Result<Vec<Url>, Error>>()?;
         let scope = ScopeRules::new(self.scope, &seeds, &self.include, &self.exclude)?;
         install_crypto_provider();
+        let product_token = product_token(&self.user_agent).to_owned();
         let client_settings = ClientSettings {
             user_agent: self.user_agent,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout.min(self.timeout),
-            resolve: self.resolve,
+            resolver: Resolver {
+                overrides: Arc::new(self.resolve.into_iter().collect()),
+                deny_private: self.deny_private_ips,
+            },
         };
         let clients = (0..self.fetch_threads)
             .map(|_| build_client(&client_settings))
@@ -416,13 +546,25 @@ impl CrawlerBuilder {
             .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Crawler {
             seeds,
+            sitemaps,
             scope,
             limits: Limits {
                 concurrency: self.concurrency,
                 per_host: self.per_host,
                 max_pages: self.max_pages,
+                max_pages_per_host: self.max_pages_per_host,
                 level_sync: self.max_depth.is_some(),
+                delay: self.delay,
+                max_crawl_delay: self.max_crawl_delay,
+                autothrottle: self.autothrottle,
+                obey_robots: self.obey_robots,
+                sitemaps_from_robots: self.sitemaps_from_robots,
+                retry_backoff: self.retry_backoff,
             },
+            product_token,
+            retries: self.retries,
+            max_url_length: self.max_url_length,
+            deny_private_ips: self.deny_private_ips,
             max_depth: self.max_depth,
             parse_threads: self.parse_threads,
             max_body: self.max_body,
@@ -452,8 +594,13 @@ fn install_crypto_provider() {
 /// A crawl, ready to run. Build one with [`Crawler::builder`].
 pub struct Crawler {
     seeds: Vec<Url>,
+    sitemaps: Vec<Url>,
     scope: ScopeRules,
     limits: Limits,
+    product_token: String,
+    retries: u32,
+    max_url_length: usize,
+    deny_private_ips: bool,
     max_depth: Option<u32>,
     parse_threads: usize,
     max_body: u64,
@@ -512,6 +659,7 @@ impl Crawler {
             scope: self.scope.clone(),
             seen: Arc::clone(&self.seen),
             max_depth: self.max_depth,
+            max_url_length: self.max_url_length,
             extractors: std::mem::take(&mut self.extractors),
             keep_links: !self.page_subscribers.is_empty(),
         });
@@ -532,6 +680,9 @@ impl Crawler {
         let fetch_shared = Arc::new(FetchShared {
             max_body: self.max_body,
             max_redirects: self.max_redirects,
+            retries: self.retries,
+            deny_private: self.deny_private_ips,
+            product_token: self.product_token.clone(),
             scope: self.scope.clone(),
             seen: Arc::clone(&self.seen),
             parser,
@@ -540,14 +691,22 @@ impl Crawler {
             item_subscribers: std::mem::take(&mut self.item_subscribers),
         });
 
-        let mut frontier = std::mem::replace(&mut self.frontier, Box::new(MemoryFrontier::new()));
+        let frontier = std::mem::replace(&mut self.frontier, Box::new(MemoryFrontier::new()));
+        let clients = std::mem::take(&mut self.clients);
+        let mut supervisor = Supervisor::new(
+            frontier,
+            self.limits.clone(),
+            Arc::clone(&self.stats),
+            done_tx,
+        );
         for seed in &self.seeds {
             if self.seen.insert(Fingerprint::of(seed)) {
-                frontier.push(CrawlRequest::seed(seed.clone()));
+                supervisor.enqueue(CrawlRequest::seed(seed.clone()));
             }
         }
-        let clients = std::mem::take(&mut self.clients);
-        let supervisor = Supervisor::new(frontier, self.limits, Arc::clone(&self.stats), done_tx);
+        for sitemap in std::mem::take(&mut self.sitemaps) {
+            supervisor.enqueue_sitemap(sitemap, 0);
+        }
         let mut fetch_arbiters = Vec::new();
         let _supervisor = Supervisor::create(|ctx| {
             let mut supervisor = supervisor;

@@ -7,22 +7,27 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
 use arachne_core::{
-    CrawlRequest, ErrorKind, Fingerprint, PageRecord, RecordError, Redirect, ScopeRules, SeenSet,
-    is_html, normalize,
+    CrawlRequest, ErrorKind, Fingerprint, PageRecord, ROBOTS_MAX_BYTES, RecordError, Redirect,
+    RobotsRules, SITEMAP_MAX_BYTES, ScopeRules, SeenSet, host_key, is_html, normalize,
 };
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
-use url::Url;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use url::{Host, Url};
 
 use crate::messages::{ItemExtracted, PageFetched};
-use crate::parser::{LinkCounts, Parse, ParseOutput, Parser};
+use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
+use crate::resolve::{DeniedAddress, Resolver, is_denied};
 use crate::sink::{Sink, WriteRecord};
-use crate::supervisor::{Done, Finished, Supervisor};
+use crate::supervisor::{Done, Finished, RobotsOutcome, Supervisor};
 
 /// What every fetcher shares: limits, scope, the seen set, and where results go.
 pub(crate) struct FetchShared {
     pub max_body: u64,
     pub max_redirects: u32,
+    pub retries: u32,
+    pub deny_private: bool,
+    /// The user agent's product token, which robots.txt rules are matched against.
+    pub product_token: String,
     pub scope: ScopeRules,
     pub seen: Arc<dyn SeenSet>,
     pub parser: Addr<Parser>,
@@ -31,24 +36,42 @@ pub(crate) struct FetchShared {
     pub item_subscribers: Vec<Recipient<ItemExtracted>>,
 }
 
+/// What a job fetches.
+#[derive(Debug)]
+pub(crate) enum JobKind {
+    /// A page: the crawl's own work, one record at the end.
+    Page,
+    /// A host's robots.txt.
+    Robots,
+    /// A sitemap, at a depth of sitemap-index nesting.
+    Sitemap { nesting: u32 },
+    /// A page recorded without a request (robots.txt forbids it, say).
+    Refused(RecordError),
+}
+
 /// A URL on its way through the fetchers: the request as queued, and the redirect chain so
 /// far when it is a later hop.
 #[derive(Debug)]
 pub(crate) struct FetchJob {
+    pub kind: JobKind,
     pub request: CrawlRequest,
     /// The URL to request now: `request.url`, or the target of the last redirect.
     pub target: Url,
     pub redirects: Vec<Redirect>,
+    /// Requests made for the current hop (retries included).
+    pub attempts: u32,
     /// When the first hop started; set by the fetcher.
     pub started: Option<(Instant, SystemTime)>,
 }
 
 impl FetchJob {
-    pub fn new(request: CrawlRequest) -> Self {
+    pub fn new(kind: JobKind, request: CrawlRequest) -> Self {
         Self {
+            kind,
             target: request.url.clone(),
             request,
             redirects: Vec::new(),
+            attempts: 0,
             started: None,
         }
     }
@@ -61,6 +84,7 @@ impl FetchJob {
 pub(crate) struct Fetch {
     pub job: FetchJob,
     pub fetcher: usize,
+    pub charged_host: bool,
 }
 
 /// One fetcher thread's actor. It owns its own `reqwest::Client`, since pooled connections
@@ -105,17 +129,28 @@ impl Handler<Fetch> for Fetcher {
         actix::spawn(async move {
             let mut guard = DoneGuard {
                 supervisor: ctx.supervisor.clone(),
-                fetcher: msg.fetcher,
-                host: arachne_core::host_key(&msg.job.target).to_owned(),
-                request: Some(msg.job.request.clone()),
+                done: Some(Done {
+                    fetcher: msg.fetcher,
+                    host: host_key(&msg.job.target).into_owned(),
+                    charged_host: msg.charged_host,
+                    response: None,
+                    finished: lost(&msg.job),
+                }),
             };
-            let finished = run_hop(&ctx, msg.job).await;
-            guard.request = None;
-            ctx.supervisor.do_send(Done {
-                fetcher: guard.fetcher,
-                host: std::mem::take(&mut guard.host),
-                finished,
-            });
+            let (finished, response) = match msg.job.kind {
+                JobKind::Page => run_page(&ctx, msg.job).await,
+                JobKind::Robots => (run_robots(&ctx, msg.job).await, None),
+                JobKind::Sitemap { nesting } => (run_sitemap(&ctx, msg.job, nesting).await, None),
+                JobKind::Refused(ref error) => {
+                    let error = error.clone();
+                    (refuse(&ctx, msg.job, error).await, None)
+                }
+            };
+            if let Some(mut done) = guard.done.take() {
+                done.finished = finished;
+                done.response = response;
+                ctx.supervisor.do_send(done);
+            }
         });
     }
 }
@@ -124,30 +159,41 @@ impl Handler<Fetch> for Fetcher {
 /// crawl would wait for it forever.
 struct DoneGuard {
     supervisor: Addr<Supervisor>,
-    fetcher: usize,
-    host: String,
-    request: Option<CrawlRequest>,
+    /// The `Done` to send if the task ends without sending its own.
+    done: Option<Done>,
 }
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
-        if let Some(request) = self.request.take() {
-            let record = failed_record(
-                &request,
-                &request.url,
-                &[],
-                (Instant::now(), SystemTime::now()),
-                RecordError {
-                    kind: ErrorKind::Internal,
-                    message: "the fetch task was lost".into(),
-                },
-            );
-            self.supervisor.do_send(Done {
-                fetcher: self.fetcher,
-                host: std::mem::take(&mut self.host),
-                finished: Finished::page(record, Vec::new(), LinkCounts::default()),
-            });
+        if let Some(done) = self.done.take() {
+            self.supervisor.do_send(done);
         }
+    }
+}
+
+/// What to report for a job whose task was lost.
+fn lost(job: &FetchJob) -> Finished {
+    let error = RecordError {
+        kind: ErrorKind::Internal,
+        message: "the fetch task was lost".into(),
+    };
+    match &job.kind {
+        JobKind::Page | JobKind::Refused(_) => Finished::page(
+            failed_record(job, (Instant::now(), SystemTime::now()), error),
+            Vec::new(),
+            LinkCounts::default(),
+        ),
+        JobKind::Robots => Finished::Robots {
+            host: host_key(&job.target).into_owned(),
+            outcome: RobotsOutcome::Unavailable(error.message),
+        },
+        JobKind::Sitemap { nesting } => Finished::Sitemap {
+            url: job.target.clone(),
+            pages: Vec::new(),
+            nested: Vec::new(),
+            nesting: *nesting,
+            counts: LinkCounts::default(),
+        },
     }
 }
 
@@ -172,6 +218,33 @@ impl Response {
             error: Some(error),
         }
     }
+
+    /// Whether trying again may help: a connection or transfer failure, 429, or a 5xx other
+    /// than 501 (Not Implemented will not change).
+    fn is_transient(&self) -> bool {
+        match &self.error {
+            Some(error) => {
+                matches!(
+                    error.kind,
+                    ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Body | ErrorKind::Request
+                )
+            }
+            None => matches!(self.status, Some(429 | 500 | 502..=599)),
+        }
+    }
+
+    /// The pause a 429 or 503 asks for with `Retry-After` (seconds or an HTTP date).
+    fn retry_after(&self) -> Option<Duration> {
+        if !matches!(self.status, Some(429 | 503)) {
+            return None;
+        }
+        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        let when = httpdate::parse_http_date(value).ok()?;
+        Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+    }
 }
 
 enum Hop {
@@ -181,15 +254,36 @@ enum Hop {
     Final(Response, FetchJob),
 }
 
-async fn run_hop(ctx: &FetchContext, mut job: FetchJob) -> Finished {
+type HopStats = Option<(Duration, Option<u16>)>;
+
+async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats) {
     let started = *job
         .started
         .get_or_insert_with(|| (Instant::now(), SystemTime::now()));
+    job.attempts += 1;
+    let hop_started = Instant::now();
     let (response, job) = match fetch(ctx, job).await {
-        Hop::Redirect(job) => return Finished::Redirect(Box::new(job)),
+        Hop::Redirect(job) => {
+            let stats = Some((
+                hop_started.elapsed(),
+                job.redirects.last().map(|r| r.status),
+            ));
+            return (Finished::Redirect(Box::new(job)), stats);
+        }
         Hop::Final(response, job) => (response, job),
     };
+    let stats = Some((hop_started.elapsed(), response.status));
     let shared = &ctx.shared;
+    if response.is_transient() && job.attempts <= shared.retries {
+        let retry_after = response.retry_after();
+        return (
+            Finished::Retry {
+                job: Box::new(job),
+                retry_after,
+            },
+            stats,
+        );
+    }
     let parseable = response.error.is_none()
         && response.status.is_some_and(|s| (200..300).contains(&s))
         && is_html(response.content_type.as_deref(), &response.body);
@@ -215,7 +309,7 @@ async fn run_hop(ctx: &FetchContext, mut job: FetchJob) -> Finished {
                 error = Some(RecordError {
                     kind: ErrorKind::Internal,
                     message: format!("parser unavailable: {e}"),
-                })
+                });
             }
         }
     }
@@ -231,29 +325,69 @@ async fn run_hop(ctx: &FetchContext, mut job: FetchJob) -> Finished {
         links: output.counts.found,
         new_links: u32::try_from(output.new_links.len()).unwrap_or(u32::MAX),
         redirects: job.redirects,
+        attempts: job.attempts,
         elapsed_ms: elapsed_ms(started.0),
         fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
         error,
     });
+    deliver(
+        ctx,
+        &record,
+        response.headers,
+        response.body,
+        output.links,
+        output.items,
+    )
+    .await;
+    (
+        Finished::page(record, output.new_links, output.counts),
+        stats,
+    )
+}
 
-    // Deliver before reporting done: the page's slot stays taken until every output and
-    // subscriber has it, which bounds what waits in their mailboxes.
+/// Records a page without fetching it.
+async fn refuse(ctx: &FetchContext, job: FetchJob, error: RecordError) -> Finished {
+    let record = failed_record(&job, (Instant::now(), SystemTime::now()), error);
+    deliver(
+        ctx,
+        &record,
+        HeaderMap::new(),
+        Bytes::new(),
+        Vec::new(),
+        Vec::new(),
+    )
+    .await;
+    Finished::page(record, Vec::new(), LinkCounts::default())
+}
+
+/// Hands a record to the outputs and a page and its items to the subscribers. The page's
+/// slot stays taken until every one of them has it, which bounds what waits in their
+/// mailboxes.
+async fn deliver(
+    ctx: &FetchContext,
+    record: &Arc<PageRecord>,
+    headers: HeaderMap,
+    body: Bytes,
+    links: Vec<Url>,
+    items: Vec<serde_json::Value>,
+) {
+    let shared = &ctx.shared;
     for sink in &shared.sinks {
-        let _ = sink.send(WriteRecord(Arc::clone(&record))).await;
+        let _ = sink.send(WriteRecord(Arc::clone(record))).await;
     }
     if !shared.page_subscribers.is_empty() {
         let page = PageFetched {
-            record: Arc::clone(&record),
-            headers: Arc::new(response.headers),
-            body: response.body,
-            links: output.links.into(),
+            record: Arc::clone(record),
+            headers: Arc::new(headers),
+            body,
+            links: links.into(),
         };
         for subscriber in &shared.page_subscribers {
             // A subscriber that has stopped no longer wants pages; the crawl goes on.
             let _ = subscriber.send(page.clone()).await;
         }
     }
-    for item in output.items {
+    for item in items {
         for subscriber in &shared.item_subscribers {
             let msg = ItemExtracted {
                 url: record.url.clone(),
@@ -262,12 +396,31 @@ async fn run_hop(ctx: &FetchContext, mut job: FetchJob) -> Finished {
             let _ = subscriber.send(msg).await;
         }
     }
-    Finished::page(record, output.new_links, output.counts)
+}
+
+/// Refuses a request to a private address given literally, when private addresses are
+/// denied (names are checked by the resolver).
+fn denied_literal(shared: &FetchShared, url: &Url) -> Option<RecordError> {
+    if !shared.deny_private {
+        return None;
+    }
+    let ip = match url.host()? {
+        Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+        Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+        Host::Domain(_) => return None,
+    };
+    is_denied(ip).then(|| RecordError {
+        kind: ErrorKind::DeniedAddress,
+        message: DeniedAddress(ip.to_string()).to_string(),
+    })
 }
 
 /// Requests `job.target` and reads the response, or decides where its redirect leads.
 async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     let shared = &ctx.shared;
+    if let Some(error) = denied_literal(shared, &job.target) {
+        return Hop::Final(Response::failed(error), job);
+    }
     let mut response = match ctx.client.get(job.target.clone()).send().await {
         Ok(response) => response,
         Err(e) => return Hop::Final(Response::failed(error_of(&e)), job),
@@ -349,6 +502,7 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
             return Hop::Final(last, job);
         }
         job.target = location;
+        job.attempts = 0;
         return Hop::Redirect(job);
     }
 
@@ -364,6 +518,91 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         },
         job,
     )
+}
+
+/// GETs a URL for the crawler's own use (robots.txt, sitemaps), following up to five
+/// redirects, and reads at most `max` bytes. Gives the final status and body, or why not.
+async fn get_resource(ctx: &FetchContext, url: &Url, max: u64) -> Result<(u16, Bytes), String> {
+    let mut url = url.clone();
+    for _ in 0..=5 {
+        if let Some(error) = denied_literal(&ctx.shared, &url) {
+            return Err(error.message);
+        }
+        let mut response = ctx
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| error_of(&e).message)?;
+        let status = response.status().as_u16();
+        if response.status().is_redirection()
+            && let Some(next) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url.join(l.trim()).ok())
+                .filter(|next| matches!(next.scheme(), "http" | "https"))
+        {
+            url = next;
+            continue;
+        }
+        let (body, _truncated, error) = read_body(&mut response, max).await;
+        if let Some(error) = error {
+            return Err(error.message);
+        }
+        return Ok((status, body));
+    }
+    // More than five redirects: RFC 9309 lets a crawler treat robots.txt as unavailable,
+    // which for redirects means allow all (like a 4xx).
+    Ok((404, Bytes::new()))
+}
+
+/// Fetches a host's robots.txt (RFC 9309): 2xx gives rules, 4xx allows all, 5xx, 429 and
+/// network failures make it unavailable for now.
+async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
+    let host = host_key(&job.target).into_owned();
+    let outcome = match get_resource(ctx, &job.target, ROBOTS_MAX_BYTES).await {
+        Ok((status, body)) if (200..300).contains(&status) => {
+            RobotsOutcome::Rules(RobotsRules::parse(&ctx.shared.product_token, &body))
+        }
+        Ok((429, _)) => RobotsOutcome::Unavailable("robots.txt answered 429".into()),
+        Ok((status, _)) if (400..500).contains(&status) => {
+            RobotsOutcome::Rules(RobotsRules::allow_all())
+        }
+        Ok((status, _)) => RobotsOutcome::Unavailable(format!("robots.txt answered {status}")),
+        Err(why) => RobotsOutcome::Unavailable(why),
+    };
+    Finished::Robots { host, outcome }
+}
+
+/// Fetches a sitemap and has a parser thread read it.
+async fn run_sitemap(ctx: &FetchContext, job: FetchJob, nesting: u32) -> Finished {
+    let mut finished = Finished::Sitemap {
+        url: job.target.clone(),
+        pages: Vec::new(),
+        nested: Vec::new(),
+        nesting,
+        counts: LinkCounts::default(),
+    };
+    let Ok((status, body)) = get_resource(ctx, &job.target, SITEMAP_MAX_BYTES).await else {
+        return finished;
+    };
+    if !(200..300).contains(&status) {
+        return finished;
+    }
+    if let Ok(out) = ctx.shared.parser.send(ParseSitemap { body }).await
+        && let Finished::Sitemap {
+            pages,
+            nested,
+            counts,
+            ..
+        } = &mut finished
+    {
+        *pages = out.pages;
+        *nested = out.sitemaps;
+        *counts = out.counts;
+    }
+    finished
 }
 
 /// Reads a body up to `max` bytes (after decompression). Returns the bytes, whether the body
@@ -396,7 +635,7 @@ async fn read_body(
 
 /// Classifies a reqwest error, with its chain of causes as the message.
 fn error_of(error: &reqwest::Error) -> RecordError {
-    let kind = if error.is_timeout() {
+    let mut kind = if error.is_timeout() {
         ErrorKind::Timeout
     } else if error.is_connect() {
         ErrorKind::Connect
@@ -410,6 +649,9 @@ fn error_of(error: &reqwest::Error) -> RecordError {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
+        if cause.downcast_ref::<DeniedAddress>().is_some() {
+            kind = ErrorKind::DeniedAddress;
+        }
         message.push_str(": ");
         message.push_str(&cause.to_string());
         source = cause.source();
@@ -421,26 +663,26 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// A record for a job that failed before any usable response.
+/// A record for a job that ends without a usable response: at its last redirect, if any.
 fn failed_record(
-    request: &CrawlRequest,
-    final_url: &Url,
-    redirects: &[Redirect],
+    job: &FetchJob,
     started: (Instant, SystemTime),
     error: RecordError,
 ) -> Arc<PageRecord> {
+    let last = job.redirects.last();
     Arc::new(PageRecord {
-        url: request.url.clone(),
-        final_url: final_url.clone(),
-        status: None,
-        depth: request.depth,
-        parent: request.parent.clone(),
+        url: job.request.url.clone(),
+        final_url: last.map_or_else(|| job.request.url.clone(), |r| r.url.clone()),
+        status: last.map(|r| r.status),
+        depth: job.request.depth,
+        parent: job.request.parent.clone(),
         content_type: None,
         bytes: 0,
         truncated: false,
         links: 0,
         new_links: 0,
-        redirects: redirects.to_vec(),
+        redirects: job.redirects.clone(),
+        attempts: job.attempts,
         elapsed_ms: elapsed_ms(started.0),
         fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
         error: Some(error),
@@ -449,17 +691,15 @@ fn failed_record(
 
 /// Builds the HTTP client of one fetcher thread.
 pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
-    let mut builder = reqwest::Client::builder()
+    reqwest::Client::builder()
         .user_agent(settings.user_agent.clone())
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true);
-    for (host, addr) in &settings.resolve {
-        builder = builder.resolve(host, *addr);
-    }
-    builder.build()
+        .tcp_nodelay(true)
+        .dns_resolver(settings.resolver.clone())
+        .build()
 }
 
 /// What a fetcher's client is built from.
@@ -468,5 +708,5 @@ pub(crate) struct ClientSettings {
     pub user_agent: String,
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    pub resolve: Vec<(String, std::net::SocketAddr)>,
+    pub resolver: Resolver,
 }

@@ -32,6 +32,7 @@ mod crawler;
 mod fetcher;
 mod messages;
 mod parser;
+mod resolve;
 mod sink;
 mod supervisor;
 

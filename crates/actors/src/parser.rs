@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use actix::{Actor, Handler, Message, MessageResult, SyncContext};
 use arachne_core::{
-    Extractor, Fingerprint, ParsedPage, ScopeRules, SeenSet, SkipCounts, decode_html, extract_links,
+    Extractor, Fingerprint, ParsedPage, SITEMAP_MAX_URLS, ScopeRules, SeenSet, SkipCounts,
+    decode_html, extract_links, has_repeating_segments, parse_seed, parse_sitemap,
 };
 use bytes::Bytes;
 use url::Url;
@@ -15,6 +16,7 @@ pub(crate) struct ParseShared {
     pub scope: ScopeRules,
     pub seen: Arc<dyn SeenSet>,
     pub max_depth: Option<u32>,
+    pub max_url_length: usize,
     pub extractors: Vec<Arc<dyn Extractor>>,
     /// Whether subscribers want the full list of links of each page.
     pub keep_links: bool,
@@ -38,7 +40,28 @@ pub(crate) struct LinkCounts {
     pub found: u32,
     pub out_of_scope: u32,
     pub beyond_depth: u32,
+    /// Longer than the maximum URL length.
+    pub too_long: u32,
+    /// With a repeating path (`/a/b/a/b/a/b`).
+    pub repeating: u32,
     pub skipped: SkipCounts,
+}
+
+/// Read a sitemap body (gzipped or not) and claim its new in-scope URLs.
+#[derive(Message)]
+#[rtype(result = "SitemapOutput")]
+pub(crate) struct ParseSitemap {
+    pub body: Bytes,
+}
+
+/// What a sitemap gave.
+#[derive(Debug, Default)]
+pub(crate) struct SitemapOutput {
+    /// In-scope page URLs new to the crawl.
+    pub pages: Vec<Url>,
+    /// Nested sitemaps (of a sitemap index).
+    pub sitemaps: Vec<Url>,
+    pub counts: LinkCounts,
 }
 
 /// What a parser returns: owned data only.
@@ -86,6 +109,53 @@ impl Handler<Parse> for Parser {
     }
 }
 
+/// Reads a sitemap and claims its new URLs.
+impl Handler<ParseSitemap> for Parser {
+    type Result = MessageResult<ParseSitemap>;
+
+    fn handle(&mut self, msg: ParseSitemap, _: &mut Self::Context) -> Self::Result {
+        let shared = &self.shared;
+        let mut out = SitemapOutput::default();
+        let Ok(sitemap) = parse_sitemap(&msg.body, SITEMAP_MAX_URLS) else {
+            return MessageResult(out);
+        };
+        for page in sitemap.pages {
+            let Ok(url) = parse_seed(&page) else { continue };
+            out.counts.found += 1;
+            if let Some(url) = claim(shared, url, true, &mut out.counts) {
+                out.pages.push(url);
+            }
+        }
+        out.sitemaps = sitemap
+            .sitemaps
+            .iter()
+            .filter_map(|s| parse_seed(s).ok())
+            .collect();
+        MessageResult(out)
+    }
+}
+
+/// Sorts one link: returns it when it is in scope, passes the trap guards, and is new.
+fn claim(
+    shared: &ParseShared,
+    url: Url,
+    within_depth: bool,
+    counts: &mut LinkCounts,
+) -> Option<Url> {
+    if !shared.scope.allows(&url) {
+        counts.out_of_scope += 1;
+    } else if url.as_str().len() > shared.max_url_length {
+        counts.too_long += 1;
+    } else if has_repeating_segments(&url) {
+        counts.repeating += 1;
+    } else if !within_depth {
+        counts.beyond_depth += 1;
+    } else if shared.seen.insert(Fingerprint::of(&url)) {
+        return Some(url);
+    }
+    None
+}
+
 /// The whole of a parser's work on one page, as a plain function.
 pub(crate) fn parse_page(shared: &ParseShared, page: &Parse) -> ParseOutput {
     let (text, _encoding) = decode_html(&page.body, page.content_type.as_deref());
@@ -108,12 +178,8 @@ pub(crate) fn parse_page(shared: &ParseShared, page: &Parse) -> ParseOutput {
     };
     let mut new_links = Vec::new();
     for url in &found.links {
-        if !shared.scope.allows(url) {
-            counts.out_of_scope += 1;
-        } else if !within_depth {
-            counts.beyond_depth += 1;
-        } else if shared.seen.insert(Fingerprint::of(url)) {
-            new_links.push(url.clone());
+        if let Some(url) = claim(shared, url.clone(), within_depth, &mut counts) {
+            new_links.push(url);
         }
     }
     let links = if shared.keep_links {
@@ -141,6 +207,7 @@ mod tests {
             scope: ScopeRules::new(Scope::Host, &[seed], &[], &[]).unwrap(),
             seen: Arc::new(MemorySeenSet::new()),
             max_depth,
+            max_url_length: 100,
             extractors: vec![],
             keep_links: true,
         }
@@ -175,6 +242,24 @@ mod tests {
         // The same links from another page are no longer new.
         let again = parse_page(&shared, &page(1, html));
         assert!(again.new_links.is_empty());
+    }
+
+    #[test]
+    fn trap_guards() {
+        let shared = shared(None);
+        let long = format!(
+            "<a href=\"/{}\">long</a><a href=\"/a/b/a/b/a/b/\">loop</a>",
+            "x".repeat(200)
+        );
+        let out = parse_page(
+            &shared,
+            &Parse {
+                body: Bytes::from(long),
+                ..page(0, "")
+            },
+        );
+        assert!(out.new_links.is_empty());
+        assert_eq!((out.counts.too_long, out.counts.repeating), (1, 1));
     }
 
     #[test]

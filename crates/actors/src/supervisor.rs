@@ -1,16 +1,21 @@
-//! The supervisor: one per crawl. Owns the frontier and decides what is fetched when, and
-//! when the crawl is over.
+//! The supervisor: one per crawl. Owns the frontier and the politeness state of every host,
+//! decides what is fetched when, and when the crawl is over.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
-use arachne_core::{CrawlReport, CrawlRequest, CrawlStats, Frontier, PageRecord, host_key};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
+use arachne_core::{
+    CrawlReport, CrawlRequest, CrawlStats, ErrorKind, Fingerprint, Frontier, MAX_RETRY_AFTER,
+    MAX_SITEMAP_NESTING, MAX_SITEMAPS, PageRecord, ROBOTS_ATTEMPTS, RecordError, RobotsRules,
+    host_key, robots_url,
+};
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::fetcher::{Fetch, FetchJob, Fetcher};
+use crate::fetcher::{Fetch, FetchJob, Fetcher, JobKind};
 use crate::parser::LinkCounts;
 
 /// A fetcher finished a job's hop. Exactly one `Done` arrives for every `Fetch` sent.
@@ -18,8 +23,11 @@ use crate::parser::LinkCounts;
 #[rtype(result = "()")]
 pub(crate) struct Done {
     pub fetcher: usize,
-    /// The host the hop went to, whose in-flight count this frees.
+    /// The host the hop went to, and whether it counted against that host's limit.
     pub host: String,
+    pub charged_host: bool,
+    /// Latency and status of the response, for autothrottle.
+    pub response: Option<(Duration, Option<u16>)>,
     pub finished: Finished,
 }
 
@@ -27,8 +35,32 @@ pub(crate) enum Finished {
     /// The URL is done: its record, and the new in-scope links of its page.
     Page(Box<PageDone>),
     /// The URL redirected to a new, in-scope URL: the next hop goes through the supervisor,
-    /// so it obeys the same concurrency limits as any request.
+    /// so it obeys the same politeness as any request.
     Redirect(Box<FetchJob>),
+    /// A transient failure: try the hop again after a backoff, or after `Retry-After`.
+    Retry {
+        job: Box<FetchJob>,
+        retry_after: Option<Duration>,
+    },
+    /// A host's robots.txt arrived, or could not be had.
+    Robots {
+        host: String,
+        outcome: RobotsOutcome,
+    },
+    /// A sitemap was read: its new in-scope page URLs and nested sitemaps.
+    Sitemap {
+        url: Url,
+        pages: Vec<Url>,
+        nested: Vec<Url>,
+        nesting: u32,
+        counts: LinkCounts,
+    },
+}
+
+pub(crate) enum RobotsOutcome {
+    Rules(RobotsRules),
+    /// 5xx, 429 or no response: the host waits, and its robots.txt is tried again.
+    Unavailable(String),
 }
 
 pub(crate) struct PageDone {
@@ -47,40 +79,129 @@ impl Finished {
     }
 }
 
-/// The limits the supervisor enforces.
-#[derive(Debug, Clone, Copy)]
+/// The limits and politeness settings the supervisor enforces.
+#[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub concurrency: usize,
     pub per_host: usize,
     pub max_pages: Option<u64>,
+    pub max_pages_per_host: Option<u64>,
     /// Dispatch level by level: no URL of depth d+1 starts while one of depth d is in
     /// flight. Set with a depth limit, so that every URL gets its true (shortest) depth
     /// and the limit crawls exactly the pages within it.
     pub level_sync: bool,
+    pub delay: Duration,
+    pub max_crawl_delay: Duration,
+    pub autothrottle: bool,
+    pub obey_robots: bool,
+    pub sitemaps_from_robots: bool,
+    pub retry_backoff: Duration,
 }
 
-/// Dispatches URLs from the frontier to fetchers within the limits, collects their results,
-/// and ends the crawl when nothing is left.
+/// Autothrottle's aim: on average this many requests in flight per host (Scrapy's
+/// `AUTOTHROTTLE_TARGET_CONCURRENCY`).
+const AUTOTHROTTLE_TARGET_CONCURRENCY: f64 = 1.0;
+/// The longest delay autothrottle sets.
+const AUTOTHROTTLE_MAX_DELAY: Duration = Duration::from_secs(60);
+/// The delay autothrottle starts from, unless the configured delay is longer.
+const AUTOTHROTTLE_START_DELAY: Duration = Duration::from_secs(1);
+
+/// What the supervisor knows of one host (a host name and port).
+struct Host {
+    /// Where its robots.txt is (from the first URL of the host seen).
+    robots_url: Url,
+    robots: RobotsState,
+    /// Failed robots.txt fetches so far.
+    robots_attempts: u32,
+    /// Requests in flight to it.
+    in_flight: usize,
+    /// No request starts before this: the delay after the last start, a `Retry-After`
+    /// pause, or a robots.txt retry backoff.
+    next_start: Instant,
+    /// The delay between request starts: the configured one, or autothrottle's.
+    delay: Duration,
+    /// robots.txt `Crawl-delay`, capped.
+    crawl_delay: Option<Duration>,
+    /// URLs of this host accepted into the frontier (the per-host page budget).
+    accepted: u64,
+}
+
+enum RobotsState {
+    /// Not fetched yet (or to be fetched again after a failure).
+    Unknown,
+    Fetching,
+    Ready(Arc<RobotsRules>),
+    /// Given up after [`ROBOTS_ATTEMPTS`] failures: the host's URLs are refused.
+    Unavailable(String),
+}
+
+/// Whether a URL may start now.
+enum Gate {
+    Go,
+    Wait,
+    /// Its host's robots.txt must be fetched first.
+    NeedRobots,
+    /// It is recorded without a request.
+    Refuse(RecordError),
+}
+
+/// A retry waiting for its time.
+struct Delayed {
+    due: Instant,
+    seq: u64,
+    job: FetchJob,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Earliest first in a max-heap.
+        (other.due, other.seq).cmp(&(self.due, self.seq))
+    }
+}
+
+/// Dispatches URLs from the frontier to fetchers within the limits and politeness rules,
+/// collects their results, and ends the crawl when nothing is left.
 pub(crate) struct Supervisor {
     /// URLs waiting, by host. On its own, the only structure that grows with the site.
     frontier: Box<dyn Frontier>,
-    /// Later hops of redirected URLs. They go before the frontier: they belong to URLs that
-    /// already count against the page limit.
+    /// Jobs already counted against the page limit that need another request: redirect
+    /// hops and due retries. They go before the frontier.
     hops: VecDeque<FetchJob>,
-    /// Hops in flight per host. A host is absent when it has none.
-    host_load: HashMap<String, usize>,
+    /// Retries waiting for their backoff.
+    delayed: BinaryHeap<Delayed>,
+    /// Sitemaps to fetch.
+    sitemaps: VecDeque<FetchJob>,
+    /// Sitemaps already queued, so each is fetched once (at most `MAX_SITEMAPS`).
+    sitemaps_seen: HashSet<Fingerprint>,
+    /// Politeness and robots.txt state per host.
+    hosts: HashMap<String, Host>,
     /// Each fetcher and its hops in flight: work goes to the least loaded.
     fetchers: Vec<(Addr<Fetcher>, usize)>,
-    /// Hops in flight over all hosts: dispatched and not yet `Done`. A hop counts from
-    /// dispatch until its page is parsed and delivered, so this bounds every mailbox and
-    /// every body held in memory. The crawl ends when this is zero and nothing waits.
+    /// Requests in flight: dispatched and not yet `Done`. A page counts from dispatch until
+    /// it is parsed and delivered, so this bounds every mailbox and every body held in
+    /// memory. The crawl ends when this is zero and nothing waits.
     in_flight: usize,
+    /// Pages in flight by depth: the lowest caps dispatch in level-sync mode.
+    depth_load: BTreeMap<u32, usize>,
     /// URLs taken from the frontier (the page limit counts these).
     dispatched: u64,
-    /// Hops in flight by depth of their URL: the lowest key caps dispatch in level-sync
-    /// mode.
-    depth_load: std::collections::BTreeMap<u32, usize>,
     limits: Limits,
+    /// When the supervisor must look again at hosts that are waiting for their time.
+    wakeups: BinaryHeap<Reverse<Instant>>,
+    /// The earliest wake-up already scheduled.
+    wake_at: Option<Instant>,
+    retry_seq: u64,
     report: CrawlReport,
     stats: Arc<CrawlStats>,
     started: Instant,
@@ -98,12 +219,18 @@ impl Supervisor {
         Self {
             frontier,
             hops: VecDeque::new(),
-            host_load: HashMap::new(),
+            delayed: BinaryHeap::new(),
+            sitemaps: VecDeque::new(),
+            sitemaps_seen: HashSet::new(),
+            hosts: HashMap::new(),
             fetchers: Vec::new(),
             in_flight: 0,
+            depth_load: BTreeMap::new(),
             dispatched: 0,
-            depth_load: std::collections::BTreeMap::new(),
             limits,
+            wakeups: BinaryHeap::new(),
+            wake_at: None,
+            retry_seq: 0,
             report: CrawlReport::default(),
             stats,
             started: Instant::now(),
@@ -115,50 +242,243 @@ impl Supervisor {
         self.fetchers.push((fetcher, 0));
     }
 
+    /// Queues a URL (a seed, a new link, a sitemap entry), within the page limits.
+    pub fn enqueue(&mut self, request: CrawlRequest) {
+        let pending = self.dispatched + self.frontier.len() as u64;
+        if self.limits.max_pages.is_some_and(|max| pending >= max) {
+            // Never crawled: the page limit is already covered by what is queued.
+            self.report.not_crawled += 1;
+            return;
+        }
+        let budget = self.limits.max_pages_per_host;
+        let host = self.host_entry(&request.url);
+        if budget.is_some_and(|max| host.accepted >= max) {
+            self.report.host_budget += 1;
+            return;
+        }
+        host.accepted += 1;
+        self.frontier.push(request);
+    }
+
+    /// Queues a sitemap, once, up to `MAX_SITEMAPS`.
+    pub fn enqueue_sitemap(&mut self, url: Url, nesting: u32) {
+        if nesting > MAX_SITEMAP_NESTING
+            || self.sitemaps_seen.len() >= MAX_SITEMAPS
+            || !self.sitemaps_seen.insert(Fingerprint::of(&url))
+        {
+            return;
+        }
+        self.host_entry(&url);
+        self.sitemaps.push_back(FetchJob::new(
+            JobKind::Sitemap { nesting },
+            CrawlRequest::seed(url),
+        ));
+    }
+
+    fn host_entry(&mut self, url: &Url) -> &mut Host {
+        let limits = &self.limits;
+        self.hosts
+            .entry(host_key(url).into_owned())
+            .or_insert_with(|| Host {
+                robots_url: robots_url(url),
+                robots: if limits.obey_robots {
+                    RobotsState::Unknown
+                } else {
+                    RobotsState::Ready(Arc::new(RobotsRules::allow_all()))
+                },
+                robots_attempts: 0,
+                in_flight: 0,
+                next_start: Instant::now(),
+                delay: if limits.autothrottle {
+                    limits.delay.max(AUTOTHROTTLE_START_DELAY)
+                } else {
+                    limits.delay
+                },
+                crawl_delay: None,
+                accepted: 0,
+            })
+    }
+
     fn page_limit_reached(&self) -> bool {
         self.limits
             .max_pages
             .is_some_and(|max| self.dispatched >= max)
     }
 
-    /// Sends work to fetchers while there is free capacity.
-    fn dispatch(&mut self) {
-        while self.in_flight < self.limits.concurrency {
-            let per_host = self.limits.per_host;
-            let host_load = &self.host_load;
-            let ready = |url: &Url| host_load.get(host_key(url)).is_none_or(|&n| n < per_host);
-            let job = if let Some(at) = self.hops.iter().position(|job| ready(&job.target)) {
-                self.hops.remove(at)
-            } else if self.page_limit_reached() {
-                None
-            } else {
-                let mut host_ready = |host: &str| host_load.get(host).is_none_or(|&n| n < per_host);
-                let depth_cap = if self.limits.level_sync {
-                    let waiting = self.hops.iter().map(|job| job.request.depth);
-                    self.depth_load
-                        .keys()
-                        .copied()
-                        .chain(waiting)
-                        .min()
-                        .unwrap_or(u32::MAX)
-                } else {
-                    u32::MAX
-                };
-                let request = self.frontier.pop(depth_cap, &mut host_ready);
-                self.dispatched += u64::from(request.is_some());
-                request.map(FetchJob::new)
-            };
-            let Some(job) = job else { break };
-            self.send(job);
+    /// Whether a URL may start now, given its host's state.
+    fn gate(hosts: &HashMap<String, Host>, per_host: usize, now: Instant, url: &Url) -> Gate {
+        let Some(host) = hosts.get(host_key(url).as_ref()) else {
+            return Gate::NeedRobots;
+        };
+        let can_start = host.in_flight < per_host && now >= host.next_start;
+        match &host.robots {
+            RobotsState::Unknown if can_start => Gate::NeedRobots,
+            RobotsState::Unknown | RobotsState::Fetching => Gate::Wait,
+            RobotsState::Unavailable(why) => Gate::Refuse(RecordError {
+                kind: ErrorKind::RobotsUnavailable,
+                message: format!("robots.txt of {} unavailable: {why}", host_key(url)),
+            }),
+            RobotsState::Ready(rules) if !rules.allowed(url) => Gate::Refuse(RecordError {
+                kind: ErrorKind::RobotsDisallowed,
+                message: "disallowed by robots.txt".into(),
+            }),
+            RobotsState::Ready(_) if can_start => Gate::Go,
+            RobotsState::Ready(_) => Gate::Wait,
         }
     }
 
-    fn send(&mut self, job: FetchJob) {
-        *self
-            .host_load
-            .entry(host_key(&job.target).to_owned())
-            .or_default() += 1;
-        *self.depth_load.entry(job.request.depth).or_default() += 1;
+    /// The deepest page depth that may start now.
+    fn depth_cap(&self) -> u32 {
+        if !self.limits.level_sync {
+            return u32::MAX;
+        }
+        let waiting = self
+            .hops
+            .iter()
+            .chain(self.delayed.iter().map(|d| &d.job))
+            .map(|job| job.request.depth);
+        self.depth_load
+            .keys()
+            .copied()
+            .chain(waiting)
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Sends work to fetchers while there is free capacity and polite hosts.
+    fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        while self.delayed.peek().is_some_and(|d| d.due <= now) {
+            let delayed = self.delayed.pop().expect("peeked");
+            self.hops.push_back(delayed.job);
+        }
+        let mut need_robots: Vec<String> = Vec::new();
+        while self.in_flight < self.limits.concurrency {
+            let per_host = self.limits.per_host;
+
+            // Hops and retries first: their pages already count against the page limit.
+            let mut next = None;
+            for at in 0..self.hops.len() {
+                match Self::gate(&self.hosts, per_host, now, &self.hops[at].target) {
+                    Gate::Go => {
+                        next = self.hops.remove(at);
+                        break;
+                    }
+                    Gate::Refuse(error) => {
+                        let mut job = self.hops.remove(at).expect("in range");
+                        job.kind = JobKind::Refused(error);
+                        next = Some(job);
+                        break;
+                    }
+                    Gate::NeedRobots => {
+                        need_robots.push(host_key(&self.hops[at].target).into_owned())
+                    }
+                    Gate::Wait => {}
+                }
+            }
+            if next.is_none() && !self.page_limit_reached() {
+                let cap = self.depth_cap();
+                let hosts = &self.hosts;
+                let mut refusal = None;
+                let mut ready = |host: &str| {
+                    let Some(state) = hosts.get(host) else {
+                        return false;
+                    };
+                    match Self::gate(hosts, per_host, now, &state.robots_url) {
+                        Gate::Go => true,
+                        Gate::NeedRobots => {
+                            need_robots.push(host.to_owned());
+                            false
+                        }
+                        Gate::Wait => false,
+                        // Unavailable robots: every URL of the host is refused at once.
+                        Gate::Refuse(error) if error.kind == ErrorKind::RobotsUnavailable => {
+                            refusal = Some(error);
+                            true
+                        }
+                        // The robots URL itself is always allowed, so this is not reached.
+                        Gate::Refuse(_) => false,
+                    }
+                };
+                if let Some(request) = self.frontier.pop(cap, &mut ready) {
+                    self.dispatched += 1;
+                    let mut job = FetchJob::new(JobKind::Page, request);
+                    if let Some(error) = refusal {
+                        job.kind = JobKind::Refused(error);
+                    } else if let Gate::Refuse(error) =
+                        Self::gate(&self.hosts, usize::MAX, now, &job.target)
+                    {
+                        job.kind = JobKind::Refused(error);
+                    }
+                    next = Some(job);
+                }
+            }
+            if next.is_none() {
+                next = self.next_sitemap(now);
+            }
+            if next.is_none() {
+                next = self.next_robots(&mut need_robots, now);
+            }
+            let Some(job) = next else { break };
+            self.send(job, now);
+        }
+        self.schedule_wakeup(ctx);
+    }
+
+    /// A sitemap whose host may take a request now.
+    fn next_sitemap(&mut self, now: Instant) -> Option<FetchJob> {
+        if self.page_limit_reached() {
+            return None;
+        }
+        let per_host = self.limits.per_host;
+        let at = self.sitemaps.iter().position(|job| {
+            self.hosts
+                .get(host_key(&job.target).as_ref())
+                .is_some_and(|host| host.in_flight < per_host && now >= host.next_start)
+        })?;
+        self.sitemaps.remove(at)
+    }
+
+    /// A robots.txt fetch for a host that needs one and may take a request now.
+    fn next_robots(&mut self, need: &mut Vec<String>, now: Instant) -> Option<FetchJob> {
+        let per_host = self.limits.per_host;
+        while let Some(name) = need.pop() {
+            let Some(host) = self.hosts.get_mut(&name) else {
+                continue;
+            };
+            if matches!(host.robots, RobotsState::Unknown)
+                && host.in_flight < per_host
+                && now >= host.next_start
+            {
+                host.robots = RobotsState::Fetching;
+                return Some(FetchJob::new(
+                    JobKind::Robots,
+                    CrawlRequest::seed(host.robots_url.clone()),
+                ));
+            }
+        }
+        None
+    }
+
+    fn send(&mut self, job: FetchJob, now: Instant) {
+        let charged = !matches!(job.kind, JobKind::Refused(_));
+        if charged {
+            let max_crawl_delay = self.limits.max_crawl_delay;
+            let host = self.host_entry(&job.target);
+            host.in_flight += 1;
+            let delay = host
+                .delay
+                .max(host.crawl_delay.unwrap_or_default().min(max_crawl_delay));
+            if !delay.is_zero() {
+                // A random factor from 1 to 1.5, so requests do not fall into lockstep.
+                host.next_start = now + delay.mul_f64(1.0 + fastrand::f64() * 0.5);
+                let at = host.next_start;
+                self.wakeups.push(Reverse(at));
+            }
+        }
+        if matches!(job.kind, JobKind::Page | JobKind::Refused(_)) {
+            *self.depth_load.entry(job.request.depth).or_default() += 1;
+        }
         self.in_flight += 1;
         let (index, (fetcher, load)) = self
             .fetchers
@@ -171,50 +491,151 @@ impl Supervisor {
         fetcher.do_send(Fetch {
             job,
             fetcher: index,
+            charged_host: charged,
         });
     }
 
-    fn release(&mut self, fetcher: usize, host: &str, depth: u32) {
+    /// Makes sure the supervisor wakes up for the earliest host that waits for its time.
+    fn schedule_wakeup(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        while self.wakeups.peek().is_some_and(|Reverse(at)| *at <= now) {
+            self.wakeups.pop();
+        }
+        if let Some(due) = self.delayed.peek().map(|d| d.due) {
+            self.wakeups.push(Reverse(due));
+        }
+        let Some(&Reverse(at)) = self.wakeups.peek() else {
+            return;
+        };
+        if self
+            .wake_at
+            .is_some_and(|scheduled| scheduled <= at && scheduled > now)
+        {
+            return;
+        }
+        self.wake_at = Some(at);
+        ctx.run_later(at.saturating_duration_since(now), |supervisor, ctx| {
+            supervisor.wake_at = None;
+            supervisor.dispatch(ctx);
+            supervisor.finish_if_done(ctx);
+        });
+    }
+
+    fn release(&mut self, msg: &Done, depth: Option<u32>) {
         self.in_flight -= 1;
-        if let Some(load) = self.depth_load.get_mut(&depth) {
+        if let Some((_, load)) = self.fetchers.get_mut(msg.fetcher) {
+            *load = load.saturating_sub(1);
+        }
+        if msg.charged_host
+            && let Some(host) = self.hosts.get_mut(&msg.host)
+        {
+            host.in_flight = host.in_flight.saturating_sub(1);
+        }
+        if let Some(depth) = depth
+            && let Some(load) = self.depth_load.get_mut(&depth)
+        {
             *load -= 1;
             if *load == 0 {
                 self.depth_load.remove(&depth);
             }
         }
-        if let Some((_, load)) = self.fetchers.get_mut(fetcher) {
-            *load = load.saturating_sub(1);
+    }
+
+    /// Adapts a host's delay to its latency, as Scrapy's AutoThrottle does.
+    fn autothrottle(&mut self, host: &str, latency: Duration, status: Option<u16>) {
+        let (min, max) = (self.limits.delay, AUTOTHROTTLE_MAX_DELAY);
+        let Some(host) = self.hosts.get_mut(host) else {
+            return;
+        };
+        if matches!(status, Some(429 | 503)) {
+            host.delay = (host.delay * 2).clamp(min.max(AUTOTHROTTLE_START_DELAY), max);
+            return;
         }
-        if let Some(load) = self.host_load.get_mut(host) {
-            *load -= 1;
-            if *load == 0 {
-                self.host_load.remove(host);
+        let target = latency.div_f64(AUTOTHROTTLE_TARGET_CONCURRENCY);
+        let next = (host.delay + target) / 2;
+        let ok = status.is_some_and(|s| (200..400).contains(&s));
+        if !ok && next < host.delay {
+            return;
+        }
+        host.delay = next.clamp(min, max);
+    }
+
+    fn on_robots(&mut self, name: &str, outcome: RobotsOutcome) {
+        self.report.robots_fetched += 1;
+        let backoff = self.limits.retry_backoff;
+        let max_crawl_delay = self.limits.max_crawl_delay;
+        let Some(host) = self.hosts.get_mut(name) else {
+            return;
+        };
+        match outcome {
+            RobotsOutcome::Rules(rules) => {
+                host.crawl_delay = rules.crawl_delay().map(|d| d.min(max_crawl_delay));
+                let sitemaps: Vec<Url> = if self.limits.sitemaps_from_robots {
+                    rules
+                        .sitemaps()
+                        .iter()
+                        .filter_map(|s| arachne_core::parse_seed(s).ok())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                host.robots = RobotsState::Ready(Arc::new(rules));
+                for sitemap in sitemaps {
+                    self.enqueue_sitemap(sitemap, 0);
+                }
+            }
+            RobotsOutcome::Unavailable(why) => {
+                host.robots_attempts += 1;
+                if host.robots_attempts >= ROBOTS_ATTEMPTS {
+                    host.robots = RobotsState::Unavailable(why);
+                } else {
+                    host.robots = RobotsState::Unknown;
+                    let wait = backoff * 2u32.pow(host.robots_attempts - 1);
+                    host.next_start = host.next_start.max(Instant::now() + wait);
+                    let at = host.next_start;
+                    self.wakeups.push(Reverse(at));
+                }
             }
         }
     }
 
-    fn enqueue_links(&mut self, parent: &PageRecord, links: Vec<Url>) {
-        for url in links {
-            let pending = self.dispatched + self.frontier.len() as u64;
-            if self.limits.max_pages.is_some_and(|max| pending >= max) {
-                // Never crawled: the page limit is already covered by what is queued.
-                self.report.not_crawled += 1;
-                continue;
-            }
-            self.frontier.push(CrawlRequest {
-                url,
-                depth: parent.depth + 1,
-                parent: Some(parent.url.clone()),
-            });
+    fn retry_later(&mut self, mut job: FetchJob, retry_after: Option<Duration>) {
+        self.report.retries += 1;
+        let now = Instant::now();
+        if let Some(pause) = retry_after {
+            // 429 or 503 with Retry-After: the whole host waits.
+            self.report.host_pauses += 1;
+            let pause = pause.min(MAX_RETRY_AFTER);
+            let host = self.host_entry(&job.target);
+            host.next_start = host.next_start.max(now + pause);
+            let at = host.next_start;
+            self.wakeups.push(Reverse(at));
         }
+        let exponent = job.attempts.saturating_sub(1).min(16);
+        let backoff = self
+            .limits
+            .retry_backoff
+            .saturating_mul(1 << exponent)
+            .min(Duration::from_secs(60));
+        let wait = retry_after.unwrap_or(backoff.mul_f64(0.5 + fastrand::f64()));
+        job.started = job.started.or(Some((now, std::time::SystemTime::now())));
+        self.retry_seq += 1;
+        self.delayed.push(Delayed {
+            due: now + wait.min(MAX_RETRY_AFTER),
+            seq: self.retry_seq,
+            job,
+        });
     }
 
     /// Ends the crawl when nothing is in flight and nothing more will be dispatched.
     fn finish_if_done(&mut self, ctx: &mut Context<Self>) {
         self.stats
             .set_load(self.frontier.len() as u64, self.in_flight as u64);
-        let idle = self.in_flight == 0 && self.hops.is_empty();
-        if !idle || !(self.frontier.is_empty() || self.page_limit_reached()) {
+        let more = !self.hops.is_empty()
+            || !self.delayed.is_empty()
+            || (!self.page_limit_reached()
+                && (!self.frontier.is_empty() || !self.sitemaps.is_empty()));
+        if self.in_flight > 0 || more {
             return;
         }
         if let Some(done) = self.done.take() {
@@ -232,7 +653,7 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.started = Instant::now();
-        self.dispatch();
+        self.dispatch(ctx);
         self.finish_if_done(ctx);
     }
 }
@@ -242,13 +663,45 @@ impl Handler<Done> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Done, ctx: &mut Self::Context) {
-        let depth = match &msg.finished {
-            Finished::Redirect(job) => job.request.depth,
-            Finished::Page(page) => page.record.depth,
+        let page_depth = match &msg.finished {
+            Finished::Redirect(job) | Finished::Retry { job, .. } => Some(job.request.depth),
+            Finished::Page(page) => Some(page.record.depth),
+            Finished::Robots { .. } | Finished::Sitemap { .. } => None,
         };
-        self.release(msg.fetcher, &msg.host, depth);
+        self.release(&msg, page_depth);
+        if self.limits.autothrottle
+            && msg.charged_host
+            && let Some((latency, status)) = msg.response
+        {
+            self.autothrottle(&msg.host, latency, status);
+        }
         match msg.finished {
             Finished::Redirect(job) => self.hops.push_back(*job),
+            Finished::Retry { job, retry_after } => self.retry_later(*job, retry_after),
+            Finished::Robots { host, outcome } => self.on_robots(&host, outcome),
+            Finished::Sitemap {
+                url,
+                pages,
+                nested,
+                nesting,
+                counts,
+            } => {
+                self.report.sitemaps_fetched += 1;
+                self.report.sitemap_urls += pages.len() as u64;
+                self.report.out_of_scope += u64::from(counts.out_of_scope);
+                self.report.too_long += u64::from(counts.too_long);
+                self.report.repeating_path += u64::from(counts.repeating);
+                for page in pages {
+                    self.enqueue(CrawlRequest {
+                        url: page,
+                        depth: 0,
+                        parent: Some(url.clone()),
+                    });
+                }
+                for sitemap in nested {
+                    self.enqueue_sitemap(sitemap, nesting + 1);
+                }
+            }
             Finished::Page(page) => {
                 let PageDone {
                     record,
@@ -261,11 +714,19 @@ impl Handler<Done> for Supervisor {
                 self.report.links_queued += new_links.len() as u64;
                 self.report.out_of_scope += u64::from(counts.out_of_scope);
                 self.report.beyond_max_depth += u64::from(counts.beyond_depth);
+                self.report.too_long += u64::from(counts.too_long);
+                self.report.repeating_path += u64::from(counts.repeating);
                 self.report.skipped.merge(&counts.skipped);
-                self.enqueue_links(&record, new_links);
+                for url in new_links {
+                    self.enqueue(CrawlRequest {
+                        url,
+                        depth: record.depth + 1,
+                        parent: Some(record.url.clone()),
+                    });
+                }
             }
         }
-        self.dispatch();
+        self.dispatch(ctx);
         self.finish_if_done(ctx);
     }
 }

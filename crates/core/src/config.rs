@@ -17,9 +17,39 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 /// from its dispatch until it is parsed and delivered.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 
-/// Requests in flight at once to one host, by default (as Scrapy's
-/// `CONCURRENT_REQUESTS_PER_DOMAIN`).
-pub const DEFAULT_PER_HOST: usize = 8;
+/// Requests in flight at once to one host, by default. Scrapy's project template uses 1
+/// (`CONCURRENT_REQUESTS_PER_DOMAIN`); with a delay between request starts, 2 rarely has
+/// more than one request in flight, but keeps one slow response from stalling the host.
+pub const DEFAULT_PER_HOST: usize = 2;
+
+/// The least time between two request starts to one host, by default: 1 s, as Scrapy's
+/// project template (`DOWNLOAD_DELAY`). Each actual gap is this times a random factor from
+/// 1 to 1.5, so the delay is a minimum. A robots.txt `Crawl-delay` that is longer wins.
+pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
+
+/// The longest robots.txt `Crawl-delay` obeyed, by default; longer ones are cut to this.
+pub const DEFAULT_MAX_CRAWL_DELAY: Duration = Duration::from_secs(30);
+
+/// The longest pause a `Retry-After` header can impose on a host.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// Retries of a transient failure (connect error, reset, timeout, 429, 5xx but 501), by
+/// default.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// The base of the exponential backoff between retries: the n-th retry waits
+/// `base * 2^(n-1)` times a random factor from 0.5 to 1.5 (at most a minute).
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How many times an unavailable robots.txt (5xx or unreachable) is tried before the host is
+/// given up: its URLs are then recorded as `robots_unavailable`.
+pub const ROBOTS_ATTEMPTS: u32 = 3;
+
+/// The deepest nesting of sitemap indexes followed.
+pub const MAX_SITEMAP_NESTING: u32 = 3;
+
+/// The most sitemaps fetched in one crawl.
+pub const MAX_SITEMAPS: usize = 1000;
 
 /// The most redirects followed for one URL, by default.
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
@@ -41,6 +71,8 @@ pub const ENV_PARSE_THREADS: &str = "ARACHNE_PARSE_THREADS";
 pub const ENV_CONCURRENCY: &str = "ARACHNE_CONCURRENCY";
 /// Sets the number of requests in flight per host (see [`DEFAULT_PER_HOST`]).
 pub const ENV_PER_HOST: &str = "ARACHNE_PER_HOST";
+/// Sets the per-host delay in seconds (see [`DEFAULT_DELAY`]).
+pub const ENV_DELAY: &str = "ARACHNE_DELAY";
 
 /// The cores this process may use (at least 1).
 pub fn available_cores() -> usize {

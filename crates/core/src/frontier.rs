@@ -26,10 +26,15 @@ impl CrawlRequest {
     }
 }
 
-/// The key of the queue a URL waits in, and of the politeness state of its host: the host
-/// name, lower case (ports are not part of it, so two servers on one host share politeness).
-pub fn host_key(url: &Url) -> &str {
-    url.host_str().unwrap_or("")
+/// The key of the queue a URL waits in, and of the politeness and robots.txt state of its
+/// host: the host name, lower case, with the port when it is not the scheme's default
+/// (`a.test`, `a.test:8080`).
+pub fn host_key(url: &Url) -> std::borrow::Cow<'_, str> {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => std::borrow::Cow::Owned(format!("{host}:{port}")),
+        None => std::borrow::Cow::Borrowed(host),
+    }
 }
 
 /// Where URLs wait to be fetched.
@@ -56,7 +61,7 @@ pub fn host_key(url: &Url) -> &str {
 ///         self.0.push_back(request);
 ///     }
 ///     fn pop(&mut self, max_depth: u32, ready: &mut dyn FnMut(&str) -> bool) -> Option<CrawlRequest> {
-///         let at = self.0.iter().position(|r| r.depth <= max_depth && ready(host_key(&r.url)))?;
+///         let at = self.0.iter().position(|r| r.depth <= max_depth && ready(&host_key(&r.url)))?;
 ///         self.0.remove(at)
 ///     }
 ///     fn len(&self) -> usize {
@@ -106,11 +111,11 @@ impl MemoryFrontier {
 impl Frontier for MemoryFrontier {
     fn push(&mut self, request: CrawlRequest) {
         let host = host_key(&request.url);
-        let queues = match self.hosts.get_mut(host) {
+        let queues = match self.hosts.get_mut(host.as_ref()) {
             Some(queues) => queues,
             None => {
-                self.turns.push_back(host.to_owned());
-                self.hosts.entry(host.to_owned()).or_default()
+                self.turns.push_back(host.clone().into_owned());
+                self.hosts.entry(host.into_owned()).or_default()
             }
         };
         queues.entry(request.depth).or_default().push_back(request);

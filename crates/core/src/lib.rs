@@ -43,13 +43,18 @@ mod normalize;
 mod output;
 mod record;
 mod report;
+mod robots;
 mod scope;
 mod seen;
+mod sitemap;
+mod traps;
 
 pub use config::{
-    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS,
-    DEFAULT_PER_HOST, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_FETCH_THREADS,
-    ENV_PARSE_THREADS, ENV_PER_HOST, available_cores, default_fetch_threads, default_parse_threads,
+    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DELAY, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS, DEFAULT_PER_HOST, DEFAULT_RETRIES,
+    DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY,
+    ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING,
+    MAX_SITEMAPS, ROBOTS_ATTEMPTS, available_cores, default_fetch_threads, default_parse_threads,
     env_count,
 };
 pub use extract::{Extractor, ParsedPage};
@@ -62,5 +67,8 @@ pub use normalize::{LinkSkip, normalize, parse_seed, resolve_link};
 pub use output::{JsonLinesWriter, RecordWriter};
 pub use record::{ErrorKind, PageRecord, RecordError, Redirect};
 pub use report::{CrawlReport, CrawlStats, StatsSnapshot};
+pub use robots::{ROBOTS_MAX_BYTES, RobotsRules, product_token, robots_url};
 pub use scope::{PatternError, Scope, ScopeRules};
 pub use seen::{MemorySeenSet, SeenSet};
+pub use sitemap::{SITEMAP_MAX_BYTES, SITEMAP_MAX_URLS, Sitemap, parse_sitemap};
+pub use traps::{DEFAULT_MAX_URL_LENGTH, MAX_SEGMENT_REPEATS, has_repeating_segments};

@@ -31,6 +31,8 @@ pub struct PageRecord {
     pub new_links: u32,
     /// Each redirect response on the way to `final_url`, in order.
     pub redirects: Vec<Redirect>,
+    /// Requests made for the last hop: 1, plus one per retry.
+    pub attempts: u32,
     /// Time from the first request to the end of the last body, in milliseconds.
     pub elapsed_ms: u64,
     /// When the fetch started, RFC 3339 in UTC.
@@ -87,6 +89,14 @@ pub enum ErrorKind {
     RedirectInvalid,
     /// The page could not be parsed (a fault in the parser, never expected).
     Parse,
+    /// robots.txt forbids the URL; it was not fetched.
+    RobotsDisallowed,
+    /// The host's robots.txt could not be fetched (5xx or unreachable, after retries), so
+    /// none of its URLs were fetched.
+    RobotsUnavailable,
+    /// The host resolved to a loopback, private, link-local or unspecified address, which
+    /// `deny_private_ips` refuses.
+    DeniedAddress,
     /// The fetch was lost inside the crawler (a fault in arachne, never expected).
     Internal,
 }
@@ -106,6 +116,9 @@ impl ErrorKind {
             ErrorKind::RedirectBadScheme => "redirect_bad_scheme",
             ErrorKind::RedirectInvalid => "redirect_invalid",
             ErrorKind::Parse => "parse",
+            ErrorKind::RobotsDisallowed => "robots_disallowed",
+            ErrorKind::RobotsUnavailable => "robots_unavailable",
+            ErrorKind::DeniedAddress => "denied_address",
             ErrorKind::Internal => "internal",
         }
     }
@@ -136,6 +149,7 @@ mod tests {
             links: 0,
             new_links: 0,
             redirects: vec![],
+            attempts: 1,
             elapsed_ms: 3,
             fetched_at: "2026-01-01T00:00:00.000Z".into(),
             error: Some(RecordError {
@@ -146,7 +160,7 @@ mod tests {
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(json["error"]["kind"], "too_many_redirects");
         assert!(json["status"].is_null());
-        assert_eq!(json.as_object().unwrap().len(), 14);
+        assert_eq!(json.as_object().unwrap().len(), 15);
         let back: PageRecord = serde_json::from_value(json).unwrap();
         assert_eq!(back, record);
     }

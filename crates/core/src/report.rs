@@ -93,6 +93,22 @@ pub struct CrawlReport {
     pub skipped: SkipCounts,
     /// URLs left in the frontier when the page limit stopped the crawl.
     pub not_crawled: u64,
+    /// Links not queued because the URL was longer than the maximum URL length.
+    pub too_long: u64,
+    /// Links not queued because their path repeats itself (`/a/b/a/b/a/b`).
+    pub repeating_path: u64,
+    /// URLs not queued because their host had used its page budget.
+    pub host_budget: u64,
+    /// Retries made after transient failures.
+    pub retries: u64,
+    /// Times a host was paused by a 429 or 503 with `Retry-After`.
+    pub host_pauses: u64,
+    /// robots.txt files fetched (attempts included).
+    pub robots_fetched: u64,
+    /// Sitemaps fetched.
+    pub sitemaps_fetched: u64,
+    /// URLs queued from sitemaps.
+    pub sitemap_urls: u64,
     /// Wall-clock time of the crawl.
     #[serde(with = "secs")]
     pub elapsed: Duration,
@@ -169,6 +185,24 @@ impl fmt::Display for CrawlReport {
                 f,
                 "  other    {} redirects followed, {} bodies truncated",
                 self.redirects, self.truncated
+            )?;
+        }
+        if self.too_long + self.repeating_path + self.host_budget > 0 {
+            writeln!(
+                f,
+                "  traps    {} too long, {} repeating paths, {} over the per-host budget",
+                self.too_long, self.repeating_path, self.host_budget
+            )?;
+        }
+        if self.robots_fetched + self.sitemaps_fetched + self.retries + self.host_pauses > 0 {
+            writeln!(
+                f,
+                "  polite   {} robots.txt, {} sitemaps ({} URLs), {} retries, {} host pauses",
+                self.robots_fetched,
+                self.sitemaps_fetched,
+                self.sitemap_urls,
+                self.retries,
+                self.host_pauses
             )?;
         }
         if self.not_crawled > 0 {
