@@ -61,9 +61,10 @@ fn main() {
     let server = SyntheticSite::realistic(options.pages).serve();
     let server_thread = format!("testkit-{}", server.port());
 
-    // Per-host limits are for politeness to others' servers; this one is ours.
+    // Per-host limits and delays are for politeness to others' servers; this one is ours.
     let mut builder = Crawler::builder()
         .seed(server.url("/page/0"))
+        .delay(std::time::Duration::ZERO)
         .per_host(options.per_host.unwrap_or(arachne::DEFAULT_CONCURRENCY));
     if let Some(n) = options.concurrency {
         builder = builder.concurrency(n);

@@ -77,10 +77,10 @@ pub use arachne_core::{
     DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
     ENV_PARSE_THREADS, ENV_PER_HOST, ErrorKind, Extractor, Fingerprint, Frontier, JsonLinesWriter,
-    LinkSkip, MemoryFrontier, MemorySeenSet, PageRecord, ParsedPage, PatternError, RecordError,
-    RecordWriter, Redirect, RobotsRules, Scope, ScopeRules, SeenSet, Sitemap, SkipCounts,
-    StatsSnapshot, default_fetch_threads, default_parse_threads, normalize, parse_sitemap,
-    resolve_link,
+    LinkSkip, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier, MemorySeenSet,
+    PageRecord, ParsedPage, PatternError, ROBOTS_ATTEMPTS, RecordError, RecordWriter, Redirect,
+    RobotsRules, Scope, ScopeRules, SeenSet, Sitemap, SkipCounts, StatsSnapshot,
+    default_fetch_threads, default_parse_threads, normalize, parse_sitemap, resolve_link,
 };
 /// The HTML parser and CSS selectors that extractors use.
 pub use scraper;

@@ -12,6 +12,18 @@ mod crawl;
 mod limits;
 // The crawl ends by itself: single pages, cycles, failing and duplicate seeds.
 mod completion;
+// robots.txt: disallow, groups, 4xx, 5xx, Crawl-delay, the size cap.
+mod robots;
+// Per-host limits and delays measured at the server; Retry-After; autothrottle.
+mod politeness;
+// Retries of transient failures.
+mod retries;
+// Sitemaps from robots.txt and the user: indexes, gzip, text, bounds.
+mod sitemaps;
+// Broken and hostile servers and pages, one test per case.
+mod hostile;
+// Crawler traps and refused addresses.
+mod guards;
 // User actors and extractors receive pages and items.
 mod handlers;
 // The `arachne` binary: records, summary, exit codes, environment knobs.

@@ -522,18 +522,22 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
 
 /// GETs a URL for the crawler's own use (robots.txt, sitemaps), following up to five
 /// redirects, and reads at most `max` bytes. Gives the final status and body, or why not.
-async fn get_resource(ctx: &FetchContext, url: &Url, max: u64) -> Result<(u16, Bytes), String> {
+async fn get_resource(
+    ctx: &FetchContext,
+    url: &Url,
+    max: u64,
+) -> Result<(u16, Bytes), RecordError> {
     let mut url = url.clone();
     for _ in 0..=5 {
         if let Some(error) = denied_literal(&ctx.shared, &url) {
-            return Err(error.message);
+            return Err(error);
         }
         let mut response = ctx
             .client
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| error_of(&e).message)?;
+            .map_err(|e| error_of(&e))?;
         let status = response.status().as_u16();
         if response.status().is_redirection()
             && let Some(next) = response
@@ -548,7 +552,7 @@ async fn get_resource(ctx: &FetchContext, url: &Url, max: u64) -> Result<(u16, B
         }
         let (body, _truncated, error) = read_body(&mut response, max).await;
         if let Some(error) = error {
-            return Err(error.message);
+            return Err(error);
         }
         return Ok((status, body));
     }
@@ -570,7 +574,11 @@ async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
             RobotsOutcome::Rules(RobotsRules::allow_all())
         }
         Ok((status, _)) => RobotsOutcome::Unavailable(format!("robots.txt answered {status}")),
-        Err(why) => RobotsOutcome::Unavailable(why),
+        // A refused address: the pages' own fetches are refused and say so.
+        Err(error) if error.kind == ErrorKind::DeniedAddress => {
+            RobotsOutcome::Rules(RobotsRules::allow_all())
+        }
+        Err(error) => RobotsOutcome::Unavailable(error.message),
     };
     Finished::Robots { host, outcome }
 }
@@ -651,6 +659,20 @@ fn error_of(error: &reqwest::Error) -> RecordError {
     while let Some(cause) = source {
         if cause.downcast_ref::<DeniedAddress>().is_some() {
             kind = ErrorKind::DeniedAddress;
+        }
+        // The decompression layer reports every body failure as a decode error; a broken
+        // connection underneath is a body error (and worth a retry).
+        if kind == ErrorKind::Decode
+            && let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            kind = ErrorKind::Body;
         }
         message.push_str(": ");
         message.push_str(&cause.to_string());

@@ -159,7 +159,11 @@ fn claim(
 /// The whole of a parser's work on one page, as a plain function.
 pub(crate) fn parse_page(shared: &ParseShared, page: &Parse) -> ParseOutput {
     let (text, _encoding) = decode_html(&page.body, page.content_type.as_deref());
-    let html = scraper::Html::parse_document(&text);
+    let text = match arachne_core::nesting_cut(&text, arachne_core::MAX_NESTING) {
+        Some(cut) => &text[..cut],
+        None => &text[..],
+    };
+    let html = scraper::Html::parse_document(text);
     let found = extract_links(&html, &page.final_url);
     let mut items = Vec::new();
     if !shared.extractors.is_empty() {

@@ -543,21 +543,10 @@ impl Supervisor {
 
     /// Adapts a host's delay to its latency, as Scrapy's AutoThrottle does.
     fn autothrottle(&mut self, host: &str, latency: Duration, status: Option<u16>) {
-        let (min, max) = (self.limits.delay, AUTOTHROTTLE_MAX_DELAY);
-        let Some(host) = self.hosts.get_mut(host) else {
-            return;
-        };
-        if matches!(status, Some(429 | 503)) {
-            host.delay = (host.delay * 2).clamp(min.max(AUTOTHROTTLE_START_DELAY), max);
-            return;
+        let min = self.limits.delay;
+        if let Some(host) = self.hosts.get_mut(host) {
+            host.delay = autothrottle_delay(host.delay, latency, status, min);
         }
-        let target = latency.div_f64(AUTOTHROTTLE_TARGET_CONCURRENCY);
-        let next = (host.delay + target) / 2;
-        let ok = status.is_some_and(|s| (200..400).contains(&s));
-        if !ok && next < host.delay {
-            return;
-        }
-        host.delay = next.clamp(min, max);
     }
 
     fn on_robots(&mut self, name: &str, outcome: RobotsOutcome) {
@@ -570,6 +559,12 @@ impl Supervisor {
         match outcome {
             RobotsOutcome::Rules(rules) => {
                 host.crawl_delay = rules.crawl_delay().map(|d| d.min(max_crawl_delay));
+                if let Some(delay) = host.crawl_delay {
+                    // The robots.txt request itself counts: the first page waits too.
+                    host.next_start = host.next_start.max(Instant::now() + delay);
+                    let at = host.next_start;
+                    self.wakeups.push(Reverse(at));
+                }
                 let sitemaps: Vec<Url> = if self.limits.sitemaps_from_robots {
                     rules
                         .sitemaps()
@@ -646,6 +641,28 @@ impl Supervisor {
         }
         ctx.stop();
     }
+}
+
+/// AutoThrottle's next delay for a host: halfway from the current delay to the latency
+/// (divided by the target concurrency), never shorter after an error response, doubled on
+/// 429 and 503, kept between `min` and [`AUTOTHROTTLE_MAX_DELAY`].
+fn autothrottle_delay(
+    current: Duration,
+    latency: Duration,
+    status: Option<u16>,
+    min: Duration,
+) -> Duration {
+    let max = AUTOTHROTTLE_MAX_DELAY;
+    if matches!(status, Some(429 | 503)) {
+        return (current * 2).clamp(min.max(AUTOTHROTTLE_START_DELAY), max);
+    }
+    let target = latency.div_f64(AUTOTHROTTLE_TARGET_CONCURRENCY);
+    let next = (current + target) / 2;
+    let ok = status.is_some_and(|s| (200..400).contains(&s));
+    if !ok && next < current {
+        return current;
+    }
+    next.clamp(min, max)
 }
 
 impl Actor for Supervisor {
@@ -728,5 +745,53 @@ impl Handler<Done> for Supervisor {
         }
         self.dispatch(ctx);
         self.finish_if_done(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn autothrottle_moves_halfway_to_latency() {
+        assert_eq!(
+            autothrottle_delay(1000 * MS, 200 * MS, Some(200), Duration::ZERO),
+            600 * MS
+        );
+        assert_eq!(
+            autothrottle_delay(100 * MS, 900 * MS, Some(200), Duration::ZERO),
+            500 * MS
+        );
+        // Never below the configured delay.
+        assert_eq!(
+            autothrottle_delay(100 * MS, Duration::ZERO, Some(200), 80 * MS),
+            80 * MS
+        );
+    }
+
+    #[test]
+    fn autothrottle_does_not_speed_up_on_errors_and_backs_off_on_429() {
+        assert_eq!(
+            autothrottle_delay(1000 * MS, 10 * MS, Some(500), Duration::ZERO),
+            1000 * MS
+        );
+        assert_eq!(
+            autothrottle_delay(1000 * MS, 10 * MS, None, Duration::ZERO),
+            1000 * MS
+        );
+        assert_eq!(
+            autothrottle_delay(1000 * MS, 10 * MS, Some(429), Duration::ZERO),
+            2000 * MS
+        );
+        assert_eq!(
+            autothrottle_delay(50 * MS, 10 * MS, Some(503), Duration::ZERO),
+            AUTOTHROTTLE_START_DELAY
+        );
+        assert_eq!(
+            autothrottle_delay(50_000 * MS, 10 * MS, Some(503), Duration::ZERO),
+            AUTOTHROTTLE_MAX_DELAY
+        );
     }
 }

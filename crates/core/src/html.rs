@@ -270,6 +270,94 @@ pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
     out
 }
 
+/// The deepest element nesting parsed, as in Blink's HTML parser: deeper markup is cut,
+/// since tree building slows down with depth (a page of 50,000 nested `<div>`s would
+/// otherwise hold a parser thread for minutes).
+pub const MAX_NESTING: usize = 512;
+
+/// Elements that never have content, or whose end tag is optional: they do not nest.
+const FLAT_ELEMENTS: [&str; 30] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "tbody", "thead", "tfoot", "option",
+    "optgroup", "colgroup", "rb", "rt", "rp",
+];
+
+/// Where markup first nests deeper than `max` elements, by a quick scan of the tags (no
+/// parsing): the byte offset to cut the document at, or `None` when it never does.
+pub fn nesting_cut(html: &str, max: usize) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|&b| b == b'<') {
+        let start = i + at;
+        let rest = &bytes[start + 1..];
+        if rest.starts_with(b"!--") {
+            i = find_bytes(bytes, start + 4, b"-->").map_or(bytes.len(), |end| end + 3);
+            continue;
+        }
+        let closing = rest.first() == Some(&b'/');
+        let name_start = start + 1 + usize::from(closing);
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
+            i = start + 1;
+            continue;
+        }
+        let name = &html[name_start..name_start + name_len];
+        let tag_end = bytes[name_start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(bytes.len(), |p| name_start + p);
+        let flat = FLAT_ELEMENTS
+            .iter()
+            .any(|flat| name.eq_ignore_ascii_case(flat));
+        if closing {
+            if !flat {
+                depth = depth.saturating_sub(1);
+            }
+        } else if name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style") {
+            // Raw text: skip to the end tag.
+            let end = if name.eq_ignore_ascii_case("script") {
+                b"</script".as_slice()
+            } else {
+                b"</style"
+            };
+            i = find_bytes_ci(bytes, tag_end, end).unwrap_or(bytes.len());
+            continue;
+        } else {
+            let self_closing = tag_end > 0 && bytes.get(tag_end - 1) == Some(&b'/');
+            if flat || self_closing {
+                i = tag_end.min(bytes.len()).max(start + 1);
+                continue;
+            }
+            depth += 1;
+            if depth > max {
+                return Some(start);
+            }
+        }
+        i = tag_end.min(bytes.len()).max(start + 1);
+    }
+    None
+}
+
+fn find_bytes(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p)
+}
+
+fn find_bytes_ci(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|p| from + p)
+}
+
 /// The URL in the `content` of a `<meta http-equiv="refresh">`: `5; url=/next`,
 /// `0;URL='/next'`, or `0, /next`.
 pub fn refresh_url(content: &str) -> Option<&str> {
@@ -363,6 +451,23 @@ mod tests {
             (2, 1, 1, 1, 1)
         );
         assert_eq!((s.other_scheme, s.malformed, s.total()), (1, 1, 8));
+    }
+
+    #[test]
+    fn nesting_is_cut_where_it_gets_too_deep() {
+        let deep = format!("<a href=/x>x</a>{}", "<div>".repeat(600));
+        let cut = nesting_cut(&deep, 512).unwrap();
+        assert_eq!(cut, "<a href=/x>x</a>".len() + 512 * 5);
+        let flat = "<p>one<p>two<br><img src=x><li>a<li>b</li><div>ok</div>".repeat(1000);
+        assert_eq!(nesting_cut(&flat, 512), None);
+        let closed = "<div><span>x</span></div>".repeat(10_000);
+        assert_eq!(nesting_cut(&closed, 512), None);
+        let script = format!("<script>{}</script><div>", "<div>".repeat(1000));
+        assert_eq!(nesting_cut(&script, 512), None);
+        let comment = format!("<!--{}--><b>", "<div>".repeat(1000));
+        assert_eq!(nesting_cut(&comment, 512), None);
+        assert_eq!(nesting_cut("<div/><x/>".repeat(1000).as_str(), 512), None);
+        assert_eq!(nesting_cut("< <1 </ <", 512), None);
     }
 
     #[test]

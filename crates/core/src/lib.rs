@@ -61,7 +61,8 @@ pub use extract::{Extractor, ParsedPage};
 pub use fingerprint::{BuildFingerprintHasher, Fingerprint, FingerprintHasher};
 pub use frontier::{CrawlRequest, Frontier, MemoryFrontier, host_key};
 pub use html::{
-    PageLinks, SkipCounts, charset_param, decode_html, extract_links, is_html, refresh_url,
+    MAX_NESTING, PageLinks, SkipCounts, charset_param, decode_html, extract_links, is_html,
+    nesting_cut, refresh_url,
 };
 pub use normalize::{LinkSkip, normalize, parse_seed, resolve_link};
 pub use output::{JsonLinesWriter, RecordWriter};

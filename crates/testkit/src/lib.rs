@@ -19,5 +19,5 @@
 mod server;
 mod site;
 
-pub use server::{Request, Response, TestServer, gzip};
+pub use server::{Behavior, Request, Response, TestServer, gzip};
 pub use site::{Routes, SyntheticSite};

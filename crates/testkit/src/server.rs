@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -44,6 +45,24 @@ impl Request {
     }
 }
 
+/// How the server misbehaves when sending a response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Behavior {
+    /// A well-formed response.
+    #[default]
+    Normal,
+    /// Reads the request and never answers (the connection stays open).
+    NeverAnswer,
+    /// Sends the status line and headers, then nothing more (slow loris).
+    StallAfterHeaders,
+    /// Sends the headers and this many bytes of the body, then resets the connection.
+    ResetAfter(usize),
+    /// Sends a chunked body that never ends.
+    EndlessChunked,
+    /// Answers normally after this long (without blocking other connections).
+    Slow(Duration),
+}
+
 /// A response to send.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -53,6 +72,8 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Bytes,
+    /// How it is sent.
+    pub behavior: Behavior,
 }
 
 impl Response {
@@ -62,7 +83,15 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Bytes::new(),
+            behavior: Behavior::Normal,
         }
+    }
+
+    /// Sends this response misbehaving.
+    #[must_use]
+    pub fn behave(mut self, behavior: Behavior) -> Self {
+        self.behavior = behavior;
+        self
     }
 
     /// A 200 `text/html; charset=utf-8` page.
@@ -101,11 +130,34 @@ impl Response {
 
 type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
+/// What the server saw of a client's politeness.
+#[derive(Debug, Default)]
+struct Politeness {
+    in_flight: usize,
+    max_in_flight: usize,
+    /// When each request arrived, and its target, in order.
+    starts: Vec<(Instant, String)>,
+}
+
+/// Counts a request in flight until dropped (also when the connection dies).
+struct InFlight(Arc<Mutex<Politeness>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut log = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.in_flight -= 1;
+    }
+}
+
 /// A running server. It stops when dropped.
 pub struct TestServer {
     addr: SocketAddr,
     hits: Arc<DashMap<String, u64>>,
     total: Arc<AtomicU64>,
+    politeness: Arc<Mutex<Politeness>>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -123,9 +175,14 @@ impl TestServer {
         let addr = std_listener.local_addr().expect("local address");
         let hits = Arc::new(DashMap::new());
         let total = Arc::new(AtomicU64::new(0));
+        let politeness = Arc::new(Mutex::new(Politeness::default()));
         let (shutdown, mut stop) = oneshot::channel::<()>();
         let handler: Arc<Handler> = Arc::new(handler);
-        let state = (Arc::clone(&hits), Arc::clone(&total));
+        let state = (
+            Arc::clone(&hits),
+            Arc::clone(&total),
+            Arc::clone(&politeness),
+        );
         let thread = std::thread::Builder::new()
             .name(format!("testkit-{}", addr.port()))
             .spawn(move || {
@@ -142,9 +199,9 @@ impl TestServer {
                             accepted = listener.accept() => {
                                 let Ok((stream, _)) = accepted else { continue };
                                 let handler = Arc::clone(&handler);
-                                let (hits, total) = (Arc::clone(&state.0), Arc::clone(&state.1));
+                                let (hits, total, log) = (Arc::clone(&state.0), Arc::clone(&state.1), Arc::clone(&state.2));
                                 tokio::task::spawn_local(async move {
-                                    let _ = serve(stream, &*handler, &hits, &total).await;
+                                    let _ = serve(stream, &*handler, &hits, &total, &log).await;
                                 });
                             }
                         }
@@ -156,9 +213,40 @@ impl TestServer {
             addr,
             hits,
             total,
+            politeness,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
+    }
+
+    /// The most requests this server had in flight at once (from the request line to the
+    /// end of the response).
+    pub fn max_in_flight(&self) -> usize {
+        self.politeness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .max_in_flight
+    }
+
+    /// The gaps between consecutive request arrivals, in order.
+    pub fn gaps(&self) -> Vec<Duration> {
+        let log = self
+            .politeness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.starts
+            .windows(2)
+            .map(|w| w[1].0.duration_since(w[0].0))
+            .collect()
+    }
+
+    /// Every request's arrival time and target, in order.
+    pub fn arrivals(&self) -> Vec<(Instant, String)> {
+        self.politeness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .starts
+            .clone()
     }
 
     /// The address the server listens on.
@@ -217,6 +305,7 @@ async fn serve(
     handler: &Handler,
     hits: &DashMap<String, u64>,
     total: &AtomicU64,
+    log: &Arc<Mutex<Politeness>>,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut stream = BufReader::new(stream);
@@ -250,12 +339,28 @@ async fn serve(
                     .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             }
         }
+        let _in_flight = {
+            let mut politeness = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            politeness.in_flight += 1;
+            politeness.max_in_flight = politeness.max_in_flight.max(politeness.in_flight);
+            politeness
+                .starts
+                .push((Instant::now(), request.target.clone()));
+            InFlight(Arc::clone(log))
+        };
         *hits.entry(request.target.clone()).or_default() += 1;
         total.fetch_add(1, Ordering::Relaxed);
         let close = request
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let response = handler(&request);
+        match response.behavior {
+            Behavior::NeverAnswer => std::future::pending::<()>().await,
+            Behavior::Slow(wait) => tokio::time::sleep(wait).await,
+            _ => {}
+        }
         let mut head = format!(
             "HTTP/1.1 {} {}\r\n",
             response.status,
@@ -264,9 +369,32 @@ async fn serve(
         for (name, value) in &response.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
+        if response.behavior == Behavior::EndlessChunked {
+            head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        } else {
+            head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
+        }
         let out = stream.get_mut();
         out.write_all(head.as_bytes()).await?;
+        match response.behavior {
+            Behavior::StallAfterHeaders => std::future::pending::<()>().await,
+            Behavior::ResetAfter(n) => {
+                out.write_all(&response.body[..n.min(response.body.len())])
+                    .await?;
+                out.flush().await?;
+                // Give the client time to read what was sent, then reset.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                out.set_zero_linger()?;
+                return Ok(());
+            }
+            Behavior::EndlessChunked => {
+                let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+                loop {
+                    out.write_all(chunk.as_bytes()).await?;
+                }
+            }
+            Behavior::Normal | Behavior::NeverAnswer | Behavior::Slow(_) => {}
+        }
         if request.method != "HEAD" {
             out.write_all(&response.body).await?;
         }
