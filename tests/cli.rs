@@ -164,3 +164,73 @@ fn usage_errors_exit_2_with_a_message() {
     let output = arachne(&["crawl"], &[]);
     assert_eq!(output.status.code(), Some(2), "no seed");
 }
+
+#[test]
+fn politeness_flags() {
+    use arachne_testkit::{Response, TestServer};
+    let server = TestServer::start(|req| {
+        let base = format!("http://{}", req.host());
+        match req.path() {
+            "/robots.txt" => Response::status(200).body("User-agent: *\nDisallow: /\n"),
+            "/sitemap.txt" => {
+                Response::status(200).body(format!("{base}/orphan\n{base}/orphan2\n"))
+            }
+            _ => Response::html("page"),
+        }
+    });
+    let seed = server.url("/");
+    let sitemap = server.url("/sitemap.txt");
+    let output = arachne(
+        &[
+            "crawl",
+            &seed,
+            "--ignore-robots",
+            "--sitemap",
+            &sitemap,
+            "--retries",
+            "0",
+            "--max-pages-per-host",
+            "2",
+            "--delay",
+            "0",
+            "--out",
+            "-",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        records.len(),
+        2,
+        "the seed and one sitemap URL, within the budget of 2"
+    );
+    assert_eq!(server.hits("/robots.txt"), 0);
+
+    let output = arachne(
+        &[
+            "crawl",
+            &seed,
+            "--deny-private-ips",
+            "--out",
+            "-",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert!(output.status.success());
+    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(record["error"]["kind"], "denied_address");
+
+    let output = arachne(&["crawl", &seed, "--sitemaps", "maybe"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+}

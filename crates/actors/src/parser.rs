@@ -135,7 +135,8 @@ impl Handler<ParseSitemap> for Parser {
     }
 }
 
-/// Sorts one link: returns it when it is in scope, passes the trap guards, and is new.
+/// Sorts one link: returns it when it is in scope, new, and passes the trap guards and the
+/// depth limit (it is then claimed in the seen set). Links already seen cost one lookup.
 fn claim(
     shared: &ParseShared,
     url: Url,
@@ -144,13 +145,19 @@ fn claim(
 ) -> Option<Url> {
     if !shared.scope.allows(&url) {
         counts.out_of_scope += 1;
-    } else if url.as_str().len() > shared.max_url_length {
+        return None;
+    }
+    let fingerprint = Fingerprint::of(&url);
+    if shared.seen.contains(fingerprint) {
+        return None;
+    }
+    if url.as_str().len() > shared.max_url_length {
         counts.too_long += 1;
     } else if has_repeating_segments(&url) {
         counts.repeating += 1;
     } else if !within_depth {
         counts.beyond_depth += 1;
-    } else if shared.seen.insert(Fingerprint::of(&url)) {
+    } else if shared.seen.insert(fingerprint) {
         return Some(url);
     }
     None

@@ -116,17 +116,15 @@ impl ScopeRules {
 
     /// Whether a normalized URL is in scope.
     pub fn allows(&self, url: &Url) -> bool {
-        if self.scope != Scope::Any {
-            let Some(key) = anchor(self.scope, url) else {
-                return false;
-            };
-            let inside = match self.scope {
-                Scope::Prefix => self.anchors.iter().any(|dir| key.starts_with(dir.as_str())),
-                _ => self.anchors.contains(&key),
-            };
-            if !inside {
-                return false;
-            }
+        let inside = match self.scope {
+            Scope::Any => true,
+            Scope::Prefix => anchor(self.scope, url)
+                .is_some_and(|key| self.anchors.iter().any(|dir| key.starts_with(dir.as_str()))),
+            Scope::Host | Scope::Domain => anchor_name(self.scope, url)
+                .is_some_and(|key| self.anchors.iter().any(|a| a == key)),
+        };
+        if !inside {
+            return false;
         }
         if let Some(include) = &self.include
             && !include.is_match(url.as_str())
@@ -164,22 +162,27 @@ fn compile(which: &'static str, patterns: &[String]) -> Result<Option<RegexSet>,
 /// origin plus directory. For the domain and prefix scopes of a candidate URL this is the
 /// same computation as for a seed, so comparison is equality (or prefix).
 fn anchor(scope: Scope, url: &Url) -> Option<String> {
-    let host = url.host_str()?;
     match scope {
-        Scope::Host | Scope::Any => Some(host.to_owned()),
-        Scope::Domain => match url.host()? {
-            Host::Domain(name) => {
-                let name = name.trim_end_matches('.');
-                Some(psl::domain_str(name).unwrap_or(name).to_owned())
-            }
-            Host::Ipv4(_) | Host::Ipv6(_) => Some(host.to_owned()),
-        },
+        Scope::Host | Scope::Any | Scope::Domain => anchor_name(scope, url).map(str::to_owned),
         Scope::Prefix => {
+            let host = url.host_str()?;
             let path = url.path();
             let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
             let port = url.port_or_known_default().unwrap_or(0);
             Some(format!("{}://{host}:{port}{dir}", url.scheme()))
         }
+    }
+}
+
+/// The host or registrable domain of a URL, borrowed (the hot path allocates nothing).
+fn anchor_name(scope: Scope, url: &Url) -> Option<&str> {
+    let host = url.host_str()?;
+    match (scope, url.host()?) {
+        (Scope::Domain, Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            Some(psl::domain_str(name).unwrap_or(name))
+        }
+        _ => Some(host),
     }
 }
 

@@ -13,7 +13,12 @@ pub const MAX_SEGMENT_REPEATS: usize = 3;
 /// in a row, the mark of relative links that grow the path on every hop
 /// (`/a/b/a/b/a/b/...`, `/x/x/x/`).
 pub fn has_repeating_segments(url: &Url) -> bool {
-    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    let path = url.path();
+    // Most paths are too short to repeat anything: decide without allocating.
+    if path.bytes().filter(|&b| b == b'/').count() < MAX_SEGMENT_REPEATS {
+        return false;
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let n = segments.len();
     for width in 1..=4 {
         if width * MAX_SEGMENT_REPEATS > n {
