@@ -732,3 +732,61 @@ pub(crate) struct ClientSettings {
     pub connect_timeout: Duration,
     pub resolver: Resolver,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, retry_after: &str) -> Response {
+        let mut response = Response::failed(RecordError {
+            kind: ErrorKind::Request,
+            message: String::new(),
+        });
+        response.error = None;
+        response.status = Some(status);
+        response
+            .headers
+            .insert(RETRY_AFTER, retry_after.parse().unwrap());
+        response
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(
+            response(429, "7").retry_after(),
+            Some(Duration::from_secs(7))
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let pause = response(503, &later).retry_after().unwrap();
+        assert!(
+            pause > Duration::from_secs(100) && pause <= Duration::from_secs(120),
+            "{pause:?}"
+        );
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
+        assert_eq!(response(503, &past).retry_after(), Some(Duration::ZERO));
+        assert_eq!(response(429, "soon").retry_after(), None);
+        assert_eq!(
+            response(500, "7").retry_after(),
+            None,
+            "only 429 and 503 pause a host"
+        );
+    }
+
+    #[test]
+    fn transient_failures() {
+        assert!(response(503, "1").is_transient());
+        assert!(response(500, "1").is_transient());
+        assert!(!response(501, "1").is_transient());
+        assert!(!response(404, "1").is_transient());
+        let reset = Response::failed(RecordError {
+            kind: ErrorKind::Body,
+            message: String::new(),
+        });
+        assert!(reset.is_transient());
+        let loop_ = Response::failed(RecordError {
+            kind: ErrorKind::RedirectLoop,
+            message: String::new(),
+        });
+        assert!(!loop_.is_transient());
+    }
+}
