@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use std::ffi::OsString;
 
-use crate::{CrawlStats, Crawler, Error, Scope};
+use crate::{CrawlStats, Crawler, Error, Scope, StopHandle};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -234,8 +234,12 @@ fn crawl(args: CrawlArgs) -> ExitCode {
         }
     };
     let stats = crawler.stats();
+    let stop = crawler.stop_handle();
     let bar = progress.then(|| Progress::start(stats));
-    let result = crawler.run_blocking();
+    let result = actix::System::new().block_on(async move {
+        actix::spawn(watch_signals(stop, quiet));
+        crawler.run().await
+    });
     if let Some(bar) = bar {
         bar.finish();
     }
@@ -244,11 +248,54 @@ fn crawl(args: CrawlArgs) -> ExitCode {
             if !quiet {
                 eprint!("{report}");
             }
-            ExitCode::SUCCESS
+            if report.stopped {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("arachne: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The first SIGINT or SIGTERM stops the crawl gracefully; a second one exits at once.
+/// Records are written one whole line per write, so even then no record is torn.
+async fn watch_signals(stop: StopHandle, quiet: bool) {
+    #[cfg(unix)]
+    let mut terminate =
+        actix_rt::signal::unix::signal(actix_rt::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match terminate.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = actix_rt::signal::ctrl_c() => {}
+                () = term => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if actix_rt::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if stop.is_stopped() {
+            eprintln!("arachne: quitting at once");
+            std::process::exit(130);
+        }
+        stop.stop();
+        if !quiet {
+            eprintln!(
+                "arachne: stopping: finishing the requests in flight (signal again to quit at once)"
+            );
         }
     }
 }

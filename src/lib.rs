@@ -70,7 +70,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 
-pub use arachne_actors::{Crawler, CrawlerBuilder, Error, ItemExtracted, PageFetched};
+pub use arachne_actors::{Crawler, CrawlerBuilder, Error, ItemExtracted, PageFetched, StopHandle};
 pub use arachne_core::{
     CrawlReport, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,

@@ -234,3 +234,115 @@ fn politeness_flags() {
     let output = arachne(&["crawl", &seed, "--sitemaps", "maybe"], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Starts a crawl of a slow 2,000-page site writing to a file, and waits until it has
+/// written some records. Returns the child and the output path.
+fn start_long_crawl(
+    server: &arachne_testkit::TestServer,
+    name: &str,
+) -> (std::process::Child, std::path::PathBuf) {
+    use std::process::Stdio;
+    let dir = std::env::temp_dir().join(format!("arachne-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("pages.jsonl");
+    let child = Command::new(env!("CARGO_BIN_EXE_arachne"))
+        .args([
+            "crawl",
+            &server.url("/page/0"),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-progress",
+            "--per-host",
+            "4",
+        ])
+        .env("ARACHNE_DELAY", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + crate::support::HANG_GUARD;
+    while std::fs::read_to_string(&out).map_or(0, |t| t.lines().count()) < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the crawl wrote nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, out)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn slow_site() -> arachne_testkit::TestServer {
+    use arachne_testkit::{Behavior, TestServer};
+    let site = SyntheticSite::new(2000, 3);
+    TestServer::start(move |req| {
+        site.respond(req)
+            .behave(Behavior::Slow(std::time::Duration::from_millis(20)))
+    })
+}
+
+/// Every line is a whole JSON record.
+fn read_records(out: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(out).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the last record is complete"
+    );
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("a whole JSON record"))
+        .collect()
+}
+
+#[test]
+fn first_signal_stops_gracefully() {
+    let server = slow_site();
+    let (child, out) = start_long_crawl(&server, "sigint");
+    signal(&child, "INT");
+    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped early"), "{stderr}");
+    let records = read_records(&out);
+    assert!(records.len() < 2000);
+    assert!(
+        stderr.contains(&format!("crawled {} pages", records.len())),
+        "every fetched page is written: {stderr}"
+    );
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn sigterm_stops_gracefully_too() {
+    let server = slow_site();
+    let (child, out) = start_long_crawl(&server, "sigterm");
+    signal(&child, "TERM");
+    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
+    assert_eq!(output.status.code(), Some(130));
+    let records = read_records(&out);
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains(&format!("crawled {} pages", records.len()))
+    );
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn second_signal_quits_at_once_without_torn_records() {
+    let server = slow_site();
+    let (child, out) = start_long_crawl(&server, "sigint2");
+    signal(&child, "INT");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    signal(&child, "INT");
+    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
+    assert_eq!(output.status.code(), Some(130));
+    read_records(&out);
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+}

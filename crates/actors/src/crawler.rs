@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::{Actor, Arbiter, AsyncContext, Recipient, SyncArbiter};
@@ -579,6 +580,7 @@ impl CrawlerBuilder {
                 .unwrap_or_else(|| Box::new(MemoryFrontier::new())),
             seen: self.seen.unwrap_or_else(|| Arc::new(MemorySeenSet::new())),
             stats: Arc::new(CrawlStats::default()),
+            stop: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -614,6 +616,25 @@ pub struct Crawler {
     frontier: Box<dyn Frontier>,
     seen: Arc<dyn SeenSet>,
     stats: Arc<CrawlStats>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Stops a running crawl gracefully, from any thread: nothing new is dispatched, requests in
+/// flight finish (within the timeout) and are recorded, outputs are flushed, and
+/// [`Crawler::run`] returns the report (with `stopped` set).
+#[derive(Debug, Clone)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Asks the crawl to stop. Calling it again does nothing more.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl fmt::Debug for Crawler {
@@ -636,6 +657,11 @@ impl Crawler {
     /// The live counters of this crawl, to watch it while it runs.
     pub fn stats(&self) -> Arc<CrawlStats> {
         Arc::clone(&self.stats)
+    }
+
+    /// A handle to stop this crawl gracefully while it runs.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(Arc::clone(&self.stop))
     }
 
     /// The seeds, normalized.
@@ -698,6 +724,7 @@ impl Crawler {
             self.limits.clone(),
             Arc::clone(&self.stats),
             done_tx,
+            Arc::clone(&self.stop),
         );
         for seed in &self.seeds {
             if self.seen.insert(Fingerprint::of(seed)) {

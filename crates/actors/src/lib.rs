@@ -36,5 +36,5 @@ mod resolve;
 mod sink;
 mod supervisor;
 
-pub use crawler::{Crawler, CrawlerBuilder, Error};
+pub use crawler::{Crawler, CrawlerBuilder, Error, StopHandle};
 pub use messages::{ItemExtracted, PageFetched};

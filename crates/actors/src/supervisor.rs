@@ -4,6 +4,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
@@ -207,6 +208,10 @@ pub(crate) struct Supervisor {
     started: Instant,
     /// Where the report goes when the crawl ends; taken then, so it ends once.
     done: Option<oneshot::Sender<CrawlReport>>,
+    /// Set from outside (a `StopHandle`) to stop the crawl gracefully.
+    stop: Arc<AtomicBool>,
+    /// Stopping: nothing new starts; what is in flight finishes and is recorded.
+    stopping: bool,
 }
 
 impl Supervisor {
@@ -215,6 +220,7 @@ impl Supervisor {
         limits: Limits,
         stats: Arc<CrawlStats>,
         done: oneshot::Sender<CrawlReport>,
+        stop: Arc<AtomicBool>,
     ) -> Self {
         Self {
             frontier,
@@ -235,6 +241,8 @@ impl Supervisor {
             stats,
             started: Instant::now(),
             done: Some(done),
+            stop,
+            stopping: false,
         }
     }
 
@@ -348,6 +356,23 @@ impl Supervisor {
     /// Sends work to fetchers while there is free capacity and polite hosts.
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
+        if self.stopping {
+            // Pages between two requests get a record saying they were interrupted.
+            let waiting: Vec<FetchJob> = self
+                .hops
+                .drain(..)
+                .chain(std::mem::take(&mut self.delayed).into_iter().map(|d| d.job))
+                .collect();
+            for mut job in waiting {
+                job.kind = JobKind::Refused(RecordError {
+                    kind: ErrorKind::Interrupted,
+                    message: "the crawl was stopped before this URL finished".into(),
+                });
+                self.send(job, now);
+            }
+            self.sitemaps.clear();
+            return;
+        }
         while self.delayed.peek().is_some_and(|d| d.due <= now) {
             let delayed = self.delayed.pop().expect("peeked");
             self.hops.push_back(delayed.job);
@@ -628,7 +653,8 @@ impl Supervisor {
             .set_load(self.frontier.len() as u64, self.in_flight as u64);
         let more = !self.hops.is_empty()
             || !self.delayed.is_empty()
-            || (!self.page_limit_reached()
+            || (!self.stopping
+                && !self.page_limit_reached()
                 && (!self.frontier.is_empty() || !self.sitemaps.is_empty()));
         if self.in_flight > 0 || more {
             return;
@@ -636,6 +662,7 @@ impl Supervisor {
         if let Some(done) = self.done.take() {
             let mut report = std::mem::take(&mut self.report);
             report.not_crawled += self.frontier.len() as u64;
+            report.stopped = self.stopping;
             report.elapsed = self.started.elapsed();
             let _ = done.send(report);
         }
@@ -670,6 +697,14 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.started = Instant::now();
+        // The stop flag is set from any thread (a signal handler, say): look at it often.
+        ctx.run_interval(Duration::from_millis(50), |supervisor, ctx| {
+            if !supervisor.stopping && supervisor.stop.load(Ordering::Relaxed) {
+                supervisor.stopping = true;
+                supervisor.dispatch(ctx);
+                supervisor.finish_if_done(ctx);
+            }
+        });
         self.dispatch(ctx);
         self.finish_if_done(ctx);
     }

@@ -1,6 +1,6 @@
 //! Record writers: the formats a crawl's records are written in.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use crate::record::PageRecord;
 
@@ -21,16 +21,21 @@ pub trait RecordWriter: Send + 'static {
 }
 
 /// JSON Lines: one JSON object per record, one record per line.
+///
+/// Each record is written with a single `write_all` of a whole line, unbuffered: whenever
+/// the process stops, the output ends with a complete record.
 #[derive(Debug)]
 pub struct JsonLinesWriter<W: Write> {
-    out: BufWriter<W>,
+    out: W,
+    line: Vec<u8>,
 }
 
 impl<W: Write> JsonLinesWriter<W> {
-    /// A writer over `out` (buffered here: pass an unbuffered writer).
+    /// A writer over `out`.
     pub fn new(out: W) -> Self {
         Self {
-            out: BufWriter::with_capacity(64 * 1024, out),
+            out,
+            line: Vec::with_capacity(1024),
         }
     }
 }
@@ -38,9 +43,10 @@ impl<W: Write> JsonLinesWriter<W> {
 impl<W: Write + Send + 'static> RecordWriter for JsonLinesWriter<W> {
     fn write_record(&mut self, record: &PageRecord) -> io::Result<()> {
         // Serialize first, so a failure never leaves half a line in the output.
-        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.out.write_all(&line)
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -97,6 +97,9 @@ pub enum ErrorKind {
     /// The host resolved to a loopback, private, link-local or unspecified address, which
     /// `deny_private_ips` refuses.
     DeniedAddress,
+    /// The crawl was stopped (Ctrl-C, say) while this URL was between two requests: a
+    /// redirect hop or a retry was not made.
+    Interrupted,
     /// The fetch was lost inside the crawler (a fault in arachne, never expected).
     Internal,
 }
@@ -119,6 +122,7 @@ impl ErrorKind {
             ErrorKind::RobotsDisallowed => "robots_disallowed",
             ErrorKind::RobotsUnavailable => "robots_unavailable",
             ErrorKind::DeniedAddress => "denied_address",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Internal => "internal",
         }
     }

@@ -109,6 +109,8 @@ pub struct CrawlReport {
     pub sitemaps_fetched: u64,
     /// URLs queued from sitemaps.
     pub sitemap_urls: u64,
+    /// Whether the crawl was stopped before it ran out of work.
+    pub stopped: bool,
     /// Wall-clock time of the crawl.
     #[serde(with = "secs")]
     pub elapsed: Duration,
@@ -205,7 +207,13 @@ impl fmt::Display for CrawlReport {
                 self.host_pauses
             )?;
         }
-        if self.not_crawled > 0 {
+        if self.stopped {
+            writeln!(
+                f,
+                "  stopped early: {} queued URLs not crawled",
+                self.not_crawled
+            )?;
+        } else if self.not_crawled > 0 {
             writeln!(
                 f,
                 "  page limit reached: {} queued URLs not crawled",
