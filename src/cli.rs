@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use std::ffi::OsString;
 
-use crate::{CrawlStats, Crawler, Error, Scope, StopHandle};
+use crate::{CrawlStats, Crawler, CsvWriter, Error, Scope, StopHandle, WarcWriter};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -127,9 +127,21 @@ struct CrawlArgs {
     #[arg(long, value_name = "TEXT")]
     user_agent: Option<String>,
 
-    /// Write a JSON object per fetched URL to FILE (JSON Lines); `-` for standard output.
+    /// Write a record per fetched URL to FILE; `-` for standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// The format of --out: jsonl (JSON Lines) or csv.
+    #[arg(long, value_name = "jsonl|csv", default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+    format: String,
+
+    /// Archive every request and response to a WARC 1.1 file (gzipped per record).
+    #[arg(long, value_name = "FILE.warc.gz")]
+    warc: Option<PathBuf>,
+
+    /// Start a new WARC file past this size, e.g. 1GB (files are then numbered NAME-00000.warc.gz, ...).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "warc")]
+    warc_max_size: Option<u64>,
 
     /// No progress bar.
     #[arg(long)]
@@ -350,10 +362,32 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
     if let Some(agent) = args.user_agent {
         builder = builder.user_agent(agent);
     }
-    match args.out {
-        Some(path) if path.as_os_str() == "-" => builder = builder.jsonl_writer(std::io::stdout()),
-        Some(path) => builder = builder.jsonl_file(path),
-        None => {}
+    let create = |path: &PathBuf| {
+        std::fs::File::create(path).map_err(|source| Error::CreateOutput {
+            path: path.clone(),
+            source,
+        })
+    };
+    match (args.out, args.format.as_str()) {
+        (Some(path), "csv") if path.as_os_str() == "-" => {
+            builder = builder.output(CsvWriter::new(std::io::stdout()))
+        }
+        (Some(path), "csv") => builder = builder.output(CsvWriter::new(create(&path)?)),
+        (Some(path), _) if path.as_os_str() == "-" => {
+            builder = builder.jsonl_writer(std::io::stdout())
+        }
+        (Some(path), _) => builder = builder.jsonl_file(path),
+        (None, _) => {}
+    }
+    if let Some(path) = args.warc {
+        let software = format!("arachne/{}", env!("CARGO_PKG_VERSION"));
+        let warc = WarcWriter::create(&path, args.warc_max_size, &software).map_err(|source| {
+            Error::CreateOutput {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        builder = builder.archive(warc);
     }
     builder.build()
 }

@@ -72,16 +72,18 @@ pub mod cli;
 
 pub use arachne_actors::{Crawler, CrawlerBuilder, Error, ItemExtracted, PageFetched, StopHandle};
 pub use arachne_core::{
-    CrawlReport, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,
-    DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
-    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
-    ENV_PARSE_THREADS, ENV_PER_HOST, ErrorKind, Extractor, Fingerprint, Frontier, JsonLinesWriter,
-    LinkSkip, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier, MemorySeenSet,
-    PageRecord, ParsedPage, PatternError, ROBOTS_ATTEMPTS, RecordError, RecordWriter, Redirect,
-    RobotsRules, Scope, ScopeRules, SeenSet, Sitemap, SkipCounts, StatsSnapshot,
-    default_fetch_threads, default_parse_threads, normalize, parse_sitemap, resolve_link,
+    CSV_COLUMNS, CrawlReport, CrawlRequest, CrawlStats, CsvWriter, DEFAULT_CONCURRENCY,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES,
+    DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY,
+    ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, ErrorKind, ExchangeWriter, Extractor,
+    Fingerprint, Frontier, HttpExchange, JsonLinesWriter, LinkSkip, MAX_RETRY_AFTER,
+    MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier, MemorySeenSet, PageRecord, ParsedPage,
+    PatternError, ROBOTS_ATTEMPTS, RecordError, RecordWriter, Redirect, RobotsRules, Scope,
+    ScopeRules, SeenSet, Sitemap, SkipCounts, StatsSnapshot, default_fetch_threads,
+    default_parse_threads, normalize, parse_sitemap, resolve_link,
 };
+pub use arachne_warc::{WarcRecord, WarcWriter, read_warc, sha1_base32};
 /// The HTML parser and CSS selectors that extractors use.
 pub use scraper;
 /// The URL type of every API here.

@@ -24,6 +24,8 @@ mod sitemaps;
 mod hostile;
 // Crawler traps and refused addresses.
 mod guards;
+// WARC and CSV outputs, checked by reading them back and with warcio.
+mod outputs;
 // User actors and extractors receive pages and items.
 mod handlers;
 // The `arachne` binary: records, summary, exit codes, environment knobs.

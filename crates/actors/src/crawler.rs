@@ -15,9 +15,9 @@ use arachne_core::{
     DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
-    ENV_PARSE_THREADS, ENV_PER_HOST, Extractor, Fingerprint, Frontier, JsonLinesWriter,
-    MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope, ScopeRules, SeenSet,
-    default_fetch_threads, default_parse_threads, env_count, parse_seed, product_token,
+    ENV_PARSE_THREADS, ENV_PER_HOST, ExchangeWriter, Extractor, Fingerprint, Frontier,
+    JsonLinesWriter, MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope, ScopeRules,
+    SeenSet, default_fetch_threads, default_parse_threads, env_count, parse_seed, product_token,
 };
 use tokio::sync::oneshot;
 use url::Url;
@@ -26,7 +26,7 @@ use crate::fetcher::{ClientSettings, FetchShared, Fetcher, build_client};
 use crate::messages::{ItemExtracted, PageFetched};
 use crate::parser::{ParseShared, Parser};
 use crate::resolve::Resolver;
-use crate::sink::{Flush, Sink};
+use crate::sink::{Flush, Output, Sink};
 use crate::supervisor::{Limits, Supervisor};
 
 /// Why a crawl could not be built or did not complete.
@@ -105,6 +105,7 @@ pub struct CrawlerBuilder {
     max_pages_per_host: Option<u64>,
     deny_private_ips: bool,
     outputs: Vec<Box<dyn RecordWriter>>,
+    archives: Vec<Box<dyn ExchangeWriter>>,
     page_subscribers: Vec<Recipient<PageFetched>>,
     item_subscribers: Vec<Recipient<ItemExtracted>>,
     extractors: Vec<Arc<dyn Extractor>>,
@@ -166,6 +167,7 @@ impl CrawlerBuilder {
             max_pages_per_host: None,
             deny_private_ips: false,
             outputs: Vec::new(),
+            archives: Vec::new(),
             page_subscribers: Vec::new(),
             item_subscribers: Vec::new(),
             extractors: Vec::new(),
@@ -472,6 +474,14 @@ impl CrawlerBuilder {
         self
     }
 
+    /// Archives every HTTP exchange (each request and response, redirects and error
+    /// responses included) with an [`ExchangeWriter`], such as `arachne_warc::WarcWriter`.
+    /// Each archive gets its own sink actor on its own thread.
+    pub fn archive(mut self, writer: impl ExchangeWriter) -> Self {
+        self.archives.push(Box::new(writer));
+        self
+    }
+
     /// Sends every fetched page to an actor: any actor that implements
     /// `Handler<PageFetched>`, by its `Recipient` (`addr.recipient()`). The crawl waits for
     /// each delivery, so a slow subscriber slows the crawl instead of piling up pages.
@@ -532,6 +542,7 @@ impl CrawlerBuilder {
         let scope = ScopeRules::new(self.scope, &seeds, &self.include, &self.exclude)?;
         install_crypto_provider();
         let product_token = product_token(&self.user_agent).to_owned();
+        let client_settings_agent = self.user_agent.clone();
         let client_settings = ClientSettings {
             user_agent: self.user_agent,
             timeout: self.timeout,
@@ -572,6 +583,8 @@ impl CrawlerBuilder {
             max_redirects: self.max_redirects,
             clients,
             outputs: self.outputs,
+            archives: self.archives,
+            user_agent: client_settings_agent,
             page_subscribers: self.page_subscribers,
             item_subscribers: self.item_subscribers,
             extractors: self.extractors,
@@ -610,6 +623,8 @@ pub struct Crawler {
     /// One client per fetcher thread.
     clients: Vec<reqwest::Client>,
     outputs: Vec<Box<dyn RecordWriter>>,
+    archives: Vec<Box<dyn ExchangeWriter>>,
+    user_agent: String,
     page_subscribers: Vec<Recipient<PageFetched>>,
     item_subscribers: Vec<Recipient<ItemExtracted>>,
     extractors: Vec<Arc<dyn Extractor>>,
@@ -697,8 +712,18 @@ impl Crawler {
         let mut sinks = Vec::new();
         for writer in std::mem::take(&mut self.outputs) {
             let arbiter = Arbiter::new();
+            let output = Output::Records(writer);
             sinks.push(Sink::start_in_arbiter(&arbiter.handle(), move |_| {
-                Sink::new(writer)
+                Sink::new(output)
+            }));
+            arbiters.push(arbiter);
+        }
+        let mut archives = Vec::new();
+        for writer in std::mem::take(&mut self.archives) {
+            let arbiter = Arbiter::new();
+            let output = Output::Exchanges(writer);
+            archives.push(Sink::start_in_arbiter(&arbiter.handle(), move |_| {
+                Sink::new(output)
             }));
             arbiters.push(arbiter);
         }
@@ -713,6 +738,8 @@ impl Crawler {
             seen: Arc::clone(&self.seen),
             parser,
             sinks: sinks.clone(),
+            archives: archives.clone(),
+            user_agent: self.user_agent.clone(),
             page_subscribers: std::mem::take(&mut self.page_subscribers),
             item_subscribers: std::mem::take(&mut self.item_subscribers),
         });
@@ -755,7 +782,7 @@ impl Crawler {
             arbiter.stop();
         }
         let mut write_error = None;
-        for sink in &sinks {
+        for sink in sinks.iter().chain(&archives) {
             match sink.send(Flush).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
 use arachne_core::{
-    CrawlRequest, ErrorKind, Fingerprint, PageRecord, ROBOTS_MAX_BYTES, RecordError, Redirect,
-    RobotsRules, SITEMAP_MAX_BYTES, ScopeRules, SeenSet, host_key, is_html, normalize,
+    CrawlRequest, ErrorKind, Fingerprint, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError,
+    Redirect, RobotsRules, SITEMAP_MAX_BYTES, ScopeRules, SeenSet, host_key, is_html, normalize,
 };
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
@@ -17,7 +17,7 @@ use url::{Host, Url};
 use crate::messages::{ItemExtracted, PageFetched};
 use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
 use crate::resolve::{DeniedAddress, Resolver, is_denied};
-use crate::sink::{Sink, WriteRecord};
+use crate::sink::{Sink, WriteExchange, WriteRecord};
 use crate::supervisor::{Done, Finished, RobotsOutcome, Supervisor};
 
 /// What every fetcher shares: limits, scope, the seen set, and where results go.
@@ -32,6 +32,10 @@ pub(crate) struct FetchShared {
     pub seen: Arc<dyn SeenSet>,
     pub parser: Addr<Parser>,
     pub sinks: Vec<Addr<Sink>>,
+    /// Sinks that archive every HTTP exchange (redirects and error responses included).
+    pub archives: Vec<Addr<Sink>>,
+    /// The user agent, for the request records of archives.
+    pub user_agent: String,
     pub page_subscribers: Vec<Recipient<PageFetched>>,
     pub item_subscribers: Vec<Recipient<ItemExtracted>>,
 }
@@ -421,12 +425,25 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     if let Some(error) = denied_literal(shared, &job.target) {
         return Hop::Final(Response::failed(error), job);
     }
+    let sent_at = SystemTime::now();
     let mut response = match ctx.client.get(job.target.clone()).send().await {
         Ok(response) => response,
         Err(e) => return Hop::Final(Response::failed(error_of(&e)), job),
     };
     let status = response.status().as_u16();
+    let version = format!("{:?}", response.version());
+    let remote_addr = response.remote_addr();
     let headers = std::mem::take(response.headers_mut());
+    let exchange = |body: &Bytes, truncated: bool| Exchange {
+        url: job.target.clone(),
+        remote_addr,
+        sent_at,
+        version: version.clone(),
+        status,
+        headers: headers.clone(),
+        body: body.clone(),
+        truncated,
+    };
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -439,7 +456,10 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
             .and_then(|l| job.target.join(l.trim()).ok())
             .map(normalize);
         // Read the (small) body so the connection can be reused.
-        let _ = read_body(&mut response, 64 * 1024).await;
+        let (body, truncated, _) = read_body(&mut response, 64 * 1024).await;
+        if !shared.archives.is_empty() {
+            archive(ctx, exchange(&body, truncated)).await;
+        }
         job.redirects.push(Redirect {
             url: job.target.clone(),
             status,
@@ -507,6 +527,9 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     }
 
     let (body, truncated, error) = read_body(&mut response, shared.max_body).await;
+    if !shared.archives.is_empty() && error.is_none() {
+        archive(ctx, exchange(&body, truncated)).await;
+    }
     Hop::Final(
         Response {
             status: Some(status),
@@ -518,6 +541,53 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         },
         job,
     )
+}
+
+/// A response as received, for the archives.
+struct Exchange {
+    url: Url,
+    remote_addr: Option<std::net::SocketAddr>,
+    sent_at: SystemTime,
+    version: String,
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    truncated: bool,
+}
+
+/// Hands an exchange to every archive (WARC, say), waiting until each has it.
+async fn archive(ctx: &FetchContext, exchange: Exchange) {
+    let shared = &ctx.shared;
+    let mut host = exchange.url.host_str().unwrap_or_default().to_owned();
+    if let Some(port) = exchange.url.port() {
+        host.push_str(&format!(":{port}"));
+    }
+    // The request as reqwest sends it.
+    let request_headers = vec![
+        ("Host".to_owned(), host),
+        ("User-Agent".to_owned(), shared.user_agent.clone()),
+        ("Accept".to_owned(), "*/*".to_owned()),
+        ("Accept-Encoding".to_owned(), "gzip, br, deflate".to_owned()),
+    ];
+    let response_headers = exchange
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let record = Arc::new(HttpExchange::new(
+        exchange.url,
+        exchange.remote_addr,
+        exchange.sent_at,
+        request_headers,
+        exchange.version,
+        exchange.status,
+        response_headers,
+        exchange.body,
+        exchange.truncated,
+    ));
+    for sink in &shared.archives {
+        let _ = sink.send(WriteExchange(Arc::clone(&record))).await;
+    }
 }
 
 /// GETs a URL for the crawler's own use (robots.txt, sitemaps), following up to five
@@ -550,9 +620,26 @@ async fn get_resource(
             url = next;
             continue;
         }
-        let (body, _truncated, error) = read_body(&mut response, max).await;
+        let sent_at = SystemTime::now();
+        let version = format!("{:?}", response.version());
+        let remote_addr = response.remote_addr();
+        let headers = std::mem::take(response.headers_mut());
+        let (body, truncated, error) = read_body(&mut response, max).await;
         if let Some(error) = error {
             return Err(error);
+        }
+        if !ctx.shared.archives.is_empty() {
+            let exchange = Exchange {
+                url: url.clone(),
+                remote_addr,
+                sent_at,
+                version,
+                status,
+                headers,
+                body: body.clone(),
+                truncated,
+            };
+            archive(ctx, exchange).await;
         }
         return Ok((status, body));
     }

@@ -3,12 +3,23 @@
 use std::io;
 
 use actix::{Actor, Context, Handler, Message};
-use arachne_core::{PageRecord, RecordWriter};
+use arachne_core::{ExchangeWriter, HttpExchange, PageRecord, RecordWriter};
 
 /// Write one record.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct WriteRecord(pub std::sync::Arc<PageRecord>);
+
+/// Write one HTTP exchange (to an archive).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct WriteExchange(pub std::sync::Arc<HttpExchange>);
+
+/// What a sink writes to.
+pub(crate) enum Output {
+    Records(Box<dyn RecordWriter>),
+    Exchanges(Box<dyn ExchangeWriter>),
+}
 
 /// Write out everything buffered; answers with the first error met since the start.
 #[derive(Message)]
@@ -17,14 +28,14 @@ pub(crate) struct Flush;
 
 /// Owns one output. Runs on an arbiter thread of its own, since writes block.
 pub(crate) struct Sink {
-    writer: Box<dyn RecordWriter>,
+    writer: Output,
     /// The first write error. Later records are dropped (the output is broken anyway) and
     /// the error is reported when the crawl ends.
     error: Option<io::Error>,
 }
 
 impl Sink {
-    pub fn new(writer: Box<dyn RecordWriter>) -> Self {
+    pub fn new(writer: Output) -> Self {
         Self {
             writer,
             error: None,
@@ -42,7 +53,22 @@ impl Handler<WriteRecord> for Sink {
 
     fn handle(&mut self, msg: WriteRecord, _: &mut Self::Context) {
         if self.error.is_none()
-            && let Err(e) = self.writer.write_record(&msg.0)
+            && let Output::Records(writer) = &mut self.writer
+            && let Err(e) = writer.write_record(&msg.0)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Appends an exchange to the archive.
+impl Handler<WriteExchange> for Sink {
+    type Result = ();
+
+    fn handle(&mut self, msg: WriteExchange, _: &mut Self::Context) {
+        if self.error.is_none()
+            && let Output::Exchanges(writer) = &mut self.writer
+            && let Err(e) = writer.write_exchange(&msg.0)
         {
             self.error = Some(e);
         }
@@ -57,6 +83,9 @@ impl Handler<Flush> for Sink {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.writer.flush()
+        match &mut self.writer {
+            Output::Records(writer) => writer.flush(),
+            Output::Exchanges(writer) => writer.flush(),
+        }
     }
 }

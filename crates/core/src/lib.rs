@@ -65,7 +65,9 @@ pub use html::{
     nesting_cut, refresh_url,
 };
 pub use normalize::{LinkSkip, normalize, parse_seed, resolve_link};
-pub use output::{JsonLinesWriter, RecordWriter};
+pub use output::{
+    CSV_COLUMNS, CsvWriter, ExchangeWriter, HttpExchange, JsonLinesWriter, RecordWriter,
+};
 pub use record::{ErrorKind, PageRecord, RecordError, Redirect};
 pub use report::{CrawlReport, CrawlStats, StatsSnapshot};
 pub use robots::{ROBOTS_MAX_BYTES, RobotsRules, product_token, robots_url};

@@ -53,3 +53,223 @@ impl<W: Write + Send + 'static> RecordWriter for JsonLinesWriter<W> {
         self.out.flush()
     }
 }
+
+/// One HTTP request and its response, as an archive stores them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpExchange {
+    /// The URL requested.
+    pub url: url::Url,
+    /// The address connected to, when known.
+    pub remote_addr: Option<std::net::SocketAddr>,
+    /// When the request started.
+    pub date: std::time::SystemTime,
+    /// The request headers sent, in order (the Host header first).
+    pub request_headers: Vec<(String, String)>,
+    /// The HTTP version of the response (`HTTP/1.1`).
+    pub version: String,
+    /// The response status.
+    pub status: u16,
+    /// The response headers as received, in order.
+    pub response_headers: Vec<(String, Vec<u8>)>,
+    /// The body, decompressed (so `Content-Encoding` no longer applies), at most the cap.
+    pub body: bytes::Bytes,
+    /// Whether the body was cut at the cap.
+    pub truncated: bool,
+}
+
+impl HttpExchange {
+    /// An exchange, for writers' tests and custom fetchers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        url: url::Url,
+        remote_addr: Option<std::net::SocketAddr>,
+        date: std::time::SystemTime,
+        request_headers: Vec<(String, String)>,
+        version: String,
+        status: u16,
+        response_headers: Vec<(String, Vec<u8>)>,
+        body: bytes::Bytes,
+        truncated: bool,
+    ) -> Self {
+        Self {
+            url,
+            remote_addr,
+            date,
+            request_headers,
+            version,
+            status,
+            response_headers,
+            body,
+            truncated,
+        }
+    }
+}
+
+/// Writes HTTP exchanges to an archive (WARC, say). Like a [`RecordWriter`], it is owned by
+/// one sink actor, so exchanges never interleave.
+pub trait ExchangeWriter: Send + 'static {
+    /// Writes one exchange.
+    ///
+    /// # Errors
+    /// The I/O error of the underlying output.
+    fn write_exchange(&mut self, exchange: &HttpExchange) -> io::Result<()>;
+
+    /// Writes out everything buffered.
+    ///
+    /// # Errors
+    /// The I/O error of the underlying output.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// CSV (RFC 4180): a header row, then one row per record, with the JSON Lines fields in the
+/// same order. `redirects` holds its JSON array; `error` becomes two columns, `error_kind`
+/// and `error_message` (empty on success); empty cells stand for `null`.
+#[derive(Debug)]
+pub struct CsvWriter<W: Write> {
+    out: W,
+    header_written: bool,
+    row: Vec<u8>,
+}
+
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 16] = [
+    "url",
+    "final_url",
+    "status",
+    "depth",
+    "parent",
+    "content_type",
+    "bytes",
+    "truncated",
+    "links",
+    "new_links",
+    "redirects",
+    "attempts",
+    "elapsed_ms",
+    "fetched_at",
+    "error_kind",
+    "error_message",
+];
+
+impl<W: Write> CsvWriter<W> {
+    /// A writer over `out`; each row is written whole, in one write.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            header_written: false,
+            row: Vec::with_capacity(1024),
+        }
+    }
+}
+
+fn csv_cell(row: &mut Vec<u8>, value: &str) {
+    if !row.is_empty() && row.last() != Some(&b'\n') {
+        row.push(b',');
+    }
+    if value.contains([',', '"', '\n', '\r']) {
+        row.push(b'"');
+        row.extend_from_slice(value.replace('"', "\"\"").as_bytes());
+        row.push(b'"');
+    } else {
+        row.extend_from_slice(value.as_bytes());
+    }
+}
+
+impl<W: Write + Send + 'static> RecordWriter for CsvWriter<W> {
+    fn write_record(&mut self, r: &PageRecord) -> io::Result<()> {
+        self.row.clear();
+        if !self.header_written {
+            self.row.extend_from_slice(CSV_COLUMNS.join(",").as_bytes());
+            self.row.extend_from_slice(b"\r\n");
+        }
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let redirects = serde_json::to_string(&r.redirects).map_err(io::Error::other)?;
+        let cells = [
+            r.url.to_string(),
+            r.final_url.to_string(),
+            opt(r.status.map(|s| s.to_string())),
+            r.depth.to_string(),
+            opt(r.parent.as_ref().map(ToString::to_string)),
+            opt(r.content_type.clone()),
+            r.bytes.to_string(),
+            r.truncated.to_string(),
+            r.links.to_string(),
+            r.new_links.to_string(),
+            redirects,
+            r.attempts.to_string(),
+            r.elapsed_ms.to_string(),
+            r.fetched_at.clone(),
+            opt(r.error.as_ref().map(|e| e.kind.to_string())),
+            opt(r.error.as_ref().map(|e| e.message.clone())),
+        ];
+        let start = self.row.len();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 0 {
+                // The first cell of a row: no separator before it.
+                let mut first = Vec::new();
+                csv_cell(&mut first, cell);
+                self.row.extend_from_slice(&first);
+            } else {
+                csv_cell(&mut self.row, cell);
+            }
+        }
+        debug_assert!(self.row.len() > start);
+        self.row.extend_from_slice(b"\r\n");
+        self.out.write_all(&self.row)?;
+        self.header_written = true;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{ErrorKind, RecordError, Redirect};
+
+    #[test]
+    fn csv_rows_quote_and_flatten() {
+        let url: url::Url = "http://a.test/x?a=1,2".parse().unwrap();
+        let record = PageRecord {
+            url: url.clone(),
+            final_url: url.clone(),
+            status: Some(301),
+            depth: 1,
+            parent: None,
+            content_type: Some("text/html; charset=\"utf-8\"".into()),
+            bytes: 0,
+            truncated: false,
+            links: 0,
+            new_links: 0,
+            redirects: vec![Redirect {
+                url: url.clone(),
+                status: 301,
+                location: None,
+            }],
+            attempts: 1,
+            elapsed_ms: 2,
+            fetched_at: "2026-01-01T00:00:00.000Z".into(),
+            error: Some(RecordError {
+                kind: ErrorKind::RedirectLoop,
+                message: "loop, again".into(),
+            }),
+        };
+        let mut out = CsvWriter::new(Vec::new());
+        out.write_record(&record).unwrap();
+        out.write_record(&record).unwrap();
+        let text = String::from_utf8(out.out).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert!(lines[0].starts_with("url,final_url,status,"));
+        assert_eq!(lines.len(), 4, "header, two rows, and the end");
+        assert!(
+            lines[1].starts_with("\"http://a.test/x?a=1,2\",\"http://a.test/x?a=1,2\",301,1,,")
+        );
+        assert!(lines[1].contains(",\"text/html; charset=\"\"utf-8\"\"\","));
+        assert!(lines[1].ends_with(",redirect_loop,\"loop, again\""));
+        assert_eq!(lines[1], lines[2]);
+    }
+}
