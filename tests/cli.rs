@@ -346,3 +346,118 @@ fn second_signal_quits_at_once_without_torn_records() {
     read_records(&out);
     std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("arachne-{name}-{}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn config_file_with_flag_and_environment_precedence() {
+    let server = SyntheticSite::new(30, 2).serve();
+    let config = temp_file(
+        "config.toml",
+        &format!(
+            "seeds = [\"{}\"]\nmax-pages = 5\nmax-depth = 0\nper-host = 1\nout = \"-\"\nformat = \"csv\"\nquiet = true\n",
+            server.url("/page/0")
+        ),
+    );
+    let config_arg = config.to_str().unwrap();
+    // The file alone: 5 pages as CSV.
+    let output = arachne(
+        &["crawl", "--config", config_arg],
+        &[("ARACHNE_PER_HOST", "")],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("url,final_url,"));
+    assert_eq!(
+        text.split("\r\n").filter(|l| !l.is_empty()).count(),
+        1 + 1,
+        "depth 0: the seed"
+    );
+    // A flag wins over the file.
+    let output = arachne(
+        &[
+            "crawl",
+            "--config",
+            config_arg,
+            "--max-depth",
+            "5",
+            "--format",
+            "jsonl",
+        ],
+        &[],
+    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 5);
+    // The environment wins over the file: a bad value there is reported, not the file's.
+    let output = arachne(
+        &["crawl", "--config", config_arg],
+        &[("ARACHNE_PER_HOST", "0")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ARACHNE_PER_HOST"));
+    std::fs::remove_file(config).unwrap();
+}
+
+#[test]
+fn config_file_errors_name_the_key() {
+    let config = temp_file(
+        "bad.toml",
+        "seeds = [\"http://127.0.0.1:1/\"]\nmax-dpth = 2\n",
+    );
+    let output = arachne(&["crawl", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("max-dpth"), "{stderr}");
+    std::fs::remove_file(config).unwrap();
+}
+
+#[test]
+fn stats_json_progress_lines_and_logs() {
+    use arachne_testkit::{Behavior, TestServer};
+    let site = SyntheticSite::new(40, 2);
+    let server = TestServer::start(move |req| {
+        site.respond(req)
+            .behave(Behavior::Slow(std::time::Duration::from_millis(30)))
+    });
+    let stats = temp_file("stats.json", "");
+    let output = arachne(
+        &[
+            "crawl",
+            &server.url("/page/0"),
+            "--per-host",
+            "1",
+            "--stats-interval",
+            "100ms",
+            "--stats-json",
+            stats.to_str().unwrap(),
+            "-v",
+        ],
+        &[],
+    );
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("crawled ") && l.contains("pages/min"))
+        .expect("a progress line");
+    assert!(
+        line.contains(", queued ") && line.contains(", in flight ") && line.contains(", errors 0"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains("crawl started"),
+        "-v shows info logs: {stderr}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(report["pages"], 40);
+    assert_eq!(report["by_status"]["200"], 40);
+    assert!(report["pages_per_sec"].as_f64().unwrap() > 0.0);
+    std::fs::remove_file(stats).unwrap();
+}

@@ -334,6 +334,7 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
         fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
         error,
     });
+    tracing::debug!(url = %record.url, status = ?record.status, ms = record.elapsed_ms, error = ?record.error.as_ref().map(|e| e.kind), "fetched");
     deliver(
         ctx,
         &record,

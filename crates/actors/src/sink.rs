@@ -56,6 +56,7 @@ impl Handler<WriteRecord> for Sink {
             && let Output::Records(writer) = &mut self.writer
             && let Err(e) = writer.write_record(&msg.0)
         {
+            tracing::error!(error = %e, "writing records failed; later records are dropped");
             self.error = Some(e);
         }
     }
@@ -70,6 +71,7 @@ impl Handler<WriteExchange> for Sink {
             && let Output::Exchanges(writer) = &mut self.writer
             && let Err(e) = writer.write_exchange(&msg.0)
         {
+            tracing::error!(error = %e, "writing the archive failed; later exchanges are dropped");
             self.error = Some(e);
         }
     }

@@ -599,6 +599,7 @@ impl Supervisor {
                 } else {
                     Vec::new()
                 };
+                tracing::debug!(host = name, crawl_delay = ?host.crawl_delay, sitemaps = sitemaps.len(), "robots.txt read");
                 host.robots = RobotsState::Ready(Arc::new(rules));
                 for sitemap in sitemaps {
                     self.enqueue_sitemap(sitemap, 0);
@@ -606,6 +607,7 @@ impl Supervisor {
             }
             RobotsOutcome::Unavailable(why) => {
                 host.robots_attempts += 1;
+                tracing::warn!(host = name, attempt = host.robots_attempts, %why, "robots.txt unavailable");
                 if host.robots_attempts >= ROBOTS_ATTEMPTS {
                     host.robots = RobotsState::Unavailable(why);
                 } else {
@@ -622,6 +624,7 @@ impl Supervisor {
     fn retry_later(&mut self, mut job: FetchJob, retry_after: Option<Duration>) {
         self.report.retries += 1;
         let now = Instant::now();
+        tracing::debug!(url = %job.target, attempts = job.attempts, ?retry_after, "retrying");
         if let Some(pause) = retry_after {
             // 429 or 503 with Retry-After: the whole host waits.
             self.report.host_pauses += 1;
@@ -664,6 +667,7 @@ impl Supervisor {
             report.not_crawled += self.frontier.len() as u64;
             report.stopped = self.stopping;
             report.elapsed = self.started.elapsed();
+            tracing::info!(pages = report.pages, elapsed = ?report.elapsed, stopped = report.stopped, "crawl finished");
             let _ = done.send(report);
         }
         ctx.stop();
@@ -697,9 +701,21 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.started = Instant::now();
+        tracing::info!(
+            queued = self.frontier.len(),
+            concurrency = self.limits.concurrency,
+            per_host = self.limits.per_host,
+            delay = ?self.limits.delay,
+            robots = self.limits.obey_robots,
+            "crawl started"
+        );
         // The stop flag is set from any thread (a signal handler, say): look at it often.
         ctx.run_interval(Duration::from_millis(50), |supervisor, ctx| {
             if !supervisor.stopping && supervisor.stop.load(Ordering::Relaxed) {
+                tracing::info!(
+                    in_flight = supervisor.in_flight,
+                    "stopping: finishing the requests in flight"
+                );
                 supervisor.stopping = true;
                 supervisor.dispatch(ctx);
                 supervisor.finish_if_done(ctx);

@@ -1,0 +1,267 @@
+//! The `arachne` command line, as a library function, so that programs (and the
+//! `local_crawl` example) can run it with their own arguments.
+
+mod args;
+mod config;
+mod progress;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::{CrawlReport, Crawler, CsvWriter, Error, StopHandle, WarcWriter};
+use args::{Cli, Command, CrawlArgs};
+use progress::{Mode, Progress};
+
+/// Runs the command line with the process's arguments.
+pub fn main() -> ExitCode {
+    run(std::env::args_os())
+}
+
+/// Runs the command line with the given arguments (the first is the program name).
+/// Usage errors print a message and exit the process with status 2, as `main` does.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    match cli.command {
+        Command::Crawl(args) => crawl(*args),
+    }
+}
+
+fn crawl(mut args: CrawlArgs) -> ExitCode {
+    if let Some(path) = args.config.clone()
+        && let Err(message) = config::apply_file(&mut args, &path)
+    {
+        eprintln!("arachne: config {message}");
+        return ExitCode::from(2);
+    }
+    init_logging(args.verbose);
+    let quiet = args.quiet;
+    let mode = if quiet || args.no_progress {
+        None
+    } else if std::io::stderr().is_terminal() {
+        Some(Mode::Bar)
+    } else {
+        Some(Mode::Lines(
+            args.stats_interval.unwrap_or(Duration::from_secs(60)),
+        ))
+    };
+    let stats_json = args.stats_json.clone();
+    let crawler = match build(args) {
+        Ok(crawler) => crawler,
+        Err(e) => {
+            eprintln!("arachne: {e}");
+            let usage = matches!(
+                e,
+                Error::NoSeeds
+                    | Error::InvalidSeed(_)
+                    | Error::Pattern(_)
+                    | Error::InvalidSetting { .. }
+            );
+            return ExitCode::from(if usage { 2 } else { 1 });
+        }
+    };
+    let progress = mode.map(|mode| Progress::start(crawler.stats(), mode));
+    let stop = crawler.stop_handle();
+    let result = actix::System::new().block_on(async move {
+        actix::spawn(watch_signals(stop, quiet));
+        crawler.run().await
+    });
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    match result {
+        Ok(report) => {
+            if !quiet {
+                eprint!("{report}");
+            }
+            if let Some(path) = stats_json
+                && let Err(e) = write_stats(&path, &report)
+            {
+                eprintln!("arachne: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            if report.stopped {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("arachne: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr: warnings by default, `-v` info, `-vv` debug; `RUST_LOG` overrides.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Writes the report as JSON, with the derived rate.
+fn write_stats(path: &PathBuf, report: &CrawlReport) -> std::io::Result<()> {
+    let mut json = serde_json::to_value(report).map_err(std::io::Error::other)?;
+    json["pages_per_sec"] = serde_json::json!(report.pages_per_sec());
+    let mut text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
+    text.push('\n');
+    std::fs::write(path, text)
+}
+
+/// The first SIGINT or SIGTERM stops the crawl gracefully; a second one exits at once.
+/// Records are written one whole line per write, so even then no record is torn.
+async fn watch_signals(stop: StopHandle, quiet: bool) {
+    #[cfg(unix)]
+    let mut terminate =
+        actix_rt::signal::unix::signal(actix_rt::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match terminate.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = actix_rt::signal::ctrl_c() => {}
+                () = term => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if actix_rt::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if stop.is_stopped() {
+            eprintln!("arachne: quitting at once");
+            std::process::exit(130);
+        }
+        stop.stop();
+        if !quiet {
+            eprintln!(
+                "arachne: stopping: finishing the requests in flight (signal again to quit at once)"
+            );
+        }
+    }
+}
+
+fn build(args: CrawlArgs) -> Result<Crawler, Error> {
+    let mut builder = Crawler::builder()
+        .seeds(&args.seeds)
+        .autothrottle(args.autothrottle)
+        .obey_robots(!args.ignore_robots)
+        .deny_private_ips(args.deny_private_ips);
+    if let Some(scope) = args.scope {
+        builder = builder.scope(scope);
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    if let Some(bytes) = args.max_body {
+        builder = builder.max_body(bytes);
+    }
+    if let Some(n) = args.max_redirects {
+        builder = builder.max_redirects(n);
+    }
+    if let Some(delay) = args.max_crawl_delay {
+        builder = builder.max_crawl_delay(delay);
+    }
+    if let Some(on) = args.sitemaps {
+        builder = builder.sitemaps(on);
+    }
+    if let Some(n) = args.retries {
+        builder = builder.retries(n);
+    }
+    if let Some(n) = args.max_url_length {
+        builder = builder.max_url_length(n);
+    }
+    for sitemap in &args.sitemap_urls {
+        builder = builder.sitemap(sitemap);
+    }
+    if let Some(delay) = args.delay {
+        builder = builder.delay(delay);
+    }
+    if let Some(n) = args.max_pages_per_host {
+        builder = builder.max_pages_per_host(n);
+    }
+    for pattern in args.include {
+        builder = builder.include(pattern);
+    }
+    for pattern in args.exclude {
+        builder = builder.exclude(pattern);
+    }
+    if let Some(depth) = args.max_depth {
+        builder = builder.max_depth(depth);
+    }
+    if let Some(pages) = args.max_pages {
+        builder = builder.max_pages(pages);
+    }
+    if let Some(n) = args.concurrency {
+        builder = builder.concurrency(n);
+    }
+    if let Some(n) = args.per_host {
+        builder = builder.per_host(n);
+    }
+    if let Some(n) = args.fetch_threads {
+        builder = builder.fetch_threads(n);
+    }
+    if let Some(n) = args.parse_threads {
+        builder = builder.parse_threads(n);
+    }
+    if let Some(agent) = args.user_agent {
+        builder = builder.user_agent(agent);
+    }
+    let create = |path: &PathBuf| {
+        std::fs::File::create(path).map_err(|source| Error::CreateOutput {
+            path: path.clone(),
+            source,
+        })
+    };
+    let stdout = |path: &PathBuf| path.as_os_str() == "-";
+    match (args.out, args.format.as_deref()) {
+        (Some(path), Some("csv")) if stdout(&path) => {
+            builder = builder.output(CsvWriter::new(std::io::stdout()))
+        }
+        (Some(path), Some("csv")) => builder = builder.output(CsvWriter::new(create(&path)?)),
+        (Some(path), _) if stdout(&path) => builder = builder.jsonl_writer(std::io::stdout()),
+        (Some(path), _) => builder = builder.jsonl_file(path),
+        (None, _) => {}
+    }
+    if args.warc.is_none() && args.warc_max_size.is_some() {
+        return Err(Error::InvalidSetting {
+            name: "warc-max-size",
+            message: "needs --warc".into(),
+        });
+    }
+    if let Some(path) = args.warc {
+        let software = format!("arachne/{}", env!("CARGO_PKG_VERSION"));
+        let warc = WarcWriter::create(&path, args.warc_max_size, &software).map_err(|source| {
+            Error::CreateOutput {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        builder = builder.archive(warc);
+    }
+    builder.build()
+}
