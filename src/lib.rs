@@ -67,6 +67,8 @@
 //! | requests in flight per host | [`CrawlerBuilder::per_host`] | `--per-host` | `ARACHNE_PER_HOST` | 2 |
 //! | delay between request starts per host | [`CrawlerBuilder::delay`] | `--delay` | `ARACHNE_DELAY` | 1 s |
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "cli")]
 pub mod cli;
 

@@ -115,3 +115,81 @@ fn local_crawl_runs_the_cli_on_a_local_site() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn extract_items_writes_typed_items() {
+    let server = SyntheticSite::new(20, 2).serve();
+    let output = example("extract_items", &[&server.url("/page/0")]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let items: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(items.len(), 20);
+    for item in &items {
+        let url: arachne::Url = item["url"].as_str().unwrap().parse().unwrap();
+        let n = url.path().rsplit('/').next().unwrap();
+        assert_eq!(item["title"], format!("Page {n}"));
+        assert_eq!(item["headings"][0], format!("Page {n}"));
+        assert!(item["links"].as_u64().unwrap() >= 3);
+    }
+}
+
+#[test]
+fn sitemap_crawl_fetches_the_listed_pages() {
+    let server = arachne_testkit::TestServer::start(|req| {
+        let base = format!("http://{}", req.host());
+        match req.path() {
+            "/sitemap.xml" => Response::status(200).body(format!(
+                "<urlset><url><loc>{base}/listed/1</loc></url><url><loc>{base}/listed/2</loc></url></urlset>"
+            )),
+            "/" => Response::html("<a href=\"/not-listed\">x</a>"),
+            _ => Response::html("listed"),
+        }
+    });
+    let output = example("sitemap_crawl", &[&server.url("/sitemap.xml")]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for path in ["/", "/listed/1", "/listed/2"] {
+        assert!(
+            stdout.contains(&format!("200 {}\n", server.url(path))),
+            "{path}: {stdout}"
+        );
+    }
+    assert_eq!(server.hits("/not-listed"), 0, "links are not followed");
+}
+
+#[test]
+fn warc_archive_writes_a_readable_warc() {
+    let server = SyntheticSite::new(10, 2).serve();
+    let dir = std::env::temp_dir().join(format!("arachne-warc-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("site.warc.gz");
+    let output = example(
+        "warc_archive",
+        &[&server.url("/page/0"), path.to_str().unwrap()],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // warcinfo, then a response and a request for robots.txt and each of the ten pages.
+    assert!(
+        stdout.contains(": 23 records, 11 responses, for 10 pages"),
+        "{stdout}"
+    );
+    let records = arachne::read_warc(&path).unwrap();
+    assert_eq!(records.len(), 23);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

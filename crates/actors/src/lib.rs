@@ -28,6 +28,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 mod crawler;
 mod fetcher;
 mod messages;

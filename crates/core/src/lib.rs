@@ -34,6 +34,8 @@
 //! assert_eq!(queued, ["http://example.test/docs/intro"]);
 //! ```
 
+#![deny(missing_docs)]
+
 mod config;
 mod extract;
 mod fingerprint;

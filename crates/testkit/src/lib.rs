@@ -16,6 +16,8 @@
 //! assert!(url.starts_with("http://127.0.0.1:"));
 //! ```
 
+#![deny(missing_docs)]
+
 mod server;
 mod site;
 

@@ -43,6 +43,8 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+#![deny(missing_docs)]
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

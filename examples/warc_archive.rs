@@ -1,0 +1,63 @@
+//! Archives a site to a WARC 1.1 file (each record its own gzip member), readable by
+//! warcio, pywb and the Wayback Machine's tools.
+//!
+//! ```text
+//! cargo run --example warc_archive -- https://example.com/ site.warc.gz [MAX_PAGES]
+//! ```
+
+use std::process::ExitCode;
+
+use arachne::{Crawler, WarcWriter, read_warc};
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (Some(seed), Some(path)) = (args.next(), args.next()) else {
+        eprintln!("usage: warc_archive URL OUT.warc.gz [MAX_PAGES]");
+        return ExitCode::from(2);
+    };
+    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+
+    let warc = match WarcWriter::create(
+        &path,
+        None,
+        concat!("arachne-example/", env!("CARGO_PKG_VERSION")),
+    ) {
+        Ok(warc) => warc,
+        Err(e) => {
+            eprintln!("warc_archive: cannot create {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = Crawler::builder()
+        .seed(seed)
+        .max_pages(max_pages)
+        .archive(warc)
+        .build()
+        .and_then(|crawler| crawler.run_blocking());
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("warc_archive: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Read the archive back to say what it holds.
+    match read_warc(&path) {
+        Ok(records) => {
+            let responses = records
+                .iter()
+                .filter(|r| r.header("WARC-Type") == Some("response"))
+                .count();
+            println!(
+                "{path}: {} records, {responses} responses, for {} pages",
+                records.len(),
+                report.pages
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("warc_archive: cannot read {path} back: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
