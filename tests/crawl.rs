@@ -275,3 +275,47 @@ fn deflate(body: &[u8]) -> Vec<u8> {
     encoder.write_all(body).unwrap();
     encoder.finish().unwrap()
 }
+
+#[test]
+fn redirect_to_another_host_in_scope() {
+    use std::net::SocketAddr;
+    let target = Routes::new()
+        .route(
+            "/robots.txt",
+            Response::status(200).body("User-agent: *\nDisallow: /private\n"),
+        )
+        .page("/landing", "<p>landed</p>")
+        .serve();
+    let server = TestServer::start({
+        let landing = target.url_as("b.example.test", "/landing");
+        let private = target.url_as("b.example.test", "/private");
+        move |req| match req.path() {
+            "/" => Response::html(r#"<a href="/go">go</a><a href="/go-private">p</a>"#),
+            "/go" => Response::redirect(302, &landing),
+            "/go-private" => Response::redirect(302, &private),
+            _ => Response::not_found(),
+        }
+    });
+    let local_addr = |s: &TestServer| SocketAddr::from(([127, 0, 0, 1], s.port()));
+    let builder = local()
+        .seed(server.url_as("a.example.test", "/"))
+        .scope(arachne::Scope::Domain)
+        .resolve("a.example.test", local_addr(&server))
+        .resolve("b.example.test", local_addr(&target));
+    let (_, records) = crawl(builder);
+    let go = record(&records, "/go");
+    assert_eq!((go.status, go.final_url.path()), (Some(200), "/landing"));
+    assert_eq!(
+        target.hits("/robots.txt"),
+        1,
+        "the new host's robots.txt comes first"
+    );
+    assert_eq!(target.arrivals()[0].1, "/robots.txt");
+    let private = record(&records, "/go-private");
+    assert_eq!(
+        private.error.as_ref().unwrap().kind,
+        ErrorKind::RobotsDisallowed
+    );
+    assert_eq!(private.status, Some(302), "it ends at the redirect");
+    assert_eq!(target.hits("/private"), 0);
+}

@@ -744,7 +744,12 @@ impl Handler<Done> for Supervisor {
             self.autothrottle(&msg.host, latency, status);
         }
         match msg.finished {
-            Finished::Redirect(job) => self.hops.push_back(*job),
+            Finished::Redirect(job) => {
+                // The hop may lead to a host not seen before: it needs politeness state and
+                // its own robots.txt before the hop is made.
+                self.host_entry(&job.target);
+                self.hops.push_back(*job);
+            }
             Finished::Retry { job, retry_after } => self.retry_later(*job, retry_after),
             Finished::Robots { host, outcome } => self.on_robots(&host, outcome),
             Finished::Sitemap {
