@@ -286,9 +286,13 @@ const FLAT_ELEMENTS: [&str; 30] = [
 /// parsing): the byte offset to cut the document at, or `None` when it never does.
 pub fn nesting_cut(html: &str, max: usize) -> Option<usize> {
     let bytes = html.as_bytes();
+    // Fewer tags than the limit cannot nest deeper than it.
+    if memchr::memchr_iter(b'<', bytes).nth(max).is_none() {
+        return None;
+    }
     let mut depth = 0usize;
     let mut i = 0;
-    while let Some(at) = bytes[i..].iter().position(|&b| b == b'<') {
+    while let Some(at) = memchr::memchr(b'<', &bytes[i..]) {
         let start = i + at;
         let rest = &bytes[start + 1..];
         if rest.starts_with(b"!--") {
@@ -306,10 +310,7 @@ pub fn nesting_cut(html: &str, max: usize) -> Option<usize> {
             continue;
         }
         let name = &html[name_start..name_start + name_len];
-        let tag_end = bytes[name_start..]
-            .iter()
-            .position(|&b| b == b'>')
-            .map_or(bytes.len(), |p| name_start + p);
+        let tag_end = memchr::memchr(b'>', &bytes[name_start..]).map_or(bytes.len(), |p| name_start + p);
         let flat = FLAT_ELEMENTS
             .iter()
             .any(|flat| name.eq_ignore_ascii_case(flat));
