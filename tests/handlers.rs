@@ -107,3 +107,74 @@ fn user_actor_receives_every_page_and_item() {
         );
     }
 }
+
+/// Stops the crawl after it has seen `after` pages (the handle arrives once the crawler is
+/// built, after this actor subscribed).
+struct Stopper {
+    stop: std::sync::Arc<std::sync::OnceLock<arachne::StopHandle>>,
+    seen: usize,
+    after: usize,
+}
+
+impl Actor for Stopper {
+    type Context = Context<Self>;
+}
+
+impl Handler<PageFetched> for Stopper {
+    type Result = ();
+
+    fn handle(&mut self, _: PageFetched, _: &mut Context<Self>) {
+        self.seen += 1;
+        if self.seen == self.after
+            && let Some(stop) = self.stop.get()
+        {
+            stop.stop();
+        }
+    }
+}
+
+#[test]
+fn stop_handle_ends_the_crawl_gracefully() {
+    use arachne_testkit::{Behavior, TestServer};
+    let site = SyntheticSite::new(500, 3);
+    let server = TestServer::start(move |req| {
+        site.respond(req)
+            .behave(Behavior::Slow(std::time::Duration::from_millis(10)))
+    });
+    let seed = server.url("/page/0");
+    let (report, pages) = run_guarded(move || {
+        System::new().block_on(async move {
+            let handle = std::sync::Arc::new(std::sync::OnceLock::new());
+            let stopper = Stopper {
+                stop: std::sync::Arc::clone(&handle),
+                seen: 0,
+                after: 20,
+            }
+            .start();
+            let collector = Collector::default().start();
+            let crawler = local()
+                .seed(seed)
+                .per_host(4)
+                .subscribe(stopper.recipient())
+                .subscribe(collector.clone().recipient())
+                .build()
+                .unwrap();
+            handle.set(crawler.stop_handle()).unwrap();
+            let report = crawler.run().await.unwrap();
+            let (pages, _) = collector.send(Take).await.unwrap();
+            (report, pages)
+        })
+    });
+    assert!(report.stopped);
+    assert!(
+        report.pages >= 20 && report.pages < 500,
+        "{} pages",
+        report.pages
+    );
+    assert_eq!(
+        pages.len() as u64,
+        report.pages,
+        "every fetched page was delivered"
+    );
+    assert!(report.not_crawled > 0);
+}

@@ -310,7 +310,8 @@ pub fn nesting_cut(html: &str, max: usize) -> Option<usize> {
             continue;
         }
         let name = &html[name_start..name_start + name_len];
-        let tag_end = memchr::memchr(b'>', &bytes[name_start..]).map_or(bytes.len(), |p| name_start + p);
+        let tag_end =
+            memchr::memchr(b'>', &bytes[name_start..]).map_or(bytes.len(), |p| name_start + p);
         let flat = FLAT_ELEMENTS
             .iter()
             .any(|flat| name.eq_ignore_ascii_case(flat));
