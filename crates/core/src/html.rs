@@ -287,9 +287,7 @@ const FLAT_ELEMENTS: [&str; 30] = [
 pub fn nesting_cut(html: &str, max: usize) -> Option<usize> {
     let bytes = html.as_bytes();
     // Fewer tags than the limit cannot nest deeper than it.
-    if memchr::memchr_iter(b'<', bytes).nth(max).is_none() {
-        return None;
-    }
+    memchr::memchr_iter(b'<', bytes).nth(max)?;
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(at) = memchr::memchr(b'<', &bytes[i..]) {
