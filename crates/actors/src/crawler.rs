@@ -542,7 +542,8 @@ impl CrawlerBuilder {
         let scope = ScopeRules::new(self.scope, &seeds, &self.include, &self.exclude)?;
         install_crypto_provider();
         let product_token = product_token(&self.user_agent).to_owned();
-        let client_settings_agent = self.user_agent.clone();
+        // Kept for the request records of archives.
+        let user_agent = self.user_agent.clone();
         let client_settings = ClientSettings {
             user_agent: self.user_agent,
             timeout: self.timeout,
@@ -584,7 +585,7 @@ impl CrawlerBuilder {
             clients,
             outputs: self.outputs,
             archives: self.archives,
-            user_agent: client_settings_agent,
+            user_agent,
             page_subscribers: self.page_subscribers,
             item_subscribers: self.item_subscribers,
             extractors: self.extractors,

@@ -131,30 +131,29 @@ impl Handler<Fetch> for Fetcher {
     fn handle(&mut self, msg: Fetch, _: &mut Self::Context) {
         let ctx = Rc::clone(&self.ctx);
         actix::spawn(async move {
+            let Fetch {
+                mut job,
+                fetcher,
+                charged_host,
+            } = msg;
             let mut guard = DoneGuard {
                 supervisor: ctx.supervisor.clone(),
-                done: Some(Done {
-                    fetcher: msg.fetcher,
-                    host: host_key(&msg.job.target).into_owned(),
-                    charged_host: msg.charged_host,
-                    response: None,
-                    finished: lost(&msg.job),
+                fetcher,
+                host: host_key(&job.target).into_owned(),
+                charged_host,
+                lost: Some(LostJob {
+                    request: job.request.clone(),
+                    nesting: job_nesting(&job.kind),
                 }),
             };
-            let (finished, response) = match msg.job.kind {
-                JobKind::Page => run_page(&ctx, msg.job).await,
-                JobKind::Robots => (run_robots(&ctx, msg.job).await, None),
-                JobKind::Sitemap { nesting } => (run_sitemap(&ctx, msg.job, nesting).await, None),
-                JobKind::Refused(ref error) => {
-                    let error = error.clone();
-                    (refuse(&ctx, msg.job, error).await, None)
-                }
+            let (finished, response) = match std::mem::replace(&mut job.kind, JobKind::Page) {
+                JobKind::Page => run_page(&ctx, job).await,
+                JobKind::Robots => (run_robots(&ctx, job).await, None),
+                JobKind::Sitemap { nesting } => (run_sitemap(&ctx, job, nesting).await, None),
+                JobKind::Refused(error) => (refuse(&ctx, job, error).await, None),
             };
-            if let Some(mut done) = guard.done.take() {
-                done.finished = finished;
-                done.response = response;
-                ctx.supervisor.do_send(done);
-            }
+            guard.lost = None;
+            ctx.supervisor.do_send(guard.done(finished, response));
         });
     }
 }
@@ -163,41 +162,73 @@ impl Handler<Fetch> for Fetcher {
 /// crawl would wait for it forever.
 struct DoneGuard {
     supervisor: Addr<Supervisor>,
-    /// The `Done` to send if the task ends without sending its own.
-    done: Option<Done>,
+    fetcher: usize,
+    host: String,
+    charged_host: bool,
+    /// Set while the job runs: what to report if its task is dropped before it ends.
+    lost: Option<LostJob>,
 }
 
-impl Drop for DoneGuard {
-    fn drop(&mut self) {
-        if let Some(done) = self.done.take() {
-            self.supervisor.do_send(done);
+/// Enough of a job to report it lost.
+struct LostJob {
+    request: CrawlRequest,
+    /// `None` for pages and refusals, `Some(None)` for robots.txt, `Some(Some(n))` for a
+    /// sitemap at nesting `n`.
+    nesting: Option<Option<u32>>,
+}
+
+fn job_nesting(kind: &JobKind) -> Option<Option<u32>> {
+    match kind {
+        JobKind::Page | JobKind::Refused(_) => None,
+        JobKind::Robots => Some(None),
+        JobKind::Sitemap { nesting } => Some(Some(*nesting)),
+    }
+}
+
+impl DoneGuard {
+    fn done(&mut self, finished: Finished, response: HopStats) -> Done {
+        Done {
+            fetcher: self.fetcher,
+            host: std::mem::take(&mut self.host),
+            charged_host: self.charged_host,
+            response,
+            finished,
         }
     }
 }
 
-/// What to report for a job whose task was lost.
-fn lost(job: &FetchJob) -> Finished {
-    let error = RecordError {
-        kind: ErrorKind::Internal,
-        message: "the fetch task was lost".into(),
-    };
-    match &job.kind {
-        JobKind::Page | JobKind::Refused(_) => Finished::page(
-            failed_record(job, (Instant::now(), SystemTime::now()), error),
-            Vec::new(),
-            LinkCounts::default(),
-        ),
-        JobKind::Robots => Finished::Robots {
-            host: host_key(&job.target).into_owned(),
-            outcome: RobotsOutcome::Unavailable(error.message),
-        },
-        JobKind::Sitemap { nesting } => Finished::Sitemap {
-            url: job.target.clone(),
-            pages: Vec::new(),
-            nested: Vec::new(),
-            nesting: *nesting,
-            counts: LinkCounts::default(),
-        },
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let Some(LostJob { request, nesting }) = self.lost.take() else {
+            return;
+        };
+        let error = RecordError {
+            kind: ErrorKind::Internal,
+            message: "the fetch task was lost".into(),
+        };
+        let finished = match nesting {
+            None => {
+                let job = FetchJob::new(JobKind::Page, request);
+                Finished::page(
+                    failed_record(&job, Instant::now(), SystemTime::now(), error),
+                    Vec::new(),
+                    LinkCounts::default(),
+                )
+            }
+            Some(None) => Finished::Robots {
+                host: self.host.clone(),
+                outcome: RobotsOutcome::Unavailable(error.message),
+            },
+            Some(Some(nesting)) => Finished::Sitemap {
+                url: request.url,
+                pages: Vec::new(),
+                nested: Vec::new(),
+                nesting,
+                counts: LinkCounts::default(),
+            },
+        };
+        let done = self.done(finished, None);
+        self.supervisor.do_send(done);
     }
 }
 
@@ -352,7 +383,7 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
 
 /// Records a page without fetching it.
 async fn refuse(ctx: &FetchContext, job: FetchJob, error: RecordError) -> Finished {
-    let record = failed_record(&job, (Instant::now(), SystemTime::now()), error);
+    let record = failed_record(&job, Instant::now(), SystemTime::now(), error);
     deliver(
         ctx,
         &record,
@@ -420,59 +451,78 @@ fn denied_literal(shared: &FetchShared, url: &Url) -> Option<RecordError> {
     })
 }
 
+/// The status line and headers of a response, and where and when it came from.
+struct ResponseHead {
+    sent_at: SystemTime,
+    version: reqwest::Version,
+    remote_addr: Option<std::net::SocketAddr>,
+    status: u16,
+    headers: HeaderMap,
+}
+
+/// Sends a GET, refusing private addresses given literally when they are denied (names are
+/// checked by the resolver). Every request of the crawl goes through here.
+async fn send_get(
+    ctx: &FetchContext,
+    url: &Url,
+) -> Result<(reqwest::Response, ResponseHead), RecordError> {
+    if let Some(error) = denied_literal(&ctx.shared, url) {
+        return Err(error);
+    }
+    let sent_at = SystemTime::now();
+    let mut response = ctx
+        .client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| error_of(&e))?;
+    let head = ResponseHead {
+        sent_at,
+        version: response.version(),
+        remote_addr: response.remote_addr(),
+        status: response.status().as_u16(),
+        headers: std::mem::take(response.headers_mut()),
+    };
+    Ok((response, head))
+}
+
 /// Requests `job.target` and reads the response, or decides where its redirect leads.
 async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     let shared = &ctx.shared;
-    if let Some(error) = denied_literal(shared, &job.target) {
-        return Hop::Final(Response::failed(error), job);
-    }
-    let sent_at = SystemTime::now();
-    let mut response = match ctx.client.get(job.target.clone()).send().await {
-        Ok(response) => response,
-        Err(e) => return Hop::Final(Response::failed(error_of(&e)), job),
+    let (mut response, head) = match send_get(ctx, &job.target).await {
+        Ok(sent) => sent,
+        Err(error) => return Hop::Final(Response::failed(error), job),
     };
-    let status = response.status().as_u16();
-    let version = format!("{:?}", response.version());
-    let remote_addr = response.remote_addr();
-    let headers = std::mem::take(response.headers_mut());
-    let exchange = |body: &Bytes, truncated: bool| Exchange {
-        url: job.target.clone(),
-        remote_addr,
-        sent_at,
-        version: version.clone(),
-        status,
-        headers: headers.clone(),
-        body: body.clone(),
-        truncated,
-    };
-    let content_type = headers
+    let status = head.status;
+    let content_type = head
+        .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
     if matches!(status, 301 | 302 | 303 | 307 | 308) {
-        let location = headers
+        let location = head
+            .headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|l| job.target.join(l.trim()).ok())
             .map(normalize);
         // Read the (small) body so the connection can be reused.
         let (body, truncated, _) = read_body(&mut response, 64 * 1024).await;
-        if !shared.archives.is_empty() {
-            archive(ctx, exchange(&body, truncated)).await;
-        }
+        archive(ctx, &job.target, &head, &body, truncated).await;
         job.redirects.push(Redirect {
             url: job.target.clone(),
             status,
             location: location.clone(),
         });
-        let mut last = Response::failed(RecordError {
-            kind: ErrorKind::RedirectInvalid,
-            message: String::new(),
-        });
-        last.status = Some(status);
-        last.headers = headers;
-        last.content_type = content_type;
+        let last = Response {
+            status: Some(status),
+            headers: head.headers,
+            content_type,
+            body: Bytes::new(),
+            truncated: false,
+            error: None,
+        };
         let fail = |mut last: Response, job, kind, message: String| {
             last.error = Some(RecordError { kind, message });
             Hop::Final(last, job)
@@ -519,7 +569,6 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         }
         if !shared.seen.insert(Fingerprint::of(&location)) {
             // The target is crawled on its own (or was): this URL ends at its redirect.
-            last.error = None;
             return Hop::Final(last, job);
         }
         job.target = location;
@@ -528,13 +577,13 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     }
 
     let (body, truncated, error) = read_body(&mut response, shared.max_body).await;
-    if !shared.archives.is_empty() && error.is_none() {
-        archive(ctx, exchange(&body, truncated)).await;
+    if error.is_none() {
+        archive(ctx, &job.target, &head, &body, truncated).await;
     }
     Hop::Final(
         Response {
             status: Some(status),
-            headers,
+            headers: head.headers,
             content_type,
             body,
             truncated,
@@ -544,47 +593,41 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     )
 }
 
-/// A response as received, for the archives.
-struct Exchange {
-    url: Url,
-    remote_addr: Option<std::net::SocketAddr>,
-    sent_at: SystemTime,
-    version: String,
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
+/// Hands an exchange to every archive (WARC, say), waiting until each has it. Does nothing
+/// without archives.
+async fn archive(
+    ctx: &FetchContext,
+    url: &Url,
+    head: &ResponseHead,
+    body: &Bytes,
     truncated: bool,
-}
-
-/// Hands an exchange to every archive (WARC, say), waiting until each has it.
-async fn archive(ctx: &FetchContext, exchange: Exchange) {
+) {
     let shared = &ctx.shared;
-    let mut host = exchange.url.host_str().unwrap_or_default().to_owned();
-    if let Some(port) = exchange.url.port() {
-        host.push_str(&format!(":{port}"));
+    if shared.archives.is_empty() {
+        return;
     }
     // The request as reqwest sends it.
     let request_headers = vec![
-        ("Host".to_owned(), host),
+        ("Host".to_owned(), host_key(url).into_owned()),
         ("User-Agent".to_owned(), shared.user_agent.clone()),
         ("Accept".to_owned(), "*/*".to_owned()),
         ("Accept-Encoding".to_owned(), "gzip, br, deflate".to_owned()),
     ];
-    let response_headers = exchange
+    let response_headers = head
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
     let record = Arc::new(HttpExchange::new(
-        exchange.url,
-        exchange.remote_addr,
-        exchange.sent_at,
+        url.clone(),
+        head.remote_addr,
+        head.sent_at,
         request_headers,
-        exchange.version,
-        exchange.status,
+        format!("{:?}", head.version),
+        head.status,
         response_headers,
-        exchange.body,
-        exchange.truncated,
+        body.clone(),
+        truncated,
     ));
     for sink in &shared.archives {
         let _ = sink.send(WriteExchange(Arc::clone(&record))).await;
@@ -600,19 +643,10 @@ async fn get_resource(
 ) -> Result<(u16, Bytes), RecordError> {
     let mut url = url.clone();
     for _ in 0..=5 {
-        if let Some(error) = denied_literal(&ctx.shared, &url) {
-            return Err(error);
-        }
-        let mut response = ctx
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| error_of(&e))?;
-        let status = response.status().as_u16();
-        if response.status().is_redirection()
-            && let Some(next) = response
-                .headers()
+        let (mut response, head) = send_get(ctx, &url).await?;
+        if (300..400).contains(&head.status)
+            && let Some(next) = head
+                .headers
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| url.join(l.trim()).ok())
@@ -621,28 +655,12 @@ async fn get_resource(
             url = next;
             continue;
         }
-        let sent_at = SystemTime::now();
-        let version = format!("{:?}", response.version());
-        let remote_addr = response.remote_addr();
-        let headers = std::mem::take(response.headers_mut());
         let (body, truncated, error) = read_body(&mut response, max).await;
         if let Some(error) = error {
             return Err(error);
         }
-        if !ctx.shared.archives.is_empty() {
-            let exchange = Exchange {
-                url: url.clone(),
-                remote_addr,
-                sent_at,
-                version,
-                status,
-                headers,
-                body: body.clone(),
-                truncated,
-            };
-            archive(ctx, exchange).await;
-        }
-        return Ok((status, body));
+        archive(ctx, &url, &head, &body, truncated).await;
+        return Ok((head.status, body));
     }
     // More than five redirects: RFC 9309 lets a crawler treat robots.txt as unavailable,
     // which for redirects means allow all (like a 4xx).
@@ -776,7 +794,8 @@ fn elapsed_ms(since: Instant) -> u64 {
 /// A record for a job that ends without a usable response: at its last redirect, if any.
 fn failed_record(
     job: &FetchJob,
-    started: (Instant, SystemTime),
+    started: Instant,
+    fetched_at: SystemTime,
     error: RecordError,
 ) -> Arc<PageRecord> {
     let last = job.redirects.last();
@@ -793,8 +812,8 @@ fn failed_record(
         new_links: 0,
         redirects: job.redirects.clone(),
         attempts: job.attempts,
-        elapsed_ms: elapsed_ms(started.0),
-        fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
+        elapsed_ms: elapsed_ms(started),
+        fetched_at: humantime::format_rfc3339_millis(fetched_at).to_string(),
         error: Some(error),
     })
 }

@@ -122,7 +122,7 @@ impl Handler<ParseSitemap> for Parser {
         for page in sitemap.pages {
             let Ok(url) = parse_seed(&page) else { continue };
             out.counts.found += 1;
-            if let Some(url) = claim(shared, url, true, &mut out.counts) {
+            if claim(shared, &url, Fingerprint::of(&url), true, &mut out.counts) {
                 out.pages.push(url);
             }
         }
@@ -135,32 +135,32 @@ impl Handler<ParseSitemap> for Parser {
     }
 }
 
-/// Sorts one link: returns it when it is in scope, new, and passes the trap guards and the
-/// depth limit (it is then claimed in the seen set). Links already seen cost one lookup.
+/// Sorts one link: whether it is in scope, new, and passes the trap guards and the depth
+/// limit; it is then claimed in the seen set. Links already seen cost one lookup.
 fn claim(
     shared: &ParseShared,
-    url: Url,
+    url: &Url,
+    fingerprint: Fingerprint,
     within_depth: bool,
     counts: &mut LinkCounts,
-) -> Option<Url> {
-    if !shared.scope.allows(&url) {
+) -> bool {
+    if !shared.scope.allows(url) {
         counts.out_of_scope += 1;
-        return None;
+        return false;
     }
-    let fingerprint = Fingerprint::of(&url);
     if shared.seen.contains(fingerprint) {
-        return None;
+        return false;
     }
     if url.as_str().len() > shared.max_url_length {
         counts.too_long += 1;
-    } else if has_repeating_segments(&url) {
+    } else if has_repeating_segments(url) {
         counts.repeating += 1;
     } else if !within_depth {
         counts.beyond_depth += 1;
-    } else if shared.seen.insert(fingerprint) {
-        return Some(url);
+    } else {
+        return shared.seen.insert(fingerprint);
     }
-    None
+    false
 }
 
 /// The whole of a parser's work on one page, as a plain function.
@@ -187,12 +187,13 @@ pub(crate) fn parse_page(shared: &ParseShared, page: &Parse) -> ParseOutput {
         skipped: found.skipped,
         ..LinkCounts::default()
     };
-    let mut new_links = Vec::new();
-    for url in &found.links {
-        if let Some(url) = claim(shared, url.clone(), within_depth, &mut counts) {
-            new_links.push(url);
-        }
-    }
+    let new_links = found
+        .links
+        .iter()
+        .zip(&found.fingerprints)
+        .filter(|&(url, &fingerprint)| claim(shared, url, fingerprint, within_depth, &mut counts))
+        .map(|(url, _)| url.clone())
+        .collect();
     let links = if shared.keep_links {
         found.links
     } else {

@@ -47,18 +47,27 @@ impl Actor for Sink {
     type Context = Context<Self>;
 }
 
+impl Sink {
+    /// Writes with `write` unless an earlier write failed; keeps the first error.
+    fn write(&mut self, write: impl FnOnce(&mut Output) -> io::Result<()>) {
+        if self.error.is_none()
+            && let Err(e) = write(&mut self.writer)
+        {
+            tracing::error!(error = %e, "writing an output failed; later writes to it are dropped");
+            self.error = Some(e);
+        }
+    }
+}
+
 /// Appends a record to the output.
 impl Handler<WriteRecord> for Sink {
     type Result = ();
 
     fn handle(&mut self, msg: WriteRecord, _: &mut Self::Context) {
-        if self.error.is_none()
-            && let Output::Records(writer) = &mut self.writer
-            && let Err(e) = writer.write_record(&msg.0)
-        {
-            tracing::error!(error = %e, "writing records failed; later records are dropped");
-            self.error = Some(e);
-        }
+        self.write(|output| match output {
+            Output::Records(writer) => writer.write_record(&msg.0),
+            Output::Exchanges(_) => Ok(()),
+        });
     }
 }
 
@@ -67,13 +76,10 @@ impl Handler<WriteExchange> for Sink {
     type Result = ();
 
     fn handle(&mut self, msg: WriteExchange, _: &mut Self::Context) {
-        if self.error.is_none()
-            && let Output::Exchanges(writer) = &mut self.writer
-            && let Err(e) = writer.write_exchange(&msg.0)
-        {
-            tracing::error!(error = %e, "writing the archive failed; later exchanges are dropped");
-            self.error = Some(e);
-        }
+        self.write(|output| match output {
+            Output::Exchanges(writer) => writer.write_exchange(&msg.0),
+            Output::Records(_) => Ok(()),
+        });
     }
 }
 

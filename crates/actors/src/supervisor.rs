@@ -136,14 +136,49 @@ enum RobotsState {
     Unavailable(String),
 }
 
-/// Whether a URL may start now.
+/// Whether a host may take a request now.
 enum Gate {
     Go,
     Wait,
-    /// Its host's robots.txt must be fetched first.
+    /// Its robots.txt must be fetched first.
     NeedRobots,
-    /// It is recorded without a request.
-    Refuse(RecordError),
+}
+
+impl Host {
+    /// Whether the host may take a request now. A host whose robots.txt is unavailable
+    /// always may: its URLs are refused without a request.
+    fn gate(&self, per_host: usize, now: Instant) -> Gate {
+        let can_start = self.in_flight < per_host && now >= self.next_start;
+        match self.robots {
+            RobotsState::Unknown if can_start => Gate::NeedRobots,
+            RobotsState::Unknown | RobotsState::Fetching => Gate::Wait,
+            RobotsState::Unavailable(_) => Gate::Go,
+            RobotsState::Ready(_) if can_start => Gate::Go,
+            RobotsState::Ready(_) => Gate::Wait,
+        }
+    }
+
+    /// Why `url`, of this host, is recorded without a request, once robots.txt is known.
+    fn refusal(&self, url: &Url) -> Option<RecordError> {
+        match &self.robots {
+            RobotsState::Unavailable(why) => Some(RecordError {
+                kind: ErrorKind::RobotsUnavailable,
+                message: format!("robots.txt of {} unavailable: {why}", host_key(url)),
+            }),
+            RobotsState::Ready(rules) if !rules.allowed(url) => Some(RecordError {
+                kind: ErrorKind::RobotsDisallowed,
+                message: "disallowed by robots.txt".into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Holds the host's next request until `until` at the earliest, and makes sure the
+    /// supervisor wakes up then.
+    fn defer(&mut self, until: Instant, wakeups: &mut BinaryHeap<Reverse<Instant>>) {
+        self.next_start = self.next_start.max(until);
+        wakeups.push(Reverse(self.next_start));
+    }
 }
 
 /// A retry waiting for its time.
@@ -284,55 +319,13 @@ impl Supervisor {
     }
 
     fn host_entry(&mut self, url: &Url) -> &mut Host {
-        let limits = &self.limits;
-        self.hosts
-            .entry(host_key(url).into_owned())
-            .or_insert_with(|| Host {
-                robots_url: robots_url(url),
-                robots: if limits.obey_robots {
-                    RobotsState::Unknown
-                } else {
-                    RobotsState::Ready(Arc::new(RobotsRules::allow_all()))
-                },
-                robots_attempts: 0,
-                in_flight: 0,
-                next_start: Instant::now(),
-                delay: if limits.autothrottle {
-                    limits.delay.max(AUTOTHROTTLE_START_DELAY)
-                } else {
-                    limits.delay
-                },
-                crawl_delay: None,
-                accepted: 0,
-            })
+        host_entry(&mut self.hosts, &self.limits, url)
     }
 
     fn page_limit_reached(&self) -> bool {
         self.limits
             .max_pages
             .is_some_and(|max| self.dispatched >= max)
-    }
-
-    /// Whether a URL may start now, given its host's state.
-    fn gate(hosts: &HashMap<String, Host>, per_host: usize, now: Instant, url: &Url) -> Gate {
-        let Some(host) = hosts.get(host_key(url).as_ref()) else {
-            return Gate::NeedRobots;
-        };
-        let can_start = host.in_flight < per_host && now >= host.next_start;
-        match &host.robots {
-            RobotsState::Unknown if can_start => Gate::NeedRobots,
-            RobotsState::Unknown | RobotsState::Fetching => Gate::Wait,
-            RobotsState::Unavailable(why) => Gate::Refuse(RecordError {
-                kind: ErrorKind::RobotsUnavailable,
-                message: format!("robots.txt of {} unavailable: {why}", host_key(url)),
-            }),
-            RobotsState::Ready(rules) if !rules.allowed(url) => Gate::Refuse(RecordError {
-                kind: ErrorKind::RobotsDisallowed,
-                message: "disallowed by robots.txt".into(),
-            }),
-            RobotsState::Ready(_) if can_start => Gate::Go,
-            RobotsState::Ready(_) => Gate::Wait,
-        }
     }
 
     /// The deepest page depth that may start now.
@@ -384,55 +377,47 @@ impl Supervisor {
             // Hops and retries first: their pages already count against the page limit.
             let mut next = None;
             for at in 0..self.hops.len() {
-                match Self::gate(&self.hosts, per_host, now, &self.hops[at].target) {
+                let target = &self.hops[at].target;
+                let key = host_key(target);
+                // Every hop's host was entered when the hop was queued.
+                let Some(host) = self.hosts.get(key.as_ref()) else {
+                    continue;
+                };
+                if let Some(error) = host.refusal(target) {
+                    let mut job = self.hops.remove(at).expect("in range");
+                    job.kind = JobKind::Refused(error);
+                    next = Some(job);
+                    break;
+                }
+                match host.gate(per_host, now) {
                     Gate::Go => {
                         next = self.hops.remove(at);
                         break;
                     }
-                    Gate::Refuse(error) => {
-                        let mut job = self.hops.remove(at).expect("in range");
-                        job.kind = JobKind::Refused(error);
-                        next = Some(job);
-                        break;
-                    }
-                    Gate::NeedRobots => {
-                        need_robots.push(host_key(&self.hops[at].target).into_owned())
-                    }
+                    Gate::NeedRobots => need_robots.push(key.into_owned()),
                     Gate::Wait => {}
                 }
             }
             if next.is_none() && !self.page_limit_reached() {
                 let cap = self.depth_cap();
                 let hosts = &self.hosts;
-                let mut refusal = None;
-                let mut ready = |host: &str| {
-                    let Some(state) = hosts.get(host) else {
-                        return false;
-                    };
-                    match Self::gate(hosts, per_host, now, &state.robots_url) {
-                        Gate::Go => true,
-                        Gate::NeedRobots => {
-                            need_robots.push(host.to_owned());
+                let mut ready =
+                    |name: &str| match hosts.get(name).map(|host| host.gate(per_host, now)) {
+                        Some(Gate::Go) => true,
+                        Some(Gate::NeedRobots) => {
+                            need_robots.push(name.to_owned());
                             false
                         }
-                        Gate::Wait => false,
-                        // Unavailable robots: every URL of the host is refused at once.
-                        Gate::Refuse(error) if error.kind == ErrorKind::RobotsUnavailable => {
-                            refusal = Some(error);
-                            true
-                        }
-                        // The robots URL itself is always allowed, so this is not reached.
-                        Gate::Refuse(_) => false,
-                    }
-                };
+                        Some(Gate::Wait) | None => false,
+                    };
                 if let Some(request) = self.frontier.pop(cap, &mut ready) {
                     self.dispatched += 1;
+                    let refusal = self
+                        .hosts
+                        .get(host_key(&request.url).as_ref())
+                        .and_then(|host| host.refusal(&request.url));
                     let mut job = FetchJob::new(JobKind::Page, request);
                     if let Some(error) = refusal {
-                        job.kind = JobKind::Refused(error);
-                    } else if let Gate::Refuse(error) =
-                        Self::gate(&self.hosts, usize::MAX, now, &job.target)
-                    {
                         job.kind = JobKind::Refused(error);
                     }
                     next = Some(job);
@@ -489,16 +474,17 @@ impl Supervisor {
         let charged = !matches!(job.kind, JobKind::Refused(_));
         if charged {
             let max_crawl_delay = self.limits.max_crawl_delay;
-            let host = self.host_entry(&job.target);
+            let host = host_entry(&mut self.hosts, &self.limits, &job.target);
             host.in_flight += 1;
             let delay = host
                 .delay
                 .max(host.crawl_delay.unwrap_or_default().min(max_crawl_delay));
             if !delay.is_zero() {
                 // A random factor from 1 to 1.5, so requests do not fall into lockstep.
-                host.next_start = now + delay.mul_f64(1.0 + fastrand::f64() * 0.5);
-                let at = host.next_start;
-                self.wakeups.push(Reverse(at));
+                host.defer(
+                    now + delay.mul_f64(1.0 + fastrand::f64() * 0.5),
+                    &mut self.wakeups,
+                );
             }
         }
         if matches!(job.kind, JobKind::Page | JobKind::Refused(_)) {
@@ -525,9 +511,6 @@ impl Supervisor {
         let now = Instant::now();
         while self.wakeups.peek().is_some_and(|Reverse(at)| *at <= now) {
             self.wakeups.pop();
-        }
-        if let Some(due) = self.delayed.peek().map(|d| d.due) {
-            self.wakeups.push(Reverse(due));
         }
         let Some(&Reverse(at)) = self.wakeups.peek() else {
             return;
@@ -586,9 +569,7 @@ impl Supervisor {
                 host.crawl_delay = rules.crawl_delay().map(|d| d.min(max_crawl_delay));
                 if let Some(delay) = host.crawl_delay {
                     // The robots.txt request itself counts: the first page waits too.
-                    host.next_start = host.next_start.max(Instant::now() + delay);
-                    let at = host.next_start;
-                    self.wakeups.push(Reverse(at));
+                    host.defer(Instant::now() + delay, &mut self.wakeups);
                 }
                 let sitemaps: Vec<Url> = if self.limits.sitemaps_from_robots {
                     rules
@@ -613,15 +594,13 @@ impl Supervisor {
                 } else {
                     host.robots = RobotsState::Unknown;
                     let wait = backoff * 2u32.pow(host.robots_attempts - 1);
-                    host.next_start = host.next_start.max(Instant::now() + wait);
-                    let at = host.next_start;
-                    self.wakeups.push(Reverse(at));
+                    host.defer(Instant::now() + wait, &mut self.wakeups);
                 }
             }
         }
     }
 
-    fn retry_later(&mut self, mut job: FetchJob, retry_after: Option<Duration>) {
+    fn retry_later(&mut self, job: FetchJob, retry_after: Option<Duration>) {
         self.report.retries += 1;
         let now = Instant::now();
         tracing::debug!(url = %job.target, attempts = job.attempts, ?retry_after, "retrying");
@@ -629,10 +608,8 @@ impl Supervisor {
             // 429 or 503 with Retry-After: the whole host waits.
             self.report.host_pauses += 1;
             let pause = pause.min(MAX_RETRY_AFTER);
-            let host = self.host_entry(&job.target);
-            host.next_start = host.next_start.max(now + pause);
-            let at = host.next_start;
-            self.wakeups.push(Reverse(at));
+            host_entry(&mut self.hosts, &self.limits, &job.target)
+                .defer(now + pause, &mut self.wakeups);
         }
         let exponent = job.attempts.saturating_sub(1).min(16);
         let backoff = self
@@ -641,10 +618,11 @@ impl Supervisor {
             .saturating_mul(1 << exponent)
             .min(Duration::from_secs(60));
         let wait = retry_after.unwrap_or(backoff.mul_f64(0.5 + fastrand::f64()));
-        job.started = job.started.or(Some((now, std::time::SystemTime::now())));
+        let due = now + wait.min(MAX_RETRY_AFTER);
+        self.wakeups.push(Reverse(due));
         self.retry_seq += 1;
         self.delayed.push(Delayed {
-            due: now + wait.min(MAX_RETRY_AFTER),
+            due,
             seq: self.retry_seq,
             job,
         });
@@ -672,6 +650,38 @@ impl Supervisor {
         }
         ctx.stop();
     }
+}
+
+/// The state of a URL's host, created on first sight. (A free function, so that it
+/// borrows only the hosts while other fields of the supervisor are in use.)
+fn host_entry<'a>(
+    hosts: &'a mut HashMap<String, Host>,
+    limits: &Limits,
+    url: &Url,
+) -> &'a mut Host {
+    let key = host_key(url);
+    if !hosts.contains_key(key.as_ref()) {
+        let host = Host {
+            robots_url: robots_url(url),
+            robots: if limits.obey_robots {
+                RobotsState::Unknown
+            } else {
+                RobotsState::Ready(Arc::new(RobotsRules::allow_all()))
+            },
+            robots_attempts: 0,
+            in_flight: 0,
+            next_start: Instant::now(),
+            delay: if limits.autothrottle {
+                limits.delay.max(AUTOTHROTTLE_START_DELAY)
+            } else {
+                limits.delay
+            },
+            crawl_delay: None,
+            accepted: 0,
+        };
+        hosts.insert(key.clone().into_owned(), host);
+    }
+    hosts.get_mut(key.as_ref()).expect("inserted above")
 }
 
 /// AutoThrottle's next delay for a host: halfway from the current delay to the latency

@@ -88,6 +88,8 @@ impl SkipCounts {
 pub struct PageLinks {
     /// The distinct http and https links, normalized, in document order.
     pub links: Vec<Url>,
+    /// The fingerprint of each link: `fingerprints[i]` is that of `links[i]`.
+    pub fingerprints: Vec<Fingerprint>,
     /// The references that were not followed, by kind.
     pub skipped: SkipCounts,
 }
@@ -260,8 +262,10 @@ pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
         let Some(reference) = reference else { continue };
         match resolve_link(&base, reference) {
             Ok(url) => {
-                if distinct.insert(Fingerprint::of(&url)) {
+                let fingerprint = Fingerprint::of(&url);
+                if distinct.insert(fingerprint) {
                     out.links.push(url);
+                    out.fingerprints.push(fingerprint);
                 }
             }
             Err(skip) => out.skipped.add(skip),

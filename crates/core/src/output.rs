@@ -164,9 +164,6 @@ impl<W: Write> CsvWriter<W> {
 }
 
 fn csv_cell(row: &mut Vec<u8>, value: &str) {
-    if !row.is_empty() && row.last() != Some(&b'\n') {
-        row.push(b',');
-    }
     if value.contains([',', '"', '\n', '\r']) {
         row.push(b'"');
         row.extend_from_slice(value.replace('"', "\"\"").as_bytes());
@@ -203,18 +200,12 @@ impl<W: Write + Send + 'static> RecordWriter for CsvWriter<W> {
             opt(r.error.as_ref().map(|e| e.kind.to_string())),
             opt(r.error.as_ref().map(|e| e.message.clone())),
         ];
-        let start = self.row.len();
         for (i, cell) in cells.iter().enumerate() {
-            if i == 0 {
-                // The first cell of a row: no separator before it.
-                let mut first = Vec::new();
-                csv_cell(&mut first, cell);
-                self.row.extend_from_slice(&first);
-            } else {
-                csv_cell(&mut self.row, cell);
+            if i > 0 {
+                self.row.push(b',');
             }
+            csv_cell(&mut self.row, cell);
         }
-        debug_assert!(self.row.len() > start);
         self.row.extend_from_slice(b"\r\n");
         self.out.write_all(&self.row)?;
         self.header_written = true;
