@@ -319,3 +319,26 @@ fn redirect_to_another_host_in_scope() {
     assert_eq!(private.status, Some(302), "it ends at the redirect");
     assert_eq!(target.hits("/private"), 0);
 }
+
+#[test]
+fn brotli_bodies_are_decoded_and_headers_kept() {
+    let body = arachne_testkit::brotli(b"<a href=\"/from-brotli\">b</a>");
+    let server = Routes::new()
+        .page("/", r#"<a href="/br">br</a>"#)
+        .route("/br", Response::html(body).header("Content-Encoding", "br"))
+        .route(
+            "/zstd",
+            Response::html("x").header("Content-Encoding", "zstd"),
+        )
+        .page("/from-brotli", "<a href=\"/zstd\">z</a>")
+        .serve();
+    let (_, records) = crawl(local().seed(server.url("/")));
+    assert_eq!(server.hits("/from-brotli"), 1, "brotli bodies are decoded");
+    let zstd = record(&records, "/zstd");
+    assert_eq!(zstd.status, Some(200));
+    assert_eq!(
+        zstd.error.as_ref().unwrap().kind,
+        ErrorKind::Decode,
+        "a coding not asked for is a decode error"
+    );
+}

@@ -10,10 +10,14 @@ use arachne_core::{
     CrawlRequest, ErrorKind, Fingerprint, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError,
     Redirect, RobotsRules, SITEMAP_MAX_BYTES, ScopeRules, SeenSet, host_key, is_html, normalize,
 };
-use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use bytes::Bytes;
+use reqwest::header::{
+    ACCEPT_ENCODING as ACCEPT_ENCODING_HEADER, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap,
+    HeaderValue, LOCATION, RETRY_AFTER,
+};
 use url::{Host, Url};
 
+use crate::decode::{ACCEPT_ENCODING, Body, BodyDecoder};
 use crate::messages::{ItemExtracted, PageFetched};
 use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
 use crate::resolve::{DeniedAddress, Resolver, is_denied};
@@ -508,8 +512,8 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
             .and_then(|l| job.target.join(l.trim()).ok())
             .map(normalize);
         // Read the (small) body so the connection can be reused.
-        let (body, truncated, _) = read_body(&mut response, 64 * 1024).await;
-        archive(ctx, &job.target, &head, &body, truncated).await;
+        let (body, _) = read_body(&mut response, &head, 64 * 1024, true).await;
+        archive(ctx, &job.target, &head, &body).await;
         job.redirects.push(Redirect {
             url: job.target.clone(),
             status,
@@ -576,32 +580,27 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         return Hop::Redirect(job);
     }
 
-    let (body, truncated, error) = read_body(&mut response, shared.max_body).await;
+    let keep_raw = !shared.archives.is_empty();
+    let (body, error) = read_body(&mut response, &head, shared.max_body, keep_raw).await;
     if error.is_none() {
-        archive(ctx, &job.target, &head, &body, truncated).await;
+        archive(ctx, &job.target, &head, &body).await;
     }
     Hop::Final(
         Response {
             status: Some(status),
             headers: head.headers,
             content_type,
-            body,
-            truncated,
+            body: body.decoded,
+            truncated: body.truncated,
             error,
         },
         job,
     )
 }
 
-/// Hands an exchange to every archive (WARC, say), waiting until each has it. Does nothing
-/// without archives.
-async fn archive(
-    ctx: &FetchContext,
-    url: &Url,
-    head: &ResponseHead,
-    body: &Bytes,
-    truncated: bool,
-) {
+/// Hands an exchange to every archive (WARC, say), waiting until each has it: the headers
+/// and the body as received. Does nothing without archives.
+async fn archive(ctx: &FetchContext, url: &Url, head: &ResponseHead, body: &Body) {
     let shared = &ctx.shared;
     if shared.archives.is_empty() {
         return;
@@ -611,7 +610,7 @@ async fn archive(
         ("Host".to_owned(), host_key(url).into_owned()),
         ("User-Agent".to_owned(), shared.user_agent.clone()),
         ("Accept".to_owned(), "*/*".to_owned()),
-        ("Accept-Encoding".to_owned(), "gzip, br, deflate".to_owned()),
+        ("Accept-Encoding".to_owned(), ACCEPT_ENCODING.to_owned()),
     ];
     let response_headers = head
         .headers
@@ -626,8 +625,8 @@ async fn archive(
         format!("{:?}", head.version),
         head.status,
         response_headers,
-        body.clone(),
-        truncated,
+        body.raw.clone().unwrap_or_else(|| body.decoded.clone()),
+        body.truncated,
     ));
     for sink in &shared.archives {
         let _ = sink.send(WriteExchange(Arc::clone(&record))).await;
@@ -655,12 +654,13 @@ async fn get_resource(
             url = next;
             continue;
         }
-        let (body, truncated, error) = read_body(&mut response, max).await;
+        let keep_raw = !ctx.shared.archives.is_empty();
+        let (body, error) = read_body(&mut response, &head, max, keep_raw).await;
         if let Some(error) = error {
             return Err(error);
         }
-        archive(ctx, &url, &head, &body, truncated).await;
-        return Ok((head.status, body));
+        archive(ctx, &url, &head, &body).await;
+        return Ok((head.status, body.decoded));
     }
     // More than five redirects: RFC 9309 lets a crawler treat robots.txt as unavailable,
     // which for redirects means allow all (like a 4xx).
@@ -719,32 +719,59 @@ async fn run_sitemap(ctx: &FetchContext, job: FetchJob, nesting: u32) -> Finishe
     finished
 }
 
-/// Reads a body up to `max` bytes (after decompression). Returns the bytes, whether the body
-/// was longer than `max`, and the error that broke it off, if any.
+/// Reads a body, decoding its `Content-Encoding`, up to `max` decoded bytes (so a
+/// compression bomb stops at the cap). Keeps the received bytes too when `keep_raw`.
+/// Returns the body as far as it got, and the error that broke it off, if any.
 async fn read_body(
     response: &mut reqwest::Response,
+    head: &ResponseHead,
     max: u64,
-) -> (Bytes, bool, Option<RecordError>) {
+    keep_raw: bool,
+) -> (Body, Option<RecordError>) {
     let max = usize::try_from(max).unwrap_or(usize::MAX);
-    let hint = response
-        .content_length()
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(16 * 1024);
-    let mut body = BytesMut::with_capacity(hint.min(max));
-    loop {
+    let decode_error = |message: String| RecordError {
+        kind: ErrorKind::Decode,
+        message,
+    };
+    let coding = head
+        .headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let mut decoder = match BodyDecoder::new(coding, max, keep_raw) {
+        Ok(decoder) => decoder,
+        Err(message) => {
+            let empty = Body {
+                decoded: Bytes::new(),
+                raw: None,
+                truncated: false,
+            };
+            return (empty, Some(decode_error(message)));
+        }
+    };
+    let mut error = None;
+    while !decoder.is_full() {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = max - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    return (body.freeze(), true, None);
+                if let Err(message) = decoder.feed(&chunk) {
+                    error = Some(decode_error(message));
+                    break;
                 }
-                body.extend_from_slice(&chunk);
             }
-            Ok(None) => return (body.freeze(), false, None),
-            Err(e) => return (body.freeze(), false, Some(error_of(&e))),
+            Ok(None) => break,
+            Err(e) => {
+                // Decoding is done here, so whatever reqwest reports while reading the body
+                // (it calls it "decoding") is a broken transfer: a body error, worth a retry.
+                let mut transfer = error_of(&e);
+                if transfer.kind == ErrorKind::Decode {
+                    transfer.kind = ErrorKind::Body;
+                }
+                error = Some(transfer);
+                break;
+            }
         }
     }
+    let (body, finish_error) = decoder.finish();
+    (body, error.or(finish_error.map(decode_error)))
 }
 
 /// Classifies a reqwest error, with its chain of causes as the message.
@@ -765,20 +792,6 @@ fn error_of(error: &reqwest::Error) -> RecordError {
     while let Some(cause) = source {
         if cause.downcast_ref::<DeniedAddress>().is_some() {
             kind = ErrorKind::DeniedAddress;
-        }
-        // The decompression layer reports every body failure as a decode error; a broken
-        // connection underneath is a body error (and worth a retry).
-        if kind == ErrorKind::Decode
-            && let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::BrokenPipe
-            )
-        {
-            kind = ErrorKind::Body;
         }
         message.push_str(": ");
         message.push_str(&cause.to_string());
@@ -828,6 +841,11 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
         .dns_resolver(settings.resolver.clone())
+        // The fetcher decodes bodies itself, so the response headers stay as received.
+        .default_headers(HeaderMap::from_iter([(
+            ACCEPT_ENCODING_HEADER,
+            HeaderValue::from_static(ACCEPT_ENCODING),
+        )]))
         .build()
 }
 

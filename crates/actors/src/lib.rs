@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod crawler;
+mod decode;
 mod fetcher;
 mod messages;
 mod parser;

@@ -19,7 +19,8 @@ use url::Url;
 pub struct PageFetched {
     /// The record also written to the outputs.
     pub record: Arc<PageRecord>,
-    /// The headers of the last response (empty when none arrived).
+    /// The headers of the last response as received (empty when none arrived); the body
+    /// below is already decoded, whatever `content-encoding` says.
     pub headers: Arc<HeaderMap>,
     /// The body of the last response, decompressed, at most the body-size cap.
     pub body: Bytes,

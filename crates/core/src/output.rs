@@ -72,7 +72,8 @@ pub struct HttpExchange {
     pub status: u16,
     /// The response headers as received, in order.
     pub response_headers: Vec<(String, Vec<u8>)>,
-    /// The body, decompressed (so `Content-Encoding` no longer applies), at most the cap.
+    /// The body as received: still content-encoded (see the `content-encoding` header),
+    /// de-chunked, at most the cap.
     pub body: bytes::Bytes,
     /// Whether the body was cut at the cap.
     pub truncated: bool,

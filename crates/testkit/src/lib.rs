@@ -21,5 +21,5 @@
 mod server;
 mod site;
 
-pub use server::{Behavior, Request, Response, TestServer, gzip};
+pub use server::{Behavior, Request, Response, TestServer, brotli, gzip};
 pub use site::{Routes, SyntheticSite};

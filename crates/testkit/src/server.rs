@@ -428,3 +428,14 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.write_all(body).expect("writing to memory");
     encoder.finish().expect("writing to memory")
 }
+
+/// Brotli-compresses a body (for `Content-Encoding: br` responses).
+pub fn brotli(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    {
+        let mut encoder = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        encoder.write_all(body).expect("writing to memory");
+    }
+    out
+}

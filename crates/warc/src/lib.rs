@@ -7,13 +7,16 @@
 //! `WARC-IP-Address` (when known), SHA-1 `WARC-Block-Digest` and `WARC-Payload-Digest` in
 //! base32, and an exact `Content-Length`.
 //!
-//! Bodies are stored decoded (the crawler decompresses and de-chunks them), so the stored
-//! response headers are rewritten to match: `Content-Length` is the stored body's length, and
-//! any `Content-Encoding`, `Transfer-Encoding` or original `Content-Length` left in the
-//! headers is renamed `X-Archive-Orig-*` (the HTTP client already drops `Content-Encoding`
-//! and `Content-Length` of the bodies it decompresses). Readers then replay the records
-//! correctly. The `warcinfo` record says so. Request records hold the request line and the
-//! headers the HTTP client sends.
+//! Responses are stored as received: the status line, the headers in their order, and the
+//! body still content-encoded (gzip stays gzip). Only the transfer framing differs: bodies
+//! are stored de-chunked, so a `Transfer-Encoding` header is renamed
+//! `X-Archive-Orig-Transfer-Encoding`, and `Content-Length` is the stored length (an
+//! original that differs, for a chunked or cut body, is renamed
+//! `X-Archive-Orig-Content-Length`; a cut body is also marked `WARC-Truncated: length`).
+//! Readers then replay the records correctly; the `warcinfo` record says so. Header names
+//! are in the lower case the HTTP client gives them, and the reason phrase is the standard
+//! one for the status. Request records hold the request line and the headers the crawler
+//! sends.
 //!
 //! ```
 //! use arachne_core::{ExchangeWriter, HttpExchange};
@@ -114,7 +117,7 @@ impl WarcWriter {
             .unwrap_or_default();
         let fields = format!(
             "software: {}\r\nformat: WARC File Format 1.1\r\nconformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n\
-             description: HTTP bodies are stored decoded; Content-Encoding and Transfer-Encoding are renamed X-Archive-Orig-*, and Content-Length is the stored length. Request records are the request as sent.\r\n",
+             description: HTTP responses are stored as received but de-chunked: Transfer-Encoding and a Content-Length that differs from the stored length are renamed X-Archive-Orig-*. Request records are the request as sent.\r\n",
             self.software
         );
         let headers = vec![
@@ -188,11 +191,15 @@ impl ExchangeWriter for WarcWriter {
             reason(exchange.status)
         )
         .into_bytes();
+        let length = exchange.body.len().to_string();
+        let mut length_kept = false;
         for (name, value) in &exchange.response_headers {
-            let renamed = ["content-encoding", "transfer-encoding", "content-length"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h));
-            if renamed {
+            // The payload is stored de-chunked and maybe cut: a Transfer-Encoding, or a
+            // Content-Length that no longer matches, would mislead readers.
+            let is_length = name.eq_ignore_ascii_case("content-length");
+            let keep_length = is_length && !length_kept && value[..] == *length.as_bytes();
+            length_kept |= keep_length;
+            if name.eq_ignore_ascii_case("transfer-encoding") || (is_length && !keep_length) {
                 head.extend_from_slice(b"X-Archive-Orig-");
             }
             head.extend_from_slice(name.as_bytes());
@@ -200,9 +207,10 @@ impl ExchangeWriter for WarcWriter {
             head.extend_from_slice(value);
             head.extend_from_slice(b"\r\n");
         }
-        head.extend_from_slice(
-            format!("Content-Length: {}\r\n\r\n", exchange.body.len()).as_bytes(),
-        );
+        if !length_kept {
+            head.extend_from_slice(format!("Content-Length: {length}\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
         let mut block = head;
         block.extend_from_slice(&exchange.body);
 
