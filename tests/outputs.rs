@@ -245,3 +245,32 @@ fn warc_from_the_cli() {
     assert!(Path::new(&path).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn warc_keeps_the_reason_phrase_received() {
+    // The testkit answers an unusual status with the reason "Status".
+    let server = Routes::new()
+        .page("/", r#"<a href="/odd">odd</a>"#)
+        .route("/odd", Response::status(299).body("odd"))
+        .serve();
+    let dir = temp_dir("warc-reason");
+    let path = dir.join("reason.warc.gz");
+    let warc = WarcWriter::create(&path, None, "arachne-test").unwrap();
+    crawl(local().seed(server.url("/")).archive(warc));
+    let records = read_warc(&path).unwrap();
+    let odd = records
+        .iter()
+        .find(|r| r.header("WARC-Type") == Some("response") && path_of(r) == "/odd")
+        .unwrap();
+    assert!(
+        odd.block.starts_with(b"HTTP/1.1 299 Status\r\n"),
+        "{}",
+        String::from_utf8_lossy(&odd.block)
+    );
+    let root = records
+        .iter()
+        .find(|r| r.header("WARC-Type") == Some("response") && path_of(r) == "/")
+        .unwrap();
+    assert!(root.block.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -461,6 +461,8 @@ struct ResponseHead {
     version: reqwest::Version,
     remote_addr: Option<std::net::SocketAddr>,
     status: u16,
+    /// The reason phrase, when not the standard one for the status.
+    reason: Option<String>,
     headers: HeaderMap,
 }
 
@@ -485,6 +487,10 @@ async fn send_get(
         version: response.version(),
         remote_addr: response.remote_addr(),
         status: response.status().as_u16(),
+        reason: response
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|reason| String::from_utf8_lossy(reason.as_bytes()).into_owned()),
         headers: std::mem::take(response.headers_mut()),
     };
     Ok((response, head))
@@ -624,6 +630,7 @@ async fn archive(ctx: &FetchContext, url: &Url, head: &ResponseHead, body: &Body
         request_headers,
         format!("{:?}", head.version),
         head.status,
+        head.reason.clone(),
         response_headers,
         body.raw.clone().unwrap_or_else(|| body.decoded.clone()),
         body.truncated,

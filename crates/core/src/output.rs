@@ -70,6 +70,8 @@ pub struct HttpExchange {
     pub version: String,
     /// The response status.
     pub status: u16,
+    /// The reason phrase received, when it is not the standard one for the status.
+    pub reason: Option<String>,
     /// The response headers as received, in order.
     pub response_headers: Vec<(String, Vec<u8>)>,
     /// The body as received: still content-encoded (see the `content-encoding` header),
@@ -89,6 +91,7 @@ impl HttpExchange {
         request_headers: Vec<(String, String)>,
         version: String,
         status: u16,
+        reason: Option<String>,
         response_headers: Vec<(String, Vec<u8>)>,
         body: bytes::Bytes,
         truncated: bool,
@@ -100,6 +103,7 @@ impl HttpExchange {
             request_headers,
             version,
             status,
+            reason,
             response_headers,
             body,
             truncated,

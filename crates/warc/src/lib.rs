@@ -14,9 +14,8 @@
 //! original that differs, for a chunked or cut body, is renamed
 //! `X-Archive-Orig-Content-Length`; a cut body is also marked `WARC-Truncated: length`).
 //! Readers then replay the records correctly; the `warcinfo` record says so. Header names
-//! are in the lower case the HTTP client gives them, and the reason phrase is the standard
-//! one for the status. Request records hold the request line and the headers the crawler
-//! sends.
+//! are in the lower case the HTTP client gives them (they are case-insensitive). Request
+//! records hold the request line and the headers the crawler sends.
 //!
 //! ```
 //! use arachne_core::{ExchangeWriter, HttpExchange};
@@ -33,6 +32,7 @@
 //!     vec![("Host".into(), "a.test".into())],
 //!     "HTTP/1.1".into(),
 //!     200,
+//!     None,
 //!     vec![("content-type".into(), b"text/html".to_vec())],
 //!     "<p>hi</p>".into(),
 //!     false,
@@ -184,13 +184,12 @@ impl ExchangeWriter for WarcWriter {
         let uri = exchange.url.to_string();
         let response_id = record_id();
 
-        let mut head = format!(
-            "{} {} {}\r\n",
-            exchange.version,
-            exchange.status,
-            reason(exchange.status)
-        )
-        .into_bytes();
+        let reason = exchange
+            .reason
+            .as_deref()
+            .unwrap_or_else(|| reason(exchange.status));
+        let mut head =
+            format!("{} {} {reason}\r\n", exchange.version, exchange.status).into_bytes();
         let length = exchange.body.len().to_string();
         let mut length_kept = false;
         for (name, value) in &exchange.response_headers {
