@@ -301,50 +301,45 @@ fn read_records(out: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
+/// Starts a long crawl, sends it `signals` (5 ms apart), and waits for it to exit with 130.
+/// Returns its stderr and the records it wrote, each checked to be whole.
+fn interrupt(name: &str, signals: &[&str]) -> (String, Vec<Value>) {
+    let server = slow_site();
+    let (child, out) = start_long_crawl(&server, name);
+    for (i, name) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        signal(&child, name);
+    }
+    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let records = read_records(&out);
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+    (stderr, records)
+}
+
 #[test]
 fn first_signal_stops_gracefully() {
-    let server = slow_site();
-    let (child, out) = start_long_crawl(&server, "sigint");
-    signal(&child, "INT");
-    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let (stderr, records) = interrupt("sigint", &["INT"]);
     assert!(stderr.contains("stopped early"), "{stderr}");
-    let records = read_records(&out);
     assert!(records.len() < 2000);
     assert!(
         stderr.contains(&format!("crawled {} pages", records.len())),
         "every fetched page is written: {stderr}"
     );
-    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }
 
 #[test]
 fn sigterm_stops_gracefully_too() {
-    let server = slow_site();
-    let (child, out) = start_long_crawl(&server, "sigterm");
-    signal(&child, "TERM");
-    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
-    assert_eq!(output.status.code(), Some(130));
-    let records = read_records(&out);
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains(&format!("crawled {} pages", records.len()))
-    );
-    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+    let (stderr, records) = interrupt("sigterm", &["TERM"]);
+    assert!(stderr.contains(&format!("crawled {} pages", records.len())));
 }
 
 #[test]
 fn second_signal_quits_at_once_without_torn_records() {
-    let server = slow_site();
-    let (child, out) = start_long_crawl(&server, "sigint2");
-    signal(&child, "INT");
-    std::thread::sleep(std::time::Duration::from_millis(5));
-    signal(&child, "INT");
-    let output = crate::support::run_guarded(move || child.wait_with_output().unwrap());
-    assert_eq!(output.status.code(), Some(130));
-    read_records(&out);
-    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+    interrupt("sigint2", &["INT", "INT"]);
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
