@@ -15,7 +15,19 @@ fn main() -> ExitCode {
         eprintln!("usage: basic_crawl URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+        None => 100,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("basic_crawl: MAX_PAGES: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+        eprintln!(
+            "basic_crawl: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
+        );
+    }
 
     let crawler = Crawler::builder()
         .seed(seed)
@@ -26,7 +38,7 @@ fn main() -> ExitCode {
         Ok(report) => report,
         Err(e) => {
             eprintln!("basic_crawl: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
     eprint!("{report}");

@@ -63,7 +63,19 @@ async fn main() -> ExitCode {
         eprintln!("usage: custom_actor URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+        None => 100,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("custom_actor: MAX_PAGES: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+        eprintln!(
+            "custom_actor: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
+        );
+    }
 
     let collector = TitleCollector {
         selector: Selector::parse("title").expect("valid selector"),
@@ -79,7 +91,7 @@ async fn main() -> ExitCode {
         Ok(crawler) => crawler,
         Err(e) => {
             eprintln!("custom_actor: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
     let report = match crawler.run().await {

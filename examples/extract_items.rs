@@ -5,7 +5,8 @@
 //! cargo run --example extract_items -- https://example.com/ [MAX_PAGES]
 //! ```
 //!
-//! Each line is `{"url": ..., "title": ..., "headings": [...], "links": N}`.
+//! Each line is a JSON object with the keys in alphabetical order (items travel as
+//! `serde_json::Value`, whose maps are sorted): `{"headings":[...],"links":N,"title":...,"url":...}`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -112,7 +113,19 @@ async fn main() -> ExitCode {
         eprintln!("usage: extract_items URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+        None => 100,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("extract_items: MAX_PAGES: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+        eprintln!(
+            "extract_items: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
+        );
+    }
 
     let writer = ItemWriter {
         out: std::io::stdout(),
@@ -129,7 +142,7 @@ async fn main() -> ExitCode {
         Ok(crawler) => crawler.run().await,
         Err(e) => {
             eprintln!("extract_items: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
     match report {

@@ -83,7 +83,19 @@ async fn main() -> ExitCode {
         eprintln!("usage: link_checker URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(1_000);
+    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+        None => 1_000,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("link_checker: MAX_PAGES: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+        eprintln!(
+            "link_checker: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
+        );
+    }
 
     let checker = LinkChecker::default().start();
     let crawler = Crawler::builder()
@@ -95,7 +107,7 @@ async fn main() -> ExitCode {
         Ok(crawler) => crawler,
         Err(e) => {
             eprintln!("link_checker: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
     let report = match crawler.run().await {

@@ -40,10 +40,25 @@ async fn main() -> ExitCode {
         eprintln!("usage: sitemap_crawl SITEMAP_URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(1_000);
-    let Ok(mut home) = sitemap.parse::<Url>() else {
-        eprintln!("sitemap_crawl: `{sitemap}` is not a URL");
-        return ExitCode::from(2);
+    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+        None => 1_000,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("sitemap_crawl: MAX_PAGES: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+        eprintln!(
+            "sitemap_crawl: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
+        );
+    }
+    let mut home = match sitemap.parse::<Url>() {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("sitemap_crawl: `{sitemap}` is not a valid URL: {e}");
+            return ExitCode::from(2);
+        }
     };
     home.set_path("/");
     home.set_query(None);
@@ -62,7 +77,7 @@ async fn main() -> ExitCode {
         Ok(crawler) => crawler,
         Err(e) => {
             eprintln!("sitemap_crawl: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
     match crawler.run().await {

@@ -15,7 +15,19 @@ fn main() -> ExitCode {
         eprintln!("usage: warc_archive URL OUT.warc.gz [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+        None => 100,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("warc_archive: MAX_PAGES: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+        eprintln!(
+            "warc_archive: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
+        );
+    }
 
     let warc = match WarcWriter::create(
         &path,
@@ -28,13 +40,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = Crawler::builder()
+    let crawler = match Crawler::builder()
         .seed(seed)
         .max_pages(max_pages)
         .archive(warc)
         .build()
-        .and_then(|crawler| crawler.run_blocking());
-    let report = match result {
+    {
+        Ok(crawler) => crawler,
+        Err(e) => {
+            eprintln!("warc_archive: {e}");
+            // Nothing was archived: leave no empty archive behind.
+            let _ = std::fs::remove_file(&path);
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
+        }
+    };
+    let report = match crawler.run_blocking() {
         Ok(report) => report,
         Err(e) => {
             eprintln!("warc_archive: {e}");

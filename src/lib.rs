@@ -73,6 +73,7 @@
 pub mod cli;
 
 pub use arachne_actors::{Crawler, CrawlerBuilder, Error, ItemExtracted, PageFetched, StopHandle};
+pub use arachne_core::settings;
 pub use arachne_core::{
     CSV_COLUMNS, CrawlReport, CrawlRequest, CrawlStats, CsvWriter, DEFAULT_CONCURRENCY,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY,

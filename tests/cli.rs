@@ -1,25 +1,9 @@
-use std::process::{Command, Output};
+use std::process::Command;
 
 use arachne_testkit::SyntheticSite;
 use serde_json::Value;
 
-fn arachne(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
-    command.args(args);
-    for name in [
-        "ARACHNE_CONCURRENCY",
-        "ARACHNE_FETCH_THREADS",
-        "ARACHNE_PARSE_THREADS",
-    ] {
-        command.env_remove(name);
-    }
-    // The tests' servers are local: no politeness delay (tests may override).
-    command
-        .env("ARACHNE_DELAY", "0")
-        .env("ARACHNE_PER_HOST", "8");
-    command.envs(env.iter().copied());
-    crate::support::run_command(command)
-}
+use crate::support::arachne;
 
 const FIELDS: [&str; 15] = [
     "url",
@@ -440,7 +424,7 @@ fn stats_json_progress_lines_and_logs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = stderr
         .lines()
-        .find(|l| l.starts_with("crawled ") && l.contains("pages/min"))
+        .find(|l| l.starts_with("crawled ") && l.contains(" pages/s), queued "))
         .expect("a progress line");
     assert!(
         line.contains(", queued ") && line.contains(", in flight ") && line.contains(", errors 0"),

@@ -1,7 +1,7 @@
 use arachne::ErrorKind;
 use arachne_testkit::Routes;
 
-use crate::support::{closed_port, crawl, local, paths, set};
+use crate::support::{RefusingPort, crawl, local, paths, set};
 
 #[test]
 fn single_page_without_links() {
@@ -26,23 +26,22 @@ fn self_links_and_cycles() {
 
 #[test]
 fn failing_seed_is_recorded() {
-    let seed = format!("http://127.0.0.1:{}/", closed_port());
+    let refusing = RefusingPort::new();
+    let seed = refusing.url("/");
     let (report, records) = crawl(local().seed(&seed));
     assert_eq!(records.len(), 1);
-    // An unreachable robots.txt means "disallow" (RFC 9309): the seed is refused, and the
-    // record says why.
+    // An unreachable robots.txt means "disallow" (RFC 9309): the seed is not fetched, and
+    // its record says why, with the kind of the failure that kept robots.txt away.
     let error = records[0].error.as_ref().expect("an error");
-    assert_eq!(
-        error.kind,
-        ErrorKind::RobotsUnavailable,
-        "{}",
-        error.message
-    );
+    assert_eq!(error.kind, ErrorKind::Connect, "{}", error.message);
+    assert!(error.message.contains("unreachable"), "{}", error.message);
     assert!(error.message.contains("onnect"), "{}", error.message);
     assert!(records[0].status.is_none());
-    assert_eq!(report.errors.get(&ErrorKind::RobotsUnavailable), Some(&1));
+    assert_eq!(report.errors.get(&ErrorKind::Connect), Some(&1));
+    assert!(report.every_seed_failed());
+    assert!(report.to_string().contains("every seed failed"), "{report}");
 
-    // Without robots.txt, the fetch itself fails, after its retries.
+    // Without robots.txt, the fetch itself fails, after its retries: the same kind.
     let (_, records) = crawl(local().seed(&seed).obey_robots(false).retries(1));
     let error = records[0].error.as_ref().expect("an error");
     assert_eq!(
@@ -56,33 +55,33 @@ fn failing_seed_is_recorded() {
 #[test]
 fn all_seeds_failing() {
     let missing = Routes::new().serve();
-    let seeds = [
-        format!("http://127.0.0.1:{}/a", closed_port()),
-        format!("http://127.0.0.1:{}/b", closed_port()),
-        missing.url("/gone"),
-    ];
+    let (a, b) = (RefusingPort::new(), RefusingPort::new());
+    let seeds = [a.url("/a"), b.url("/b"), missing.url("/gone")];
     let (report, records) = crawl(local().seeds(&seeds));
     assert_eq!(records.len(), 3);
     assert_eq!(report.error_count(), 2);
     assert_eq!(report.by_status.get(&404), Some(&1));
+    assert_eq!((report.seeds, report.seeds_failed), (3, 3));
 }
 
 #[test]
 fn unreachable_host_among_good_ones() {
-    let port = closed_port();
-    let page = format!(r#"<a href="http://127.0.0.1:{port}/x">dead</a><a href="/ok">ok</a>"#);
+    let refusing = RefusingPort::new();
+    let port = refusing.port;
+    let page = format!(
+        r#"<a href="{}">dead</a><a href="/ok">ok</a>"#,
+        refusing.url("/x")
+    );
     let server = Routes::new().page("/", &page).page("/ok", "fine").serve();
     let builder = local()
         .seed(server.url("/"))
         .scope(arachne::Scope::Any)
         .max_depth(1);
-    let (_, records) = crawl(builder);
+    let (report, records) = crawl(builder);
     assert_eq!(records.len(), 3);
     let dead = records.iter().find(|r| r.url.port() == Some(port)).unwrap();
-    assert_eq!(
-        dead.error.as_ref().unwrap().kind,
-        ErrorKind::RobotsUnavailable
-    );
+    assert_eq!(dead.error.as_ref().unwrap().kind, ErrorKind::Connect);
+    assert!(!report.every_seed_failed());
 }
 
 #[test]

@@ -3,8 +3,8 @@ use std::process::{Command, Output};
 
 use arachne_testkit::{Response, Routes, SyntheticSite};
 
-/// Runs an example binary that `cargo test` built beside this test binary.
-fn example(name: &str, args: &[&str]) -> Output {
+/// A command for an example binary that `cargo test` built beside this test binary.
+fn example_command(name: &str, args: &[&str]) -> Command {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let path: PathBuf = dir
@@ -16,12 +16,64 @@ fn example(name: &str, args: &[&str]) -> Output {
         path.display()
     );
     let mut command = Command::new(path);
-    // The tests' servers are local: no politeness delay.
+    command.args(args);
     command
-        .args(args)
+}
+
+/// Runs an example against the tests' local servers: no politeness delay.
+fn example(name: &str, args: &[&str]) -> Output {
+    let mut command = example_command(name, args);
+    command
         .env("ARACHNE_DELAY", "0")
         .env("ARACHNE_PER_HOST", "8");
     crate::support::run_command(command)
+}
+
+/// The examples that crawl from a URL argument, with the arguments before MAX_PAGES.
+const URL_EXAMPLES: [(&str, &[&str]); 6] = [
+    ("basic_crawl", &[]),
+    ("custom_actor", &[]),
+    ("link_checker", &[]),
+    ("extract_items", &[]),
+    ("sitemap_crawl", &[]),
+    ("warc_archive", &["arachne-example-usage.warc.gz"]),
+];
+
+#[test]
+fn examples_agree_on_usage_errors() {
+    for (name, more) in URL_EXAMPLES {
+        // A bad seed: exit 2, with the reason and the politeness hint (the crawl would
+        // have used the polite defaults).
+        let mut args = vec!["not a url"];
+        args.extend_from_slice(more);
+        let mut command = example_command(name, &args);
+        command
+            .env_remove("ARACHNE_DELAY")
+            .current_dir(std::env::temp_dir());
+        let output = crate::support::run_command(command);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("not a valid URL"), "{name}: {stderr}");
+        assert!(stderr.contains("ARACHNE_DELAY=0"), "{name}: {stderr}");
+        assert!(
+            !std::env::temp_dir()
+                .join(more.first().unwrap_or(&"-"))
+                .exists(),
+            "{name}: no output is left behind"
+        );
+
+        // A MAX_PAGES that is not a number: exit 2, never silently the default.
+        let mut args = vec!["http://127.0.0.1:9/"];
+        args.extend_from_slice(more);
+        args.push("many");
+        let output = example(name, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("MAX_PAGES: `many` is not a whole number"),
+            "{name}: {stderr}"
+        );
+    }
 }
 
 #[test]

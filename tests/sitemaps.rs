@@ -145,3 +145,178 @@ fn sitemap_nesting_is_bounded() {
     assert_eq!(server.hits(&format!("/index/{fetched}")), 0);
     assert_eq!(server.hits("/index/0"), 1);
 }
+
+/// A site whose robots.txt names a sitemap on `other`, under another host name.
+fn site_naming_a_sitemap_on(other: &TestServer) -> TestServer {
+    let elsewhere = other.url_as("other.test", "/sitemap.xml");
+    TestServer::start(move |req| match req.path() {
+        "/robots.txt" => Response::status(200).body(format!("Sitemap: {elsewhere}\n")),
+        _ => Response::html("home"),
+    })
+}
+
+#[test]
+fn sitemaps_named_by_robots_on_other_hosts_are_not_fetched() {
+    let other = Routes::new()
+        .route("/sitemap.xml", Response::redirect(301, "/real.xml"))
+        .route("/real.xml", xml(&urlset(&[])))
+        .serve();
+    let server = site_naming_a_sitemap_on(&other);
+    let (report, records) = crawl(
+        local()
+            .seed(server.url("/"))
+            .resolve("other.test", other.addr()),
+    );
+    assert_eq!(records.len(), 1);
+    assert_eq!(other.total_requests(), 0, "other.test is out of scope");
+    assert_eq!(report.resources_out_of_scope, 1);
+    assert_eq!((report.sitemaps_fetched, report.sitemaps_failed), (0, 0));
+
+    // The user may name it: then it is read, redirects on its own host included.
+    let (report, _) = crawl(
+        local()
+            .seed(server.url("/"))
+            .sitemap(other.url_as("other.test", "/sitemap.xml"))
+            .resolve("other.test", other.addr()),
+    );
+    assert_eq!(
+        (other.hits("/sitemap.xml"), other.hits("/real.xml")),
+        (1, 1)
+    );
+    assert_eq!(report.sitemaps_fetched, 1);
+}
+
+#[test]
+fn a_prefix_crawl_does_not_reach_the_host_of_a_robots_sitemap() {
+    // The command line, as a user runs it: `localhost` is another host than 127.0.0.1.
+    let other = Routes::new()
+        .route(
+            "/sitemap.txt",
+            Response::status(200).body("http://localhost/x\n"),
+        )
+        .serve();
+    let elsewhere = other.url_as("localhost", "/sitemap.txt");
+    let server = TestServer::start(move |req| match req.path() {
+        "/robots.txt" => Response::status(200).body(format!("Sitemap: {elsewhere}\n")),
+        _ => Response::html("<a href=\"page\">page</a>"),
+    });
+    let output = crate::support::arachne(
+        &["crawl", &server.url("/docs/"), "--scope", "prefix", "-vv"],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(other.total_requests(), 0, "{stderr}");
+    assert!(
+        stderr.contains("sitemap not fetched: out of scope"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 crawler resource"), "{stderr}");
+}
+
+#[test]
+fn robots_txt_redirecting_out_of_scope_is_not_followed() {
+    let other = Routes::new()
+        .route(
+            "/robots.txt",
+            Response::status(200).body("User-agent: *\nDisallow: /\n"),
+        )
+        .serve();
+    let target = other.url_as("other.test", "/robots.txt");
+    let server = TestServer::start(move |req| match req.path() {
+        "/robots.txt" => Response::redirect(301, &target),
+        _ => Response::html("<a href=\"/a\">a</a>"),
+    });
+    let (report, records) = crawl(
+        local()
+            .seed(server.url("/"))
+            .resolve("other.test", other.addr()),
+    );
+    assert_eq!(other.total_requests(), 0);
+    // Not followed, so as if there were none (RFC 9309 treats that like a 4xx).
+    assert_eq!(paths(&records), set(["/", "/a"]));
+    assert_eq!(report.resources_out_of_scope, 1);
+}
+
+#[test]
+fn nested_sitemaps_on_other_hosts_are_not_fetched() {
+    let other = Routes::new()
+        .route("/nested.xml", xml(&urlset(&[])))
+        .serve();
+    let nested = other.url_as("other.test", "/nested.xml");
+    let server = TestServer::start(move |req| match req.path() {
+        "/index.xml" => xml(&index(std::slice::from_ref(&nested))),
+        _ => Response::html("home"),
+    });
+    let (report, _) = crawl(
+        local()
+            .seed(server.url("/"))
+            .sitemap(server.url("/index.xml"))
+            .resolve("other.test", other.addr()),
+    );
+    assert_eq!(other.total_requests(), 0);
+    assert_eq!(report.sitemaps_fetched, 1);
+    assert_eq!(report.resources_out_of_scope, 1);
+}
+
+#[test]
+fn failed_sitemaps_are_counted_apart_and_reported() {
+    let server = TestServer::start(|req| match req.path() {
+        "/robots.txt" => {
+            let base = format!("http://{}", req.host());
+            Response::status(200).body(format!(
+                "Sitemap: {base}/gone.xml\nSitemap: {base}/page.html\n"
+            ))
+        }
+        "/gone.xml" => Response::not_found(),
+        _ => Response::html("<!DOCTYPE html><html><p>not a sitemap</p></html>"),
+    });
+    let (report, _) = crawl(local().seed(server.url("/")));
+    assert_eq!((report.sitemaps_fetched, report.sitemaps_failed), (0, 2));
+    assert!(report.to_string().contains("2 sitemaps failed"), "{report}");
+}
+
+#[test]
+fn a_user_sitemap_that_fails_is_a_warning() {
+    let server = Routes::new().page("/", "home").serve();
+    let dir = std::env::temp_dir().join(format!("arachne-sitemap-404-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stats = dir.join("stats.json");
+    let sitemap = server.url("/sitemap.xml");
+    let output = crate::support::arachne(
+        &[
+            "crawl",
+            &server.url("/"),
+            "--sitemap",
+            &sitemap,
+            "--stats-json",
+            stats.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WARN"),
+        "warned at the default level: {stderr}"
+    );
+    assert!(stderr.contains("sitemap could not be read"), "{stderr}");
+    assert!(
+        stderr.contains(&sitemap) && stderr.contains("HTTP status 404"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("0 sitemaps (0 URLs), 1 sitemap failed"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(
+        (
+            report["sitemaps_fetched"].as_u64(),
+            report["sitemaps_failed"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

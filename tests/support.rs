@@ -93,6 +93,26 @@ pub fn run_command(mut command: std::process::Command) -> std::process::Output {
     waiter.join().unwrap().expect("the program's output")
 }
 
+/// Runs the `arachne` binary with `args`, and the environment of a test: no `ARACHNE_*`
+/// knobs but no politeness delay and eight requests per host (the tests' servers are
+/// local), then `env` on top.
+pub fn arachne(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_arachne"));
+    command.args(args);
+    for name in [
+        "ARACHNE_CONCURRENCY",
+        "ARACHNE_FETCH_THREADS",
+        "ARACHNE_PARSE_THREADS",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("ARACHNE_DELAY", "0")
+        .env("ARACHNE_PER_HOST", "8");
+    command.envs(env.iter().copied());
+    run_command(command)
+}
+
 /// The paths (with queries) of the records' URLs.
 pub fn paths(records: &[PageRecord]) -> BTreeSet<String> {
     records
@@ -112,10 +132,30 @@ pub fn record<'a>(records: &'a [PageRecord], path: &str) -> &'a PageRecord {
         .unwrap_or_else(|| panic!("no record for {path}"))
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A port on 127.0.0.1 that refuses connections for as long as this lives: a socket is
+/// bound to it but never listens, so connections are refused, and no other program can
+/// take the port meanwhile.
+pub struct RefusingPort {
+    _socket: tokio::net::TcpSocket,
+    /// The port.
+    pub port: u16,
+}
+
+impl RefusingPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        Self {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
 }
 
 /// A set of strings.

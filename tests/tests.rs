@@ -10,6 +10,8 @@ mod support;
 mod crawl;
 // Depth and page limits, scope modes, include and exclude patterns.
 mod limits;
+// Seeds that redirect (the scope follows them) and seeds that fail.
+mod seeds;
 // The crawl ends by itself: single pages, cycles, failing and duplicate seeds.
 mod completion;
 // robots.txt: disallow, groups, 4xx, 5xx, Crawl-delay, the size cap.
@@ -18,7 +20,7 @@ mod robots;
 mod politeness;
 // Retries of transient failures.
 mod retries;
-// Sitemaps from robots.txt and the user: indexes, gzip, text, bounds.
+// Sitemaps from robots.txt and the user: indexes, gzip, text, bounds, scope, failures.
 mod sitemaps;
 // Broken and hostile servers and pages, one test per case.
 mod hostile;
@@ -30,5 +32,7 @@ mod outputs;
 mod handlers;
 // The `arachne` binary: records, summary, exit codes, environment knobs.
 mod cli;
+// Bad values from flags, environment and config file: refused up front, named as written.
+mod usage;
 // The example programs, run against local sites.
 mod examples;

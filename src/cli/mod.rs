@@ -6,7 +6,7 @@ mod config;
 mod progress;
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -36,36 +36,56 @@ where
 }
 
 fn crawl(mut args: CrawlArgs) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("arachne: {message}");
+        ExitCode::from(2)
+    };
+    let var = |name: &str| std::env::var_os(name);
+    if let Err(message) = config::apply_env(&mut args, &var) {
+        return usage(message);
+    }
     if let Some(path) = args.config.clone()
         && let Err(message) = config::apply_file(&mut args, &path)
     {
-        eprintln!("arachne: config {message}");
-        return ExitCode::from(2);
+        return usage(format!("config {message}"));
+    }
+    if let Err(message) = check_combinations(&args) {
+        return usage(message);
     }
     init_logging(args.verbose);
     let quiet = args.quiet;
+    let terminal = std::io::stderr().is_terminal();
     let mode = if quiet || args.no_progress {
         None
-    } else if std::io::stderr().is_terminal() {
+    } else if terminal {
         Some(Mode::Bar)
     } else {
         Some(Mode::Lines(
-            args.stats_interval.unwrap_or(Duration::from_secs(60)),
+            args.stats_interval.unwrap_or(DEFAULT_STATS_INTERVAL),
         ))
     };
-    let stats_json = args.stats_json.clone();
+    // Every output is opened before the crawl, so that a bad path fails now, not after it.
+    let stats_json = match args.stats_json.clone() {
+        None => None,
+        Some(path) => match std::fs::File::create(&path) {
+            Ok(file) => Some((path, file)),
+            Err(e) => {
+                eprintln!("arachne: cannot create {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    if !quiet
+        && terminal
+        && let Some(hint) = no_output_hint(&args)
+    {
+        eprintln!("arachne: {hint}");
+    }
     let crawler = match build(args) {
         Ok(crawler) => crawler,
         Err(e) => {
             eprintln!("arachne: {e}");
-            let usage = matches!(
-                e,
-                Error::NoSeeds
-                    | Error::InvalidSeed(_)
-                    | Error::Pattern(_)
-                    | Error::InvalidSetting { .. }
-            );
-            return ExitCode::from(if usage { 2 } else { 1 });
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
     let progress = mode.map(|mode| Progress::start(crawler.stats(), mode));
@@ -82,8 +102,8 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
             if !quiet {
                 eprint!("{report}");
             }
-            if let Some(path) = stats_json
-                && let Err(e) = write_stats(&path, &report)
+            if let Some((path, file)) = stats_json
+                && let Err(e) = write_stats(file, &report)
             {
                 eprintln!("arachne: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
@@ -99,6 +119,26 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How often a progress line is printed when stderr is not a terminal, by default.
+const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Options that only make sense together.
+fn check_combinations(args: &CrawlArgs) -> Result<(), String> {
+    if args.format.is_some() && args.out.is_none() {
+        return Err("--format needs --out: it is the format of the records written there".into());
+    }
+    if args.warc_max_size.is_some() && args.warc.is_none() {
+        return Err("--warc-max-size needs --warc".into());
+    }
+    Ok(())
+}
+
+/// A crawl that writes records nowhere deserves a word, on a terminal.
+fn no_output_hint(args: &CrawlArgs) -> Option<&'static str> {
+    (args.out.is_none() && args.warc.is_none())
+        .then_some("no --out given: the records are not saved (add --out pages.jsonl)")
 }
 
 /// Logs to stderr: warnings by default, `-v` info, `-vv` debug; `RUST_LOG` overrides.
@@ -117,13 +157,14 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-/// Writes the report as JSON, with the derived rate.
-fn write_stats(path: &PathBuf, report: &CrawlReport) -> std::io::Result<()> {
+/// Writes the report as JSON, with the derived rate, to the file opened at the start.
+fn write_stats(mut file: std::fs::File, report: &CrawlReport) -> std::io::Result<()> {
     let mut json = serde_json::to_value(report).map_err(std::io::Error::other)?;
     json["pages_per_sec"] = serde_json::json!(report.pages_per_sec());
     let mut text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
     text.push('\n');
-    std::fs::write(path, text)
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 /// The first SIGINT or SIGTERM stops the crawl gracefully; a second one exits at once.
@@ -247,12 +288,6 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
         (Some(path), _) => builder = builder.jsonl_file(path),
         (None, _) => {}
     }
-    if args.warc.is_none() && args.warc_max_size.is_some() {
-        return Err(Error::InvalidSetting {
-            name: "warc-max-size",
-            message: "needs --warc".into(),
-        });
-    }
     if let Some(path) = args.warc {
         let software = format!("arachne/{}", env!("CARGO_PKG_VERSION"));
         let warc = WarcWriter::create(&path, args.warc_max_size, &software).map_err(|source| {
@@ -264,4 +299,35 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
         builder = builder.archive(warc);
     }
     builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crawl_without_outputs_gets_a_hint() {
+        let mut args = CrawlArgs::default();
+        assert!(no_output_hint(&args).is_some_and(|hint| hint.contains("--out")));
+        args.warc = Some("site.warc.gz".into());
+        assert_eq!(no_output_hint(&args), None);
+        args.warc = None;
+        args.out = Some("-".into());
+        assert_eq!(no_output_hint(&args), None);
+    }
+
+    #[test]
+    fn format_needs_out() {
+        let mut args = CrawlArgs {
+            format: Some("csv".into()),
+            ..CrawlArgs::default()
+        };
+        assert!(
+            check_combinations(&args)
+                .unwrap_err()
+                .contains("--format needs --out")
+        );
+        args.out = Some("pages.csv".into());
+        assert_eq!(check_combinations(&args), Ok(()));
+    }
 }

@@ -60,7 +60,8 @@ fn bar(stats: &CrawlStats, stop: &AtomicBool) {
     bar.finish_and_clear();
 }
 
-/// Prints, every interval, a line in the manner of Scrapy's log stats.
+/// Prints, every interval, a line in the manner of Scrapy's log stats, with the rate over
+/// the interval in pages per second, the unit of the summary.
 fn lines(stats: &CrawlStats, stop: &AtomicBool, every: Duration) {
     let mut last = (Instant::now(), 0u64);
     let mut next = Instant::now() + every;
@@ -71,11 +72,11 @@ fn lines(stats: &CrawlStats, stop: &AtomicBool, every: Duration) {
         }
         next += every;
         let s = stats.snapshot();
-        let minutes = last.0.elapsed().as_secs_f64() / 60.0;
-        let rate = (s.pages - last.1) as f64 / minutes.max(1e-9);
+        let secs = last.0.elapsed().as_secs_f64();
+        let rate = s.pages.saturating_sub(last.1) as f64 / secs.max(1e-9);
         last = (Instant::now(), s.pages);
         eprintln!(
-            "crawled {} pages ({rate:.0} pages/min), queued {}, in flight {}, errors {}",
+            "crawled {} pages ({rate:.1} pages/s), queued {}, in flight {}, errors {}",
             s.pages, s.queued, s.in_flight, s.errors
         );
     }

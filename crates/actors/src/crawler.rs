@@ -17,7 +17,7 @@ use arachne_core::{
     DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
     ENV_PARSE_THREADS, ENV_PER_HOST, ExchangeWriter, Extractor, Fingerprint, Frontier,
     JsonLinesWriter, MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope, ScopeRules,
-    SeenSet, default_fetch_threads, default_parse_threads, env_count, parse_seed, product_token,
+    SeenSet, default_fetch_threads, default_parse_threads, parse_seed, product_token, settings,
 };
 use tokio::sync::oneshot;
 use url::Url;
@@ -26,6 +26,7 @@ use crate::fetcher::{ClientSettings, FetchShared, Fetcher, build_client};
 use crate::messages::{ItemExtracted, PageFetched};
 use crate::parser::{ParseShared, Parser};
 use crate::resolve::Resolver;
+use crate::scope::SharedScope;
 use crate::sink::{Flush, Output, Sink};
 use crate::supervisor::{Limits, Supervisor};
 
@@ -71,10 +72,27 @@ pub enum Error {
     Interrupted,
 }
 
+impl Error {
+    /// Whether the error is in what the caller gave (no seed, a bad seed, pattern or
+    /// setting), as opposed to the machine or the network: a command line exits with its
+    /// usage status (2) for these.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::NoSeeds
+                | Error::InvalidSeed(_)
+                | Error::Pattern(_)
+                | Error::InvalidSetting { .. }
+        )
+    }
+}
+
 /// Builds a [`Crawler`]. Start with [`Crawler::builder`].
 ///
 /// A bad value given to a setter is recorded, and [`CrawlerBuilder::build`] reports the
-/// first one, so setters chain without `?`.
+/// first one, so setters chain without `?`. Each setter states its default and the values
+/// it accepts; the ranges are in [`settings`], shared with the command line. Zero is
+/// accepted where it means "none" (no delay, no retries); limits are at least 1.
 #[must_use]
 pub struct CrawlerBuilder {
     seeds: Vec<String>,
@@ -111,7 +129,11 @@ pub struct CrawlerBuilder {
     extractors: Vec<Arc<dyn Extractor>>,
     frontier: Option<Box<dyn Frontier>>,
     seen: Option<Arc<dyn SeenSet>>,
+    /// The first bad value given to a setter, reported by `build`.
     error: Option<Error>,
+    /// `ARACHNE_*` variables that did not parse, by the setter that overrides them: reported
+    /// by `build` unless that setter was called.
+    env_errors: Vec<(&'static str, Error)>,
 }
 
 impl fmt::Debug for CrawlerBuilder {
@@ -135,8 +157,9 @@ impl Default for CrawlerBuilder {
 
 impl CrawlerBuilder {
     /// A builder with the defaults, after the environment variables `ARACHNE_FETCH_THREADS`,
-    /// `ARACHNE_PARSE_THREADS`, `ARACHNE_CONCURRENCY` and `ARACHNE_PER_HOST` (setters
-    /// override them).
+    /// `ARACHNE_PARSE_THREADS`, `ARACHNE_CONCURRENCY`, `ARACHNE_PER_HOST` and
+    /// `ARACHNE_DELAY` (in the syntax of [`settings`]). Setters override them; a variable
+    /// that does not parse fails [`CrawlerBuilder::build`], unless its setter was called.
     pub fn new() -> Self {
         let mut builder = Self {
             seeds: Vec::new(),
@@ -174,57 +197,101 @@ impl CrawlerBuilder {
             frontier: None,
             seen: None,
             error: None,
+            env_errors: Vec::new(),
         };
-        for (name, slot) in [
-            (ENV_FETCH_THREADS, &mut builder.fetch_threads),
-            (ENV_PARSE_THREADS, &mut builder.parse_threads),
-            (ENV_CONCURRENCY, &mut builder.concurrency),
-            (ENV_PER_HOST, &mut builder.per_host),
-        ] {
-            match env_count(name) {
-                Ok(Some(n)) => *slot = n,
+        builder.read_env();
+        builder
+    }
+
+    /// Reads the knobs' environment variables; unset and empty ones are left alone.
+    fn read_env(&mut self) {
+        let var = |name: &'static str| match std::env::var(name) {
+            Ok(value) if value.trim().is_empty() => Ok(None),
+            Ok(value) => Ok(Some(value)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::InvalidSetting {
+                name,
+                message: "not valid UTF-8".into(),
+            }),
+        };
+        let invalid = |name, message| Error::InvalidSetting { name, message };
+        let counts = [
+            (
+                ENV_FETCH_THREADS,
+                "fetch_threads",
+                settings::FETCH_THREADS,
+                &mut self.fetch_threads,
+            ),
+            (
+                ENV_PARSE_THREADS,
+                "parse_threads",
+                settings::PARSE_THREADS,
+                &mut self.parse_threads,
+            ),
+            (
+                ENV_CONCURRENCY,
+                "concurrency",
+                settings::CONCURRENCY,
+                &mut self.concurrency,
+            ),
+            (
+                ENV_PER_HOST,
+                "per_host",
+                settings::PER_HOST,
+                &mut self.per_host,
+            ),
+        ];
+        for (name, setter, range, slot) in counts {
+            match var(name) {
+                Ok(Some(text)) => match range.parse(&text) {
+                    // Within the range, which fits a usize.
+                    Ok(n) => *slot = usize::try_from(n).unwrap_or(usize::MAX),
+                    Err(message) => self.env_errors.push((setter, invalid(name, message))),
+                },
                 Ok(None) => {}
-                Err(message) => {
-                    builder
-                        .error
-                        .get_or_insert(Error::InvalidSetting { name, message });
-                }
+                Err(error) => self.env_errors.push((setter, error)),
             }
         }
-        match std::env::var(ENV_DELAY) {
-            Ok(value) if !value.trim().is_empty() => match value.trim().parse::<f64>() {
-                Ok(secs) if secs.is_finite() && secs >= 0.0 => {
-                    builder.delay = Duration::from_secs_f64(secs)
-                }
-                _ => {
-                    builder.error.get_or_insert(Error::InvalidSetting {
-                        name: ENV_DELAY,
-                        message: format!("{ENV_DELAY}={value}: expected seconds, such as 0.5"),
-                    });
-                }
+        match var(ENV_DELAY) {
+            Ok(Some(text)) => match settings::DELAY.parse(&text) {
+                Ok(delay) => self.delay = delay,
+                Err(message) => self.env_errors.push(("delay", invalid(ENV_DELAY, message))),
             },
-            _ => {}
+            Ok(None) => {}
+            Err(error) => self.env_errors.push(("delay", error)),
         }
-        builder
     }
 
     fn fail(&mut self, error: Error) {
         self.error.get_or_insert(error);
     }
 
-    fn count(
+    /// Takes a setter's checked value: the value, or `None` after recording why not. The
+    /// setter overrides its environment variable, bad or not.
+    fn checked<T>(&mut self, setter: &'static str, checked: Result<T, String>) -> Option<T> {
+        self.env_errors.retain(|(name, _)| *name != setter);
+        match checked {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.fail(Error::InvalidSetting {
+                    name: setter,
+                    message,
+                });
+                None
+            }
+        }
+    }
+
+    /// Sets a count after checking it against its range.
+    fn set_count(
         mut self,
-        name: &'static str,
-        value: usize,
+        setter: &'static str,
+        range: settings::CountRange,
+        n: usize,
         slot: fn(&mut Self) -> &mut usize,
     ) -> Self {
-        if value == 0 {
-            self.fail(Error::InvalidSetting {
-                name,
-                message: "must be at least 1".into(),
-            });
-        } else {
-            *slot(&mut self) = value;
+        if self.checked(setter, range.check(n as u64)).is_some() {
+            *slot(&mut self) = n;
         }
         self
     }
@@ -249,6 +316,11 @@ impl CrawlerBuilder {
 
     /// Which discovered URLs are followed, relative to the seeds. By default,
     /// [`Scope::Host`].
+    ///
+    /// A seed follows its redirects wherever they lead, and its part of the scope is then
+    /// taken from where it lands: with [`Scope::Prefix`], a seed `http://a.test/book` that
+    /// redirects to `/book/` covers `/book/`, not the whole host. Until every seed has
+    /// landed, only seeds are fetched.
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = scope;
         self
@@ -281,76 +353,86 @@ impl CrawlerBuilder {
         self
     }
 
-    /// The most URLs fetched (records written), counting seeds and failures. By default,
-    /// no limit.
+    /// The most URLs fetched (records written), counting seeds and failures: at least 1. By
+    /// default, no limit.
     pub fn max_pages(mut self, pages: u64) -> Self {
-        self.max_pages = Some(pages);
+        if let Some(pages) = self.checked("max_pages", settings::MAX_PAGES.check(pages)) {
+            self.max_pages = Some(pages);
+        }
         self
     }
 
     /// Requests in flight at once over the crawl. A request counts from dispatch until its
     /// page is parsed and delivered to outputs and subscribers. By default,
-    /// [`DEFAULT_CONCURRENCY`] (64), or `ARACHNE_CONCURRENCY`.
+    /// [`DEFAULT_CONCURRENCY`] (64), or `ARACHNE_CONCURRENCY`; from 1 to 10,000
+    /// ([`settings::CONCURRENCY`]).
     pub fn concurrency(self, n: usize) -> Self {
-        self.count("concurrency", n, |b| &mut b.concurrency)
+        self.set_count("concurrency", settings::CONCURRENCY, n, |b| {
+            &mut b.concurrency
+        })
     }
 
     /// Requests in flight at once to one host (host name and port). By default,
-    /// [`DEFAULT_PER_HOST`] (2), or `ARACHNE_PER_HOST`.
+    /// [`DEFAULT_PER_HOST`] (2), or `ARACHNE_PER_HOST`; from 1 to 10,000.
     pub fn per_host(self, n: usize) -> Self {
-        self.count("per_host", n, |b| &mut b.per_host)
+        self.set_count("per_host", settings::PER_HOST, n, |b| &mut b.per_host)
     }
 
     /// Fetcher threads (actix arbiters), each with its own HTTP client and many requests in
     /// flight. By default, one per four cores ([`default_fetch_threads`]), or
-    /// `ARACHNE_FETCH_THREADS`.
+    /// `ARACHNE_FETCH_THREADS`; from 1 to 64 ([`settings::FETCH_THREADS`]).
     pub fn fetch_threads(self, n: usize) -> Self {
-        self.count("fetch_threads", n, |b| &mut b.fetch_threads)
+        self.set_count("fetch_threads", settings::FETCH_THREADS, n, |b| {
+            &mut b.fetch_threads
+        })
     }
 
     /// Parser threads (a `SyncArbiter`), parsing pages in parallel. By default, one per core
-    /// ([`default_parse_threads`]), or `ARACHNE_PARSE_THREADS`.
+    /// ([`default_parse_threads`]), or `ARACHNE_PARSE_THREADS`; from 1 to 256
+    /// ([`settings::PARSE_THREADS`]).
     pub fn parse_threads(self, n: usize) -> Self {
-        self.count("parse_threads", n, |b| &mut b.parse_threads)
+        self.set_count("parse_threads", settings::PARSE_THREADS, n, |b| {
+            &mut b.parse_threads
+        })
     }
 
     /// The total time allowed for one request, connecting to the last body byte. By
-    /// default, [`DEFAULT_TIMEOUT`] (30 s).
+    /// default, [`DEFAULT_TIMEOUT`] (30 s); from 1 ms to a day ([`settings::TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        if timeout.is_zero() {
-            self.fail(Error::InvalidSetting {
-                name: "timeout",
-                message: "must be more than zero".into(),
-            });
+        if let Some(timeout) = self.checked("timeout", settings::TIMEOUT.check(timeout)) {
+            self.timeout = timeout;
         }
-        self.timeout = timeout;
         self
     }
 
     /// The time allowed to open a connection. By default, [`DEFAULT_CONNECT_TIMEOUT`]
-    /// (10 s).
+    /// (10 s); from 1 ms to a day.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        if timeout.is_zero() {
-            self.fail(Error::InvalidSetting {
-                name: "connect_timeout",
-                message: "must be more than zero".into(),
-            });
+        if let Some(timeout) = self.checked("connect_timeout", settings::TIMEOUT.check(timeout)) {
+            self.connect_timeout = timeout;
         }
-        self.connect_timeout = timeout;
         self
     }
 
     /// The body-size cap, in bytes after decompression; longer bodies are cut and recorded
-    /// as truncated. By default, [`DEFAULT_MAX_BODY`] (10 MiB).
+    /// as truncated. By default, [`DEFAULT_MAX_BODY`] (10 MiB); from 1 byte to 1 GiB
+    /// ([`settings::MAX_BODY`]).
     pub fn max_body(mut self, bytes: u64) -> Self {
-        self.max_body = bytes;
+        if let Some(bytes) = self.checked("max_body", settings::MAX_BODY.check(bytes)) {
+            self.max_body = bytes;
+        }
         self
     }
 
-    /// The most redirects followed for one URL. By default, [`DEFAULT_MAX_REDIRECTS`]
-    /// (10).
+    /// The most redirects followed for one URL: 0 follows none. By default,
+    /// [`DEFAULT_MAX_REDIRECTS`] (10); at most 100.
     pub fn max_redirects(mut self, n: u32) -> Self {
-        self.max_redirects = n;
+        if self
+            .checked("max_redirects", settings::MAX_REDIRECTS.check(n.into()))
+            .is_some()
+        {
+            self.max_redirects = n;
+        }
         self
     }
 
@@ -362,16 +444,22 @@ impl CrawlerBuilder {
 
     /// The least time between two request starts to one host (each gap is this times a
     /// random factor from 1 to 1.5). A longer robots.txt `Crawl-delay` wins. By default,
-    /// [`DEFAULT_DELAY`] (1 s), or `ARACHNE_DELAY` (seconds).
+    /// [`DEFAULT_DELAY`] (1 s), or `ARACHNE_DELAY`; from 0 (none) to a day
+    /// ([`settings::DELAY`]).
     pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
+        if let Some(delay) = self.checked("delay", settings::DELAY.check(delay)) {
+            self.delay = delay;
+        }
         self
     }
 
-    /// The longest robots.txt `Crawl-delay` obeyed; longer ones are cut to this. By
-    /// default, [`DEFAULT_MAX_CRAWL_DELAY`] (30 s).
+    /// The longest robots.txt `Crawl-delay` obeyed; longer ones are cut to this, and 0
+    /// obeys none. By default, [`DEFAULT_MAX_CRAWL_DELAY`] (30 s); at most a day.
     pub fn max_crawl_delay(mut self, delay: Duration) -> Self {
-        self.max_crawl_delay = delay;
+        if let Some(delay) = self.checked("max_crawl_delay", settings::MAX_CRAWL_DELAY.check(delay))
+        {
+            self.max_crawl_delay = delay;
+        }
         self
     }
 
@@ -392,44 +480,60 @@ impl CrawlerBuilder {
         self
     }
 
-    /// Whether the `Sitemap:` lines of robots.txt are followed. Sitemap URLs enter the
+    /// Whether the `Sitemap:` lines of robots.txt are followed: those on a host the scope
+    /// covers ([`ScopeRules::covers_host`]); the others are counted in
+    /// `CrawlReport::resources_out_of_scope` and not fetched. Sitemap URLs enter the
     /// frontier at depth 0, under the same scope rules. By default, on.
     pub fn sitemaps(mut self, on: bool) -> Self {
         self.sitemaps_from_robots = on;
         self
     }
 
-    /// Adds a sitemap to read at the start (XML, gzipped XML, or text).
+    /// Adds a sitemap to read at the start (XML, gzipped XML, or text), on any host: it is
+    /// fetched even out of scope, since it was named. The sitemaps a sitemap index lists,
+    /// and the URLs of all of them, obey the scope. One that cannot be read is logged at
+    /// warn level and counted in `CrawlReport::sitemaps_failed`.
     pub fn sitemap(mut self, url: impl AsRef<str>) -> Self {
         self.sitemap_urls.push(url.as_ref().to_owned());
         self
     }
 
     /// Retries of a transient failure (connect error, reset, timeout, 429, 5xx other than
-    /// 501), with exponential backoff and jitter. By default, [`DEFAULT_RETRIES`] (2).
+    /// 501), with exponential backoff and jitter: 0 retries none. By default,
+    /// [`DEFAULT_RETRIES`] (2); at most 100.
     pub fn retries(mut self, n: u32) -> Self {
-        self.retries = n;
+        if self
+            .checked("retries", settings::RETRIES.check(n.into()))
+            .is_some()
+        {
+            self.retries = n;
+        }
         self
     }
 
     /// The base of the exponential backoff between retries. By default,
-    /// [`DEFAULT_RETRY_BACKOFF`] (1 s).
+    /// [`DEFAULT_RETRY_BACKOFF`] (1 s); at most an hour.
     pub fn retry_backoff(mut self, base: Duration) -> Self {
-        self.retry_backoff = base;
+        if let Some(base) = self.checked("retry_backoff", settings::RETRY_BACKOFF.check(base)) {
+            self.retry_backoff = base;
+        }
         self
     }
 
     /// The longest URL followed, in bytes; longer links are counted and dropped. By
-    /// default, [`DEFAULT_MAX_URL_LENGTH`] (2,048).
-    pub fn max_url_length(mut self, bytes: usize) -> Self {
-        self.max_url_length = bytes;
-        self
+    /// default, [`DEFAULT_MAX_URL_LENGTH`] (2,048); from 1 to 1 MiB.
+    pub fn max_url_length(self, bytes: usize) -> Self {
+        self.set_count("max_url_length", settings::MAX_URL_LENGTH, bytes, |b| {
+            &mut b.max_url_length
+        })
     }
 
-    /// The most URLs queued per host (seeds and sitemap URLs included). By default, no
-    /// limit.
+    /// The most URLs queued per host (seeds and sitemap URLs included): at least 1. By
+    /// default, no limit.
     pub fn max_pages_per_host(mut self, pages: u64) -> Self {
-        self.max_pages_per_host = Some(pages);
+        if let Some(pages) = self.checked("max_pages_per_host", settings::MAX_PAGES.check(pages)) {
+            self.max_pages_per_host = Some(pages);
+        }
         self
     }
 
@@ -524,6 +628,9 @@ impl CrawlerBuilder {
     /// [`Error::Client`].
     pub fn build(self) -> Result<Crawler, Error> {
         if let Some(error) = self.error {
+            return Err(error);
+        }
+        if let Some((_, error)) = self.env_errors.into_iter().next() {
             return Err(error);
         }
         if self.seeds.is_empty() {
@@ -696,9 +803,10 @@ impl Crawler {
     /// completed), [`Error::Interrupted`] when the actor system stopped first.
     pub async fn run(mut self) -> Result<CrawlReport, Error> {
         let (done_tx, done_rx) = oneshot::channel();
+        let scope = SharedScope::new(self.scope.clone());
 
         let parse_shared = Arc::new(ParseShared {
-            scope: self.scope.clone(),
+            scope: scope.clone(),
             seen: Arc::clone(&self.seen),
             max_depth: self.max_depth,
             max_url_length: self.max_url_length,
@@ -735,7 +843,7 @@ impl Crawler {
             retries: self.retries,
             deny_private: self.deny_private_ips,
             product_token: self.product_token.clone(),
-            scope: self.scope.clone(),
+            scope: scope.clone(),
             seen: Arc::clone(&self.seen),
             parser,
             sinks: sinks.clone(),
@@ -753,6 +861,7 @@ impl Crawler {
             Arc::clone(&self.stats),
             done_tx,
             Arc::clone(&self.stop),
+            scope,
         );
         for seed in &self.seeds {
             if self.seen.insert(Fingerprint::of(seed)) {
@@ -760,7 +869,7 @@ impl Crawler {
             }
         }
         for sitemap in std::mem::take(&mut self.sitemaps) {
-            supervisor.enqueue_sitemap(sitemap, 0);
+            supervisor.enqueue_sitemap(sitemap, 0, true);
         }
         let mut fetch_arbiters = Vec::new();
         let _supervisor = Supervisor::create(|ctx| {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
 use arachne_core::{
     CrawlRequest, ErrorKind, Fingerprint, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError,
-    Redirect, RobotsRules, SITEMAP_MAX_BYTES, ScopeRules, SeenSet, host_key, is_html, normalize,
+    Redirect, RobotsRules, SITEMAP_MAX_BYTES, SeenSet, host_key, is_html, normalize,
 };
 use bytes::Bytes;
 use reqwest::header::{
@@ -21,8 +21,9 @@ use crate::decode::{ACCEPT_ENCODING, Body, BodyDecoder};
 use crate::messages::{ItemExtracted, PageFetched};
 use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
 use crate::resolve::{DeniedAddress, Resolver, is_denied};
+use crate::scope::SharedScope;
 use crate::sink::{Sink, WriteExchange, WriteRecord};
-use crate::supervisor::{Done, Finished, RobotsOutcome, Supervisor};
+use crate::supervisor::{Done, Finished, RobotsOutcome, SitemapDone, Supervisor};
 
 /// What every fetcher shares: limits, scope, the seen set, and where results go.
 pub(crate) struct FetchShared {
@@ -32,7 +33,7 @@ pub(crate) struct FetchShared {
     pub deny_private: bool,
     /// The user agent's product token, which robots.txt rules are matched against.
     pub product_token: String,
-    pub scope: ScopeRules,
+    pub scope: SharedScope,
     pub seen: Arc<dyn SeenSet>,
     pub parser: Addr<Parser>,
     pub sinks: Vec<Addr<Sink>>,
@@ -51,8 +52,9 @@ pub(crate) enum JobKind {
     Page,
     /// A host's robots.txt.
     Robots,
-    /// A sitemap, at a depth of sitemap-index nesting.
-    Sitemap { nesting: u32 },
+    /// A sitemap, at a depth of sitemap-index nesting; `from_user` when the user named it
+    /// (or an index the user named lists it), so that its failure is a warning.
+    Sitemap { nesting: u32, from_user: bool },
     /// A page recorded without a request (robots.txt forbids it, say).
     Refused(RecordError),
 }
@@ -153,7 +155,9 @@ impl Handler<Fetch> for Fetcher {
             let (finished, response) = match std::mem::replace(&mut job.kind, JobKind::Page) {
                 JobKind::Page => run_page(&ctx, job).await,
                 JobKind::Robots => (run_robots(&ctx, job).await, None),
-                JobKind::Sitemap { nesting } => (run_sitemap(&ctx, job, nesting).await, None),
+                JobKind::Sitemap { nesting, from_user } => {
+                    (run_sitemap(&ctx, job, nesting, from_user).await, None)
+                }
                 JobKind::Refused(error) => (refuse(&ctx, job, error).await, None),
             };
             guard.lost = None;
@@ -176,16 +180,16 @@ struct DoneGuard {
 /// Enough of a job to report it lost.
 struct LostJob {
     request: CrawlRequest,
-    /// `None` for pages and refusals, `Some(None)` for robots.txt, `Some(Some(n))` for a
-    /// sitemap at nesting `n`.
-    nesting: Option<Option<u32>>,
+    /// `None` for pages and refusals, `Some(None)` for robots.txt, `Some(Some(..))` for a
+    /// sitemap: its nesting and whether the user named it.
+    nesting: Option<Option<(u32, bool)>>,
 }
 
-fn job_nesting(kind: &JobKind) -> Option<Option<u32>> {
+fn job_nesting(kind: &JobKind) -> Option<Option<(u32, bool)>> {
     match kind {
         JobKind::Page | JobKind::Refused(_) => None,
         JobKind::Robots => Some(None),
-        JobKind::Sitemap { nesting } => Some(Some(*nesting)),
+        JobKind::Sitemap { nesting, from_user } => Some(Some((*nesting, *from_user))),
     }
 }
 
@@ -221,15 +225,18 @@ impl Drop for DoneGuard {
             }
             Some(None) => Finished::Robots {
                 host: self.host.clone(),
-                outcome: RobotsOutcome::Unavailable(error.message),
+                outcome: RobotsOutcome::Unavailable(error),
             },
-            Some(Some(nesting)) => Finished::Sitemap {
+            Some(Some((nesting, from_user))) => Finished::Sitemap(Box::new(SitemapDone {
                 url: request.url,
                 pages: Vec::new(),
                 nested: Vec::new(),
                 nesting,
+                from_user,
                 counts: LinkCounts::default(),
-            },
+                error: Some(error.message),
+                redirect_out_of_scope: false,
+            })),
         };
         let done = self.done(finished, None);
         self.supervisor.do_send(done);
@@ -569,7 +576,9 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
                 format!("redirect loop back to {location}"),
             );
         }
-        if !shared.scope.allows(&location) {
+        // A seed follows its redirects wherever they lead: its scope is taken from where
+        // it lands (the supervisor sees to that).
+        if !job.request.is_seed() && !shared.scope.get().allows(&location) {
             return fail(
                 last,
                 job,
@@ -641,7 +650,8 @@ async fn archive(ctx: &FetchContext, url: &Url, head: &ResponseHead, body: &Body
 }
 
 /// GETs a URL for the crawler's own use (robots.txt, sitemaps), following up to five
-/// redirects, and reads at most `max` bytes. Gives the final status and body, or why not.
+/// redirects (on the same host, or to hosts the scope covers), and reads at most `max`
+/// bytes. Gives the final status and body, or why not.
 async fn get_resource(
     ctx: &FetchContext,
     url: &Url,
@@ -658,6 +668,13 @@ async fn get_resource(
                 .and_then(|l| url.join(l.trim()).ok())
                 .filter(|next| matches!(next.scheme(), "http" | "https"))
         {
+            // Staying on the host already asked (http to https, say) leaves nothing.
+            if next.host_str() != url.host_str() && !ctx.shared.scope.get().covers_host(&next) {
+                return Err(RecordError {
+                    kind: ErrorKind::RedirectOutOfScope,
+                    message: format!("{url} redirects to {next}, which is out of scope"),
+                });
+            }
             url = next;
             continue;
         }
@@ -678,52 +695,68 @@ async fn get_resource(
 /// network failures make it unavailable for now.
 async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
     let host = host_key(&job.target).into_owned();
+    let unavailable = |message: String| {
+        RobotsOutcome::Unavailable(RecordError {
+            kind: ErrorKind::RobotsUnavailable,
+            message,
+        })
+    };
     let outcome = match get_resource(ctx, &job.target, ROBOTS_MAX_BYTES).await {
         Ok((status, body)) if (200..300).contains(&status) => {
             RobotsOutcome::Rules(RobotsRules::parse(&ctx.shared.product_token, &body))
         }
-        Ok((429, _)) => RobotsOutcome::Unavailable("robots.txt answered 429".into()),
+        Ok((429, _)) => unavailable("robots.txt answered 429".into()),
         Ok((status, _)) if (400..500).contains(&status) => {
             RobotsOutcome::Rules(RobotsRules::allow_all())
         }
-        Ok((status, _)) => RobotsOutcome::Unavailable(format!("robots.txt answered {status}")),
+        Ok((status, _)) => unavailable(format!("robots.txt answered {status}")),
         // A refused address: the pages' own fetches are refused and say so.
         Err(error) if error.kind == ErrorKind::DeniedAddress => {
             RobotsOutcome::Rules(RobotsRules::allow_all())
         }
-        Err(error) => RobotsOutcome::Unavailable(error.message),
+        Err(error) if error.kind == ErrorKind::RedirectOutOfScope => {
+            RobotsOutcome::RedirectOutOfScope(error.message)
+        }
+        // The host itself cannot be reached: its pages' records say so, with this kind.
+        Err(error) if matches!(error.kind, ErrorKind::Connect | ErrorKind::Timeout) => {
+            RobotsOutcome::Unavailable(error)
+        }
+        Err(error) => unavailable(error.message),
     };
     Finished::Robots { host, outcome }
 }
 
 /// Fetches a sitemap and has a parser thread read it.
-async fn run_sitemap(ctx: &FetchContext, job: FetchJob, nesting: u32) -> Finished {
-    let mut finished = Finished::Sitemap {
+async fn run_sitemap(ctx: &FetchContext, job: FetchJob, nesting: u32, from_user: bool) -> Finished {
+    let mut done = SitemapDone {
         url: job.target.clone(),
         pages: Vec::new(),
         nested: Vec::new(),
         nesting,
+        from_user,
         counts: LinkCounts::default(),
+        error: None,
+        redirect_out_of_scope: false,
     };
-    let Ok((status, body)) = get_resource(ctx, &job.target, SITEMAP_MAX_BYTES).await else {
-        return finished;
-    };
-    if !(200..300).contains(&status) {
-        return finished;
+    match get_resource(ctx, &job.target, SITEMAP_MAX_BYTES).await {
+        Err(error) => {
+            done.redirect_out_of_scope = error.kind == ErrorKind::RedirectOutOfScope;
+            done.error = Some(format!("{}: {}", error.kind, error.message));
+        }
+        Ok((status, _)) if !(200..300).contains(&status) => {
+            done.error = Some(format!("HTTP status {status}"));
+        }
+        Ok((_, body)) => match ctx.shared.parser.send(ParseSitemap { body }).await {
+            Ok(Ok(out)) => {
+                done.pages = out.pages;
+                done.nested = out.sitemaps;
+                done.counts = out.counts;
+            }
+            Ok(Err(message)) => done.error = Some(message),
+            Err(e) => done.error = Some(format!("parser unavailable: {e}")),
+        },
     }
-    if let Ok(out) = ctx.shared.parser.send(ParseSitemap { body }).await
-        && let Finished::Sitemap {
-            pages,
-            nested,
-            counts,
-            ..
-        } = &mut finished
-    {
-        *pages = out.pages;
-        *nested = out.sitemaps;
-        *counts = out.counts;
-    }
-    finished
+    Finished::Sitemap(Box::new(done))
 }
 
 /// Reads a body, decoding its `Content-Encoding`, up to `max` decoded bytes (so a

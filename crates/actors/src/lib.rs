@@ -36,6 +36,7 @@ mod fetcher;
 mod messages;
 mod parser;
 mod resolve;
+mod scope;
 mod sink;
 mod supervisor;
 

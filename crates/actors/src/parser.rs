@@ -11,9 +11,11 @@ use arachne_core::{
 use bytes::Bytes;
 use url::Url;
 
+use crate::scope::SharedScope;
+
 /// What every parser thread shares.
 pub(crate) struct ParseShared {
-    pub scope: ScopeRules,
+    pub scope: SharedScope,
     pub seen: Arc<dyn SeenSet>,
     pub max_depth: Option<u32>,
     pub max_url_length: usize,
@@ -47,9 +49,10 @@ pub(crate) struct LinkCounts {
     pub skipped: SkipCounts,
 }
 
-/// Read a sitemap body (gzipped or not) and claim its new in-scope URLs.
+/// Read a sitemap body (gzipped or not) and claim its new in-scope URLs. Fails when the
+/// body is not a sitemap.
 #[derive(Message)]
-#[rtype(result = "SitemapOutput")]
+#[rtype(result = "Result<SitemapOutput, String>")]
 pub(crate) struct ParseSitemap {
     pub body: Bytes,
 }
@@ -116,13 +119,22 @@ impl Handler<ParseSitemap> for Parser {
     fn handle(&mut self, msg: ParseSitemap, _: &mut Self::Context) -> Self::Result {
         let shared = &self.shared;
         let mut out = SitemapOutput::default();
-        let Ok(sitemap) = parse_sitemap(&msg.body, SITEMAP_MAX_URLS) else {
-            return MessageResult(out);
+        let sitemap = match parse_sitemap(&msg.body, SITEMAP_MAX_URLS) {
+            Ok(sitemap) => sitemap,
+            Err(message) => return MessageResult(Err(message)),
         };
+        let scope = shared.scope.get();
         for page in sitemap.pages {
             let Ok(url) = parse_seed(&page) else { continue };
             out.counts.found += 1;
-            if claim(shared, &url, Fingerprint::of(&url), true, &mut out.counts) {
+            if claim(
+                shared,
+                &scope,
+                &url,
+                Fingerprint::of(&url),
+                true,
+                &mut out.counts,
+            ) {
                 out.pages.push(url);
             }
         }
@@ -131,7 +143,7 @@ impl Handler<ParseSitemap> for Parser {
             .iter()
             .filter_map(|s| parse_seed(s).ok())
             .collect();
-        MessageResult(out)
+        MessageResult(Ok(out))
     }
 }
 
@@ -139,12 +151,13 @@ impl Handler<ParseSitemap> for Parser {
 /// limit; it is then claimed in the seen set. Links already seen cost one lookup.
 fn claim(
     shared: &ParseShared,
+    scope: &ScopeRules,
     url: &Url,
     fingerprint: Fingerprint,
     within_depth: bool,
     counts: &mut LinkCounts,
 ) -> bool {
-    if !shared.scope.allows(url) {
+    if !scope.allows(url) {
         counts.out_of_scope += 1;
         return false;
     }
@@ -187,11 +200,14 @@ pub(crate) fn parse_page(shared: &ParseShared, page: &Parse) -> ParseOutput {
         skipped: found.skipped,
         ..LinkCounts::default()
     };
+    let scope = shared.scope.get();
     let new_links = found
         .links
         .iter()
         .zip(&found.fingerprints)
-        .filter(|&(url, &fingerprint)| claim(shared, url, fingerprint, within_depth, &mut counts))
+        .filter(|&(url, &fingerprint)| {
+            claim(shared, &scope, url, fingerprint, within_depth, &mut counts)
+        })
         .map(|(url, _)| url.clone())
         .collect();
     let links = if shared.keep_links {
@@ -216,7 +232,7 @@ mod tests {
     fn shared(max_depth: Option<u32>) -> ParseShared {
         let seed: Url = "http://a.test/".parse().unwrap();
         ParseShared {
-            scope: ScopeRules::new(Scope::Host, &[seed], &[], &[]).unwrap(),
+            scope: SharedScope::new(ScopeRules::new(Scope::Host, &[seed], &[], &[]).unwrap()),
             seen: Arc::new(MemorySeenSet::new()),
             max_depth,
             max_url_length: 100,

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::fetcher::{Fetch, FetchJob, Fetcher, JobKind};
 use crate::parser::LinkCounts;
+use crate::scope::SharedScope;
 
 /// A fetcher finished a job's hop. Exactly one `Done` arrives for every `Fetch` sent.
 #[derive(Message)]
@@ -48,20 +49,36 @@ pub(crate) enum Finished {
         host: String,
         outcome: RobotsOutcome,
     },
-    /// A sitemap was read: its new in-scope page URLs and nested sitemaps.
-    Sitemap {
-        url: Url,
-        pages: Vec<Url>,
-        nested: Vec<Url>,
-        nesting: u32,
-        counts: LinkCounts,
-    },
+    /// A sitemap was read, or could not be.
+    Sitemap(Box<SitemapDone>),
 }
 
 pub(crate) enum RobotsOutcome {
     Rules(RobotsRules),
-    /// 5xx, 429 or no response: the host waits, and its robots.txt is tried again.
-    Unavailable(String),
+    /// 5xx, 429 or no response: the host waits, and its robots.txt is tried again. The
+    /// kind says why: `connect` or `timeout` when the host cannot be reached (its pages'
+    /// records then carry that kind), `robots_unavailable` otherwise.
+    Unavailable(RecordError),
+    /// robots.txt redirected to a host out of scope, which is not fetched: the host is
+    /// crawled as if it had none (as for a 4xx, RFC 9309).
+    RedirectOutOfScope(String),
+}
+
+/// What a sitemap gave.
+pub(crate) struct SitemapDone {
+    pub url: Url,
+    /// New in-scope page URLs, claimed in the seen set.
+    pub pages: Vec<Url>,
+    /// Sitemaps that a sitemap index lists.
+    pub nested: Vec<Url>,
+    pub nesting: u32,
+    /// Whether the user named it (or an index the user named lists it).
+    pub from_user: bool,
+    pub counts: LinkCounts,
+    /// Why it could not be read.
+    pub error: Option<String>,
+    /// It redirected out of scope, and the redirect was not followed.
+    pub redirect_out_of_scope: bool,
 }
 
 pub(crate) struct PageDone {
@@ -132,8 +149,9 @@ enum RobotsState {
     Unknown,
     Fetching,
     Ready(Arc<RobotsRules>),
-    /// Given up after [`ROBOTS_ATTEMPTS`] failures: the host's URLs are refused.
-    Unavailable(String),
+    /// Given up after [`ROBOTS_ATTEMPTS`] failures: the host's URLs are refused, with this
+    /// error's kind.
+    Unavailable(RecordError),
 }
 
 /// Whether a host may take a request now.
@@ -161,9 +179,24 @@ impl Host {
     /// Why `url`, of this host, is recorded without a request, once robots.txt is known.
     fn refusal(&self, url: &Url) -> Option<RecordError> {
         match &self.robots {
-            RobotsState::Unavailable(why) => Some(RecordError {
-                kind: ErrorKind::RobotsUnavailable,
-                message: format!("robots.txt of {} unavailable: {why}", host_key(url)),
+            RobotsState::Unavailable(why) => Some(match why.kind {
+                ErrorKind::RobotsUnavailable => RecordError {
+                    kind: ErrorKind::RobotsUnavailable,
+                    message: format!(
+                        "robots.txt of {} unavailable: {}",
+                        host_key(url),
+                        why.message
+                    ),
+                },
+                // The host cannot be reached: say so, as a fetch of the page would.
+                kind => RecordError {
+                    kind,
+                    message: format!(
+                        "{} unreachable (its robots.txt could not be fetched): {}",
+                        host_key(url),
+                        why.message
+                    ),
+                },
             }),
             RobotsState::Ready(rules) if !rules.allowed(url) => Some(RecordError {
                 kind: ErrorKind::RobotsDisallowed,
@@ -247,6 +280,16 @@ pub(crate) struct Supervisor {
     stop: Arc<AtomicBool>,
     /// Stopping: nothing new starts; what is in flight finishes and is recorded.
     stopping: bool,
+    /// The crawl's scope. The supervisor changes it when a seed redirects: the seed's part
+    /// is then taken from where it lands.
+    scope: SharedScope,
+    /// Whether a landing changed the scope, so that URLs queued before it are checked
+    /// again when they are dispatched.
+    scope_changed: bool,
+    /// Seeds queued or in flight that have not landed yet (ended at a final response or
+    /// failed). Until every seed has landed, the scope may still change, so only seeds
+    /// (and their hops and robots.txt) are dispatched, and sitemaps wait.
+    seeds_pending: usize,
 }
 
 impl Supervisor {
@@ -256,6 +299,7 @@ impl Supervisor {
         stats: Arc<CrawlStats>,
         done: oneshot::Sender<CrawlReport>,
         stop: Arc<AtomicBool>,
+        scope: SharedScope,
     ) -> Self {
         Self {
             frontier,
@@ -278,6 +322,9 @@ impl Supervisor {
             done: Some(done),
             stop,
             stopping: false,
+            scope,
+            scope_changed: false,
+            seeds_pending: 0,
         }
     }
 
@@ -300,11 +347,22 @@ impl Supervisor {
             return;
         }
         host.accepted += 1;
+        if request.is_seed() {
+            self.seeds_pending += 1;
+        }
         self.frontier.push(request);
     }
 
-    /// Queues a sitemap, once, up to `MAX_SITEMAPS`.
-    pub fn enqueue_sitemap(&mut self, url: Url, nesting: u32) {
+    /// Queues a sitemap, once, up to `MAX_SITEMAPS`. One the user named (`from_user` at
+    /// nesting 0) is always fetched; others (from robots.txt, or listed in an index) only
+    /// on a host the scope covers.
+    pub fn enqueue_sitemap(&mut self, url: Url, nesting: u32, from_user: bool) {
+        let named = from_user && nesting == 0;
+        if !named && !self.scope.get().covers_host(&url) {
+            self.report.resources_out_of_scope += 1;
+            tracing::debug!(sitemap = %url, "sitemap not fetched: out of scope");
+            return;
+        }
         if nesting > MAX_SITEMAP_NESTING
             || self.sitemaps_seen.len() >= MAX_SITEMAPS
             || !self.sitemaps_seen.insert(Fingerprint::of(&url))
@@ -313,7 +371,7 @@ impl Supervisor {
         }
         self.host_entry(&url);
         self.sitemaps.push_back(FetchJob::new(
-            JobKind::Sitemap { nesting },
+            JobKind::Sitemap { nesting, from_user },
             CrawlRequest::seed(url),
         ));
     }
@@ -330,6 +388,10 @@ impl Supervisor {
 
     /// The deepest page depth that may start now.
     fn depth_cap(&self) -> u32 {
+        if self.seeds_pending > 0 {
+            // Seeds first, until each has landed and the scope is settled.
+            return 0;
+        }
         if !self.limits.level_sync {
             return u32::MAX;
         }
@@ -411,6 +473,17 @@ impl Supervisor {
                         Some(Gate::Wait) | None => false,
                     };
                 if let Some(request) = self.frontier.pop(cap, &mut ready) {
+                    if self.scope_changed
+                        && !request.is_seed()
+                        && !self.scope.get().allows(&request.url)
+                    {
+                        // Queued before a seed landed elsewhere: out of scope after all.
+                        self.report.out_of_scope += 1;
+                        if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
+                            host.accepted = host.accepted.saturating_sub(1);
+                        }
+                        continue;
+                    }
                     self.dispatched += 1;
                     let refusal = self
                         .hosts
@@ -437,7 +510,7 @@ impl Supervisor {
 
     /// A sitemap whose host may take a request now.
     fn next_sitemap(&mut self, now: Instant) -> Option<FetchJob> {
-        if self.page_limit_reached() {
+        if self.page_limit_reached() || self.seeds_pending > 0 {
             return None;
         }
         let per_host = self.limits.per_host;
@@ -482,7 +555,7 @@ impl Supervisor {
             if !delay.is_zero() {
                 // A random factor from 1 to 1.5, so requests do not fall into lockstep.
                 host.defer(
-                    now + delay.mul_f64(1.0 + fastrand::f64() * 0.5),
+                    after(now, scaled(delay, 1.0 + fastrand::f64() * 0.5)),
                     &mut self.wakeups,
                 );
             }
@@ -569,7 +642,7 @@ impl Supervisor {
                 host.crawl_delay = rules.crawl_delay().map(|d| d.min(max_crawl_delay));
                 if let Some(delay) = host.crawl_delay {
                     // The robots.txt request itself counts: the first page waits too.
-                    host.defer(Instant::now() + delay, &mut self.wakeups);
+                    host.defer(after(Instant::now(), delay), &mut self.wakeups);
                 }
                 let sitemaps: Vec<Url> = if self.limits.sitemaps_from_robots {
                     rules
@@ -583,20 +656,75 @@ impl Supervisor {
                 tracing::debug!(host = name, crawl_delay = ?host.crawl_delay, sitemaps = sitemaps.len(), "robots.txt read");
                 host.robots = RobotsState::Ready(Arc::new(rules));
                 for sitemap in sitemaps {
-                    self.enqueue_sitemap(sitemap, 0);
+                    self.enqueue_sitemap(sitemap, 0, false);
                 }
+            }
+            RobotsOutcome::RedirectOutOfScope(why) => {
+                tracing::debug!(host = name, %why, "robots.txt redirect not followed: crawling the host as if it had none");
+                host.robots = RobotsState::Ready(Arc::new(RobotsRules::allow_all()));
+                self.report.resources_out_of_scope += 1;
             }
             RobotsOutcome::Unavailable(why) => {
                 host.robots_attempts += 1;
-                tracing::warn!(host = name, attempt = host.robots_attempts, %why, "robots.txt unavailable");
+                tracing::warn!(host = name, attempt = host.robots_attempts, kind = %why.kind, why = %why.message, "robots.txt unavailable");
                 if host.robots_attempts >= ROBOTS_ATTEMPTS {
                     host.robots = RobotsState::Unavailable(why);
                 } else {
                     host.robots = RobotsState::Unknown;
-                    let wait = backoff * 2u32.pow(host.robots_attempts - 1);
-                    host.defer(Instant::now() + wait, &mut self.wakeups);
+                    let wait =
+                        backoff.saturating_mul(2u32.saturating_pow(host.robots_attempts - 1));
+                    host.defer(after(Instant::now(), wait), &mut self.wakeups);
                 }
             }
+        }
+    }
+
+    /// A seed redirected to `landing`: its part of the scope is taken from there.
+    fn land(&mut self, seed: &Url, landing: &Url) {
+        if self.scope.land(seed, landing) {
+            self.scope_changed = true;
+            tracing::info!(%seed, %landing, "seed redirected: its scope is taken from where it lands");
+        }
+    }
+
+    /// Queues what a sitemap listed, or reports why it could not be read: a sitemap the
+    /// user named at warn level, others at info.
+    fn on_sitemap(&mut self, sitemap: SitemapDone) {
+        let SitemapDone {
+            url,
+            pages,
+            nested,
+            nesting,
+            from_user,
+            counts,
+            error,
+            redirect_out_of_scope,
+        } = sitemap;
+        if let Some(why) = error {
+            self.report.sitemaps_failed += 1;
+            self.report.resources_out_of_scope += u64::from(redirect_out_of_scope);
+            if from_user {
+                tracing::warn!(sitemap = %url, %why, "sitemap could not be read");
+            } else {
+                tracing::info!(sitemap = %url, %why, "sitemap could not be read");
+            }
+            return;
+        }
+        self.report.sitemaps_fetched += 1;
+        self.report.sitemap_urls += pages.len() as u64;
+        self.report.out_of_scope += u64::from(counts.out_of_scope);
+        self.report.too_long += u64::from(counts.too_long);
+        self.report.repeating_path += u64::from(counts.repeating);
+        tracing::debug!(sitemap = %url, pages = pages.len(), nested = nested.len(), "sitemap read");
+        for page in pages {
+            self.enqueue(CrawlRequest {
+                url: page,
+                depth: 0,
+                parent: Some(url.clone()),
+            });
+        }
+        for sitemap in nested {
+            self.enqueue_sitemap(sitemap, nesting + 1, from_user);
         }
     }
 
@@ -609,7 +737,7 @@ impl Supervisor {
             self.report.host_pauses += 1;
             let pause = pause.min(MAX_RETRY_AFTER);
             host_entry(&mut self.hosts, &self.limits, &job.target)
-                .defer(now + pause, &mut self.wakeups);
+                .defer(after(now, pause), &mut self.wakeups);
         }
         let exponent = job.attempts.saturating_sub(1).min(16);
         let backoff = self
@@ -617,8 +745,8 @@ impl Supervisor {
             .retry_backoff
             .saturating_mul(1 << exponent)
             .min(Duration::from_secs(60));
-        let wait = retry_after.unwrap_or(backoff.mul_f64(0.5 + fastrand::f64()));
-        let due = now + wait.min(MAX_RETRY_AFTER);
+        let wait = retry_after.unwrap_or(scaled(backoff, 0.5 + fastrand::f64()));
+        let due = after(now, wait.min(MAX_RETRY_AFTER));
         self.wakeups.push(Reverse(due));
         self.retry_seq += 1;
         self.delayed.push(Delayed {
@@ -650,6 +778,21 @@ impl Supervisor {
         }
         ctx.stop();
     }
+}
+
+/// `now + wait`, saturating: a wait too long to represent ends a year from now, which a
+/// crawl never reaches. Settings are bounded, but the scheduler must not panic whatever
+/// a server or a custom store hands it.
+fn after(now: Instant, wait: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    now.checked_add(wait.min(YEAR))
+        .or_else(|| now.checked_add(Duration::from_secs(60)))
+        .unwrap_or(now)
+}
+
+/// `duration * factor`, saturating instead of panicking.
+fn scaled(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
 /// The state of a URL's host, created on first sight. (A free function, so that it
@@ -695,10 +838,12 @@ fn autothrottle_delay(
 ) -> Duration {
     let max = AUTOTHROTTLE_MAX_DELAY;
     if matches!(status, Some(429 | 503)) {
-        return (current * 2).clamp(min.max(AUTOTHROTTLE_START_DELAY), max);
+        return current
+            .saturating_mul(2)
+            .clamp(min.max(AUTOTHROTTLE_START_DELAY), max);
     }
     let target = latency.div_f64(AUTOTHROTTLE_TARGET_CONCURRENCY);
-    let next = (current + target) / 2;
+    let next = current.saturating_add(target) / 2;
     let ok = status.is_some_and(|s| (200..400).contains(&s));
     if !ok && next < current {
         return current;
@@ -755,6 +900,9 @@ impl Handler<Done> for Supervisor {
         }
         match msg.finished {
             Finished::Redirect(job) => {
+                if job.request.is_seed() {
+                    self.land(&job.request.url, &job.target);
+                }
                 // The hop may lead to a host not seen before: it needs politeness state and
                 // its own robots.txt before the hop is made.
                 self.host_entry(&job.target);
@@ -762,35 +910,24 @@ impl Handler<Done> for Supervisor {
             }
             Finished::Retry { job, retry_after } => self.retry_later(*job, retry_after),
             Finished::Robots { host, outcome } => self.on_robots(&host, outcome),
-            Finished::Sitemap {
-                url,
-                pages,
-                nested,
-                nesting,
-                counts,
-            } => {
-                self.report.sitemaps_fetched += 1;
-                self.report.sitemap_urls += pages.len() as u64;
-                self.report.out_of_scope += u64::from(counts.out_of_scope);
-                self.report.too_long += u64::from(counts.too_long);
-                self.report.repeating_path += u64::from(counts.repeating);
-                for page in pages {
-                    self.enqueue(CrawlRequest {
-                        url: page,
-                        depth: 0,
-                        parent: Some(url.clone()),
-                    });
-                }
-                for sitemap in nested {
-                    self.enqueue_sitemap(sitemap, nesting + 1);
-                }
-            }
+            Finished::Sitemap(sitemap) => self.on_sitemap(*sitemap),
             Finished::Page(page) => {
                 let PageDone {
                     record,
                     new_links,
                     counts,
                 } = *page;
+                if record.depth == 0 && record.parent.is_none() {
+                    self.seeds_pending = self.seeds_pending.saturating_sub(1);
+                    // A seed whose redirect target was crawled already ends at its
+                    // redirect; it landed there all the same.
+                    if record.error.is_none()
+                        && let Some(landing) =
+                            record.redirects.last().and_then(|r| r.location.as_ref())
+                    {
+                        self.land(&record.url, landing);
+                    }
+                }
                 self.stats.record(&record);
                 self.report.add(&record);
                 self.report.links_found += u64::from(counts.found);
@@ -819,6 +956,22 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn time_arithmetic_saturates() {
+        let now = Instant::now();
+        assert!(after(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 300));
+        assert_eq!(
+            after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert_eq!(scaled(Duration::MAX, 1.5), Duration::MAX);
+        assert_eq!(scaled(Duration::from_secs(2), 0.5), Duration::from_secs(1));
+        assert_eq!(
+            autothrottle_delay(Duration::MAX, MS, Some(429), Duration::ZERO),
+            AUTOTHROTTLE_MAX_DELAY
+        );
+    }
 
     #[test]
     fn autothrottle_moves_halfway_to_latency() {

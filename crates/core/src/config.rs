@@ -71,7 +71,7 @@ pub const ENV_PARSE_THREADS: &str = "ARACHNE_PARSE_THREADS";
 pub const ENV_CONCURRENCY: &str = "ARACHNE_CONCURRENCY";
 /// Sets the number of requests in flight per host (see [`DEFAULT_PER_HOST`]).
 pub const ENV_PER_HOST: &str = "ARACHNE_PER_HOST";
-/// Sets the per-host delay in seconds (see [`DEFAULT_DELAY`]).
+/// Sets the per-host delay, as a duration such as `500ms` or `0.5` (see [`DEFAULT_DELAY`]).
 pub const ENV_DELAY: &str = "ARACHNE_DELAY";
 
 /// The cores this process may use (at least 1).
@@ -89,24 +89,4 @@ pub fn default_parse_threads() -> usize {
 /// many requests at once; network I/O needs little CPU next to parsing.
 pub fn default_fetch_threads() -> usize {
     available_cores().div_ceil(4)
-}
-
-/// Reads a positive whole number from an environment variable.
-///
-/// Returns `Ok(None)` when the variable is unset or empty.
-///
-/// # Errors
-/// A message naming the variable when its value is not a whole number of at least 1.
-pub fn env_count(name: &str) -> Result<Option<usize>, String> {
-    match std::env::var(name) {
-        Ok(value) if value.trim().is_empty() => Ok(None),
-        Ok(value) => match value.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(Some(n)),
-            _ => Err(format!(
-                "{name}={value}: expected a whole number of at least 1"
-            )),
-        },
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
-    }
 }

@@ -24,6 +24,12 @@ impl CrawlRequest {
             parent: None,
         }
     }
+
+    /// Whether this is a seed: depth 0 and no parent (URLs from sitemaps have their
+    /// sitemap as parent).
+    pub fn is_seed(&self) -> bool {
+        self.depth == 0 && self.parent.is_none()
+    }
 }
 
 /// The key of the queue a URL waits in, and of the politeness and robots.txt state of its

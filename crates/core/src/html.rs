@@ -25,12 +25,14 @@ use url::Url;
 use crate::fingerprint::{BuildFingerprintHasher, Fingerprint};
 use crate::normalize::{LinkSkip, resolve_link};
 
-/// How many references of each kind a crawl did not follow.
+/// How many references of each kind a crawl did not follow, and how many pointed at their
+/// own page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SkipCounts {
-    /// Empty, whitespace-only and fragment-only references.
-    pub empty: u64,
+    /// Empty, whitespace-only and fragment-only references (`#top`): links to the page
+    /// itself. Not skipped links, and not in [`SkipCounts::total`].
+    pub same_page: u64,
     /// `javascript:` URLs.
     pub javascript: u64,
     /// `mailto:` URLs.
@@ -46,10 +48,10 @@ pub struct SkipCounts {
 }
 
 impl SkipCounts {
-    /// Counts one skipped reference.
+    /// Counts one reference that was not followed.
     pub fn add(&mut self, skip: LinkSkip) {
         let counter = match skip {
-            LinkSkip::Empty => &mut self.empty,
+            LinkSkip::SamePage => &mut self.same_page,
             LinkSkip::Javascript => &mut self.javascript,
             LinkSkip::Mailto => &mut self.mailto,
             LinkSkip::Data => &mut self.data,
@@ -62,7 +64,7 @@ impl SkipCounts {
 
     /// Adds another set of counts to this one.
     pub fn merge(&mut self, other: &SkipCounts) {
-        self.empty += other.empty;
+        self.same_page += other.same_page;
         self.javascript += other.javascript;
         self.mailto += other.mailto;
         self.data += other.data;
@@ -71,15 +73,22 @@ impl SkipCounts {
         self.malformed += other.malformed;
     }
 
-    /// The total of all counts.
+    /// The skipped references: every count but [`SkipCounts::same_page`].
     pub fn total(&self) -> u64 {
-        self.empty
-            + self.javascript
-            + self.mailto
-            + self.data
-            + self.tel
-            + self.other_scheme
-            + self.malformed
+        self.kinds().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The skipped references by kind, named as the summary names them: `javascript:`,
+    /// `mailto:`, `data:`, `tel:`, `other scheme`, `malformed`.
+    pub fn kinds(&self) -> [(&'static str, u64); 6] {
+        [
+            ("javascript:", self.javascript),
+            ("mailto:", self.mailto),
+            ("data:", self.data),
+            ("tel:", self.tel),
+            ("other scheme", self.other_scheme),
+            ("malformed", self.malformed),
+        ]
     }
 }
 
@@ -451,10 +460,14 @@ mod tests {
         assert_eq!(urls(&got), ["http://a.test/same"]);
         let s = got.skipped;
         assert_eq!(
-            (s.empty, s.javascript, s.mailto, s.data, s.tel),
+            (s.same_page, s.javascript, s.mailto, s.data, s.tel),
             (2, 1, 1, 1, 1)
         );
-        assert_eq!((s.other_scheme, s.malformed, s.total()), (1, 1, 8));
+        assert_eq!(
+            (s.other_scheme, s.malformed, s.total()),
+            (1, 1, 6),
+            "links to the page itself are not skipped links"
+        );
     }
 
     #[test]

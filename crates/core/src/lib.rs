@@ -11,6 +11,7 @@
 //! - [`extract_links`], [`decode_html`], [`is_html`]: what parser threads do with a body.
 //! - [`Extractor`]: user code that turns parsed pages into items.
 //! - [`PageRecord`] and [`CrawlReport`]: the outputs.
+//! - [`settings`]: durations, sizes and counts as text, and the range each setting accepts.
 //!
 //! # Example
 //! ```
@@ -48,6 +49,7 @@ mod report;
 mod robots;
 mod scope;
 mod seen;
+pub mod settings;
 mod sitemap;
 mod traps;
 
@@ -57,7 +59,6 @@ pub use config::{
     DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY,
     ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING,
     MAX_SITEMAPS, ROBOTS_ATTEMPTS, available_cores, default_fetch_threads, default_parse_threads,
-    env_count,
 };
 pub use extract::{Extractor, ParsedPage};
 pub use fingerprint::{BuildFingerprintHasher, Fingerprint, FingerprintHasher};

@@ -25,8 +25,9 @@ use url::Url;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LinkSkip {
-    /// An empty or all-whitespace reference (a link to the page itself).
-    Empty,
+    /// An empty, all-whitespace or fragment-only reference (`""`, `#top`): a link to the
+    /// page itself, which is already being crawled. Not a skipped link.
+    SamePage,
     /// A `javascript:` URL.
     Javascript,
     /// A `mailto:` URL.
@@ -80,7 +81,7 @@ pub fn normalize(mut url: Url) -> Url {
 pub fn resolve_link(base: &Url, href: &str) -> Result<Url, LinkSkip> {
     let href = href.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
     if href.is_empty() || href.starts_with('#') {
-        return Err(LinkSkip::Empty);
+        return Err(LinkSkip::SamePage);
     }
     if let Some(skip) = skip_for_scheme(href) {
         return Err(skip);
@@ -287,9 +288,9 @@ mod tests {
     fn skipped_references() {
         let base = Url::parse("http://a.test/").unwrap();
         let cases = [
-            ("", LinkSkip::Empty),
-            ("   ", LinkSkip::Empty),
-            ("#top", LinkSkip::Empty),
+            ("", LinkSkip::SamePage),
+            ("   ", LinkSkip::SamePage),
+            ("#top", LinkSkip::SamePage),
             ("javascript:void(0)", LinkSkip::Javascript),
             ("JavaScript:alert(1)", LinkSkip::Javascript),
             ("mailto:a@b.test", LinkSkip::Mailto),

@@ -91,8 +91,9 @@ pub enum ErrorKind {
     Parse,
     /// robots.txt forbids the URL; it was not fetched.
     RobotsDisallowed,
-    /// The host's robots.txt could not be fetched (5xx or unreachable, after retries), so
-    /// none of its URLs were fetched.
+    /// The host's robots.txt answered 5xx or 429 (after retries), so none of its URLs were
+    /// fetched. When the host itself cannot be reached, its URLs' records carry the kind of
+    /// that failure instead (`connect`, `timeout`), as fetching them would.
     RobotsUnavailable,
     /// The host resolved to a loopback, private, link-local or unspecified address, which
     /// `deny_private_ips` refuses.

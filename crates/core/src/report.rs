@@ -75,6 +75,12 @@ pub struct CrawlReport {
     pub by_status: BTreeMap<u16, u64>,
     /// Failed records by kind of error.
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// Seeds crawled (records of seeds).
+    pub seeds: u64,
+    /// Of those, how many failed: an error, or an HTTP error status.
+    pub seeds_failed: u64,
+    /// Why seeds failed, `URL: reason`, for the first [`CrawlReport::SEED_ERRORS_KEPT`].
+    pub seed_errors: Vec<String>,
     /// Body bytes received, after decompression.
     pub bytes: u64,
     /// Bodies cut at the size cap.
@@ -89,9 +95,11 @@ pub struct CrawlReport {
     pub out_of_scope: u64,
     /// Links not queued because they were past the maximum depth.
     pub beyond_max_depth: u64,
-    /// References not followed (javascript:, mailto:, malformed, ...).
+    /// References not followed (javascript:, mailto:, malformed, ...), and links to the
+    /// page itself (`#fragment`), by kind.
     pub skipped: SkipCounts,
-    /// URLs left in the frontier when the page limit stopped the crawl.
+    /// URLs queued but never crawled: left when the page limit was reached or the crawl
+    /// was stopped.
     pub not_crawled: u64,
     /// Links not queued because the URL was longer than the maximum URL length.
     pub too_long: u64,
@@ -105,10 +113,17 @@ pub struct CrawlReport {
     pub host_pauses: u64,
     /// robots.txt files fetched (attempts included).
     pub robots_fetched: u64,
-    /// Sitemaps fetched.
+    /// Sitemaps fetched and read.
     pub sitemaps_fetched: u64,
+    /// Sitemaps that could not be read: an HTTP error status, a network failure, a body
+    /// that is not a sitemap, or a redirect out of scope.
+    pub sitemaps_failed: u64,
     /// URLs queued from sitemaps.
     pub sitemap_urls: u64,
+    /// Crawler resources not fetched because they are outside the crawl's scope: sitemaps
+    /// named by robots.txt or a sitemap index on other hosts, and robots.txt redirects to
+    /// other hosts.
+    pub resources_out_of_scope: u64,
     /// Whether the crawl was stopped before it ran out of work.
     pub stopped: bool,
     /// Wall-clock time of the crawl.
@@ -117,6 +132,9 @@ pub struct CrawlReport {
 }
 
 impl CrawlReport {
+    /// How many seed failures [`CrawlReport::seed_errors`] keeps.
+    pub const SEED_ERRORS_KEPT: usize = 10;
+
     /// Adds one record to the counts.
     pub fn add(&mut self, record: &PageRecord) {
         self.pages += 1;
@@ -128,6 +146,21 @@ impl CrawlReport {
         }
         if let Some(error) = &record.error {
             *self.errors.entry(error.kind).or_default() += 1;
+        }
+        if record.depth == 0 && record.parent.is_none() {
+            self.seeds += 1;
+            let failure = match (&record.error, record.status) {
+                (Some(error), _) => Some(format!("{}: {}", error.kind, error.message)),
+                (None, Some(status)) if status >= 400 => Some(format!("HTTP status {status}")),
+                (None, None) => Some("no response".to_owned()),
+                (None, Some(_)) => None,
+            };
+            if let Some(why) = failure {
+                self.seeds_failed += 1;
+                if self.seed_errors.len() < Self::SEED_ERRORS_KEPT {
+                    self.seed_errors.push(format!("{}: {why}", record.url));
+                }
+            }
         }
     }
 
@@ -145,48 +178,90 @@ impl CrawlReport {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
+
+    /// Whether every seed failed, so that nothing could be crawled from them.
+    pub fn every_seed_failed(&self) -> bool {
+        self.seeds > 0 && self.seeds_failed == self.seeds
+    }
 }
 
+/// `1 page`, `2 pages`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A byte count for people: `512 bytes`, `43.4 KB`, `1.2 MB`, `3.0 GB` (powers of 1000).
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => count(bytes, "byte", "bytes"),
+        1_000..1_000_000 => format!("{:.1} KB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+    }
+}
+
+/// The summary printed after a crawl: what was fetched, what failed, what was not
+/// followed and why.
 impl fmt::Display for CrawlReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "crawled {} pages in {:.2}s ({:.1} pages/s), {:.1} MB",
-            self.pages,
+            "crawled {} in {:.2}s ({:.1} pages/s), {}",
+            count(self.pages, "page", "pages"),
             self.elapsed.as_secs_f64(),
             self.pages_per_sec(),
-            self.bytes as f64 / 1e6
+            human_bytes(self.bytes)
         )?;
-        let statuses: Vec<String> = self
-            .by_status
-            .iter()
-            .map(|(status, n)| format!("{status}: {n}"))
-            .collect();
-        if !statuses.is_empty() {
-            writeln!(f, "  status   {}", statuses.join(", "))?;
+        if self.every_seed_failed() {
+            let first = self.seed_errors.first().map_or("", String::as_str);
+            let more = self.seeds_failed.saturating_sub(1);
+            writeln!(
+                f,
+                "  every seed failed, so nothing else was crawled: {first}{}",
+                if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                }
+            )?;
         }
-        let errors: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(kind, n)| format!("{kind}: {n}"))
-            .collect();
-        if !errors.is_empty() {
-            writeln!(f, "  errors   {}", errors.join(", "))?;
+        let list = |items: Vec<String>| items.join(", ");
+        if !self.by_status.is_empty() {
+            let statuses = self.by_status.iter().map(|(s, n)| format!("{s}: {n}"));
+            writeln!(f, "  status   {}", list(statuses.collect()))?;
+        }
+        if !self.errors.is_empty() {
+            let errors = self.errors.iter().map(|(kind, n)| format!("{kind}: {n}"));
+            writeln!(f, "  errors   {}", list(errors.collect()))?;
         }
         writeln!(
             f,
-            "  links    {} found, {} queued, {} out of scope, {} beyond max depth, {} skipped",
+            "  links    {} found, {} new in scope (queued), {} out of scope, {} beyond max depth, {} to the same page (#fragment)",
             self.links_found,
             self.links_queued,
             self.out_of_scope,
             self.beyond_max_depth,
-            self.skipped.total()
+            self.skipped.same_page,
         )?;
+        if self.skipped.total() > 0 {
+            let kinds = self
+                .skipped
+                .kinds()
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(kind, n)| format!("{n} {kind}"));
+            writeln!(
+                f,
+                "  skipped  {} (not http or https links)",
+                list(kinds.collect())
+            )?;
+        }
         if self.redirects > 0 || self.truncated > 0 {
             writeln!(
                 f,
-                "  other    {} redirects followed, {} bodies truncated",
-                self.redirects, self.truncated
+                "  other    {} followed, {} truncated",
+                count(self.redirects, "redirect", "redirects"),
+                count(self.truncated, "body", "bodies")
             )?;
         }
         if self.too_long + self.repeating_path + self.host_budget > 0 {
@@ -196,28 +271,48 @@ impl fmt::Display for CrawlReport {
                 self.too_long, self.repeating_path, self.host_budget
             )?;
         }
-        if self.robots_fetched + self.sitemaps_fetched + self.retries + self.host_pauses > 0 {
+        let sitemaps = self.sitemaps_fetched + self.sitemaps_failed;
+        if self.robots_fetched + sitemaps + self.retries + self.host_pauses > 0 {
+            let mut parts = vec![
+                format!("{} robots.txt", self.robots_fetched),
+                format!(
+                    "{} ({})",
+                    count(self.sitemaps_fetched, "sitemap", "sitemaps"),
+                    count(self.sitemap_urls, "URL", "URLs")
+                ),
+            ];
+            if self.sitemaps_failed > 0 {
+                parts.push(format!(
+                    "{} failed",
+                    count(self.sitemaps_failed, "sitemap", "sitemaps")
+                ));
+            }
+            parts.push(count(self.retries, "retry", "retries"));
+            parts.push(count(self.host_pauses, "host pause", "host pauses"));
+            writeln!(f, "  polite   {}", list(parts))?;
+        }
+        if self.resources_out_of_scope > 0 {
             writeln!(
                 f,
-                "  polite   {} robots.txt, {} sitemaps ({} URLs), {} retries, {} host pauses",
-                self.robots_fetched,
-                self.sitemaps_fetched,
-                self.sitemap_urls,
-                self.retries,
-                self.host_pauses
+                "  scope    {} (robots.txt redirects, sitemaps) not fetched: out of scope",
+                count(
+                    self.resources_out_of_scope,
+                    "crawler resource",
+                    "crawler resources"
+                )
             )?;
         }
         if self.stopped {
             writeln!(
                 f,
-                "  stopped early: {} queued URLs not crawled",
-                self.not_crawled
+                "  stopped early: {} not crawled",
+                count(self.not_crawled, "queued URL", "queued URLs")
             )?;
         } else if self.not_crawled > 0 {
             writeln!(
                 f,
-                "  page limit reached: {} queued URLs not crawled",
-                self.not_crawled
+                "  page limit reached: {} not crawled",
+                count(self.not_crawled, "queued URL", "queued URLs")
             )?;
         }
         Ok(())
@@ -236,5 +331,114 @@ mod secs {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordError;
+
+    fn record(url: &str, depth: u32, status: Option<u16>, error: Option<ErrorKind>) -> PageRecord {
+        let url: url::Url = url.parse().unwrap();
+        PageRecord {
+            final_url: url.clone(),
+            parent: (depth > 0).then(|| url.clone()),
+            url,
+            status,
+            depth,
+            content_type: None,
+            bytes: 0,
+            truncated: false,
+            links: 0,
+            new_links: 0,
+            redirects: Vec::new(),
+            attempts: 1,
+            elapsed_ms: 1,
+            fetched_at: String::new(),
+            error: error.map(|kind| RecordError {
+                kind,
+                message: "connection refused".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn summary_counts_in_words() {
+        let mut report = CrawlReport::default();
+        report.add(&record("http://a.test/", 0, Some(200), None));
+        report.elapsed = Duration::from_secs(1);
+        let text = report.to_string();
+        assert!(
+            text.starts_with("crawled 1 page in 1.00s (1.0 pages/s), 0 bytes\n"),
+            "{text}"
+        );
+        assert!(!text.contains("every seed failed"));
+        report.bytes = 43_400;
+        assert!(report.to_string().contains(", 43.4 KB\n"));
+        assert_eq!(human_bytes(1), "1 byte");
+        assert_eq!(human_bytes(2_500_000), "2.5 MB");
+    }
+
+    #[test]
+    fn summary_names_skipped_kinds_and_same_page_links() {
+        let mut report = CrawlReport::default();
+        report.skipped.same_page = 40;
+        report.skipped.javascript = 3;
+        report.skipped.mailto = 2;
+        let text = report.to_string();
+        assert!(text.contains("40 to the same page (#fragment)"), "{text}");
+        assert!(text.contains("skipped  3 javascript:, 2 mailto:"), "{text}");
+        report.skipped.javascript = 0;
+        report.skipped.mailto = 0;
+        assert!(
+            !report.to_string().contains("skipped"),
+            "fragments are not skipped links"
+        );
+    }
+
+    #[test]
+    fn every_seed_failed_is_said_plainly() {
+        let mut report = CrawlReport::default();
+        report.add(&record("http://a.test/", 0, None, Some(ErrorKind::Connect)));
+        report.add(&record("http://b.test/", 0, Some(404), None));
+        assert!(report.every_seed_failed());
+        let text = report.to_string();
+        assert!(
+            text.contains("every seed failed, so nothing else was crawled: http://a.test/: connect: connection refused (and 1 more)"),
+            "{text}"
+        );
+        assert_eq!(report.seed_errors[1], "http://b.test/: HTTP status 404");
+        report.add(&record("http://c.test/", 0, Some(200), None));
+        assert!(!report.every_seed_failed());
+        report.add(&record(
+            "http://c.test/x",
+            1,
+            None,
+            Some(ErrorKind::Timeout),
+        ));
+        assert_eq!((report.seeds, report.seeds_failed), (3, 2));
+    }
+
+    #[test]
+    fn sitemap_failures_are_counted_apart() {
+        let report = CrawlReport {
+            sitemaps_fetched: 1,
+            sitemaps_failed: 2,
+            sitemap_urls: 1,
+            resources_out_of_scope: 1,
+            ..CrawlReport::default()
+        };
+        let text = report.to_string();
+        assert!(
+            text.contains("1 sitemap (1 URL), 2 sitemaps failed"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "1 crawler resource (robots.txt redirects, sitemaps) not fetched: out of scope"
+            ),
+            "{text}"
+        );
     }
 }

@@ -77,13 +77,39 @@ pub struct PatternError {
 /// A URL is in scope when it is in the [`Scope`] of at least one seed, matches at least one
 /// include pattern (when any are given), and matches no exclude pattern. Seeds themselves
 /// are always crawled.
+///
+/// When a seed redirects, its part of the scope is taken from where it lands
+/// ([`ScopeRules::landed`]): a `prefix` seed `http://a.test/book` that redirects to
+/// `/book/` covers `/book/`, not the whole host.
 #[derive(Debug, Clone)]
 pub struct ScopeRules {
     scope: Scope,
-    /// What each seed allows, in the form the scope compares.
-    anchors: Vec<String>,
+    /// What each seed allows.
+    anchors: Vec<Anchor>,
     include: Option<RegexSet>,
     exclude: Option<RegexSet>,
+}
+
+/// The part of the scope that one seed gives.
+#[derive(Debug, Clone)]
+struct Anchor {
+    /// The seed as given (normalized): the key by which a landing replaces this anchor.
+    seed: Url,
+    /// What [`ScopeRules::allows`] compares (see [`anchor`]).
+    key: Option<String>,
+    /// What [`ScopeRules::covers_host`] compares: the host name, or the registrable
+    /// domain for [`Scope::Domain`].
+    host: Option<String>,
+}
+
+impl Anchor {
+    fn new(scope: Scope, seed: Url, at: &Url) -> Self {
+        Self {
+            key: anchor(scope, at),
+            host: anchor_name(scope, at).map(str::to_owned),
+            seed,
+        }
+    }
 }
 
 impl ScopeRules {
@@ -99,7 +125,7 @@ impl ScopeRules {
     ) -> Result<Self, PatternError> {
         let anchors = seeds
             .iter()
-            .filter_map(|seed| anchor(scope, seed))
+            .map(|seed| Anchor::new(scope, seed.clone(), seed))
             .collect();
         Ok(Self {
             scope,
@@ -119,9 +145,10 @@ impl ScopeRules {
         let inside = match self.scope {
             Scope::Any => true,
             Scope::Prefix => anchor(self.scope, url)
-                .is_some_and(|key| self.anchors.iter().any(|dir| key.starts_with(dir.as_str()))),
-            Scope::Host | Scope::Domain => anchor_name(self.scope, url)
-                .is_some_and(|key| self.anchors.iter().any(|a| a == key)),
+                .is_some_and(|key| self.keys().any(|dir| key.starts_with(dir))),
+            Scope::Host | Scope::Domain => {
+                anchor_name(self.scope, url).is_some_and(|key| self.keys().any(|a| a == key))
+            }
         };
         if !inside {
             return false;
@@ -137,6 +164,47 @@ impl ScopeRules {
             return false;
         }
         true
+    }
+
+    /// Whether the crawler may fetch its own resources (robots.txt, sitemaps) at `url`:
+    /// whether the URL is on a host the scope covers. That is the host of a seed for
+    /// [`Scope::Host`] and [`Scope::Prefix`] (any scheme and port: robots.txt and sitemaps
+    /// live at the root, outside a prefix), the registrable domain of one for
+    /// [`Scope::Domain`], and any host for [`Scope::Any`]. The include and exclude
+    /// patterns, which are about pages, do not apply.
+    pub fn covers_host(&self, url: &Url) -> bool {
+        match self.scope {
+            Scope::Any => true,
+            Scope::Host | Scope::Prefix | Scope::Domain => {
+                let name = match self.scope {
+                    Scope::Prefix => anchor_name(Scope::Host, url),
+                    scope => anchor_name(scope, url),
+                };
+                name.is_some_and(|name| {
+                    self.anchors.iter().any(|a| a.host.as_deref() == Some(name))
+                })
+            }
+        }
+    }
+
+    /// The rules after `seed` redirected and landed at `landing`: the seed's part of the
+    /// scope is taken from `landing` instead. `None` when `seed` is not a seed of these
+    /// rules or its part does not change.
+    pub fn landed(&self, seed: &Url, landing: &Url) -> Option<ScopeRules> {
+        let landed = Anchor::new(self.scope, seed.clone(), landing);
+        let mut changed = false;
+        let mut rules = self.clone();
+        for anchor in rules.anchors.iter_mut().filter(|a| a.seed == *seed) {
+            if anchor.key != landed.key || anchor.host != landed.host {
+                *anchor = landed.clone();
+                changed = true;
+            }
+        }
+        changed.then_some(rules)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.anchors.iter().filter_map(|a| a.key.as_deref())
     }
 }
 
@@ -256,6 +324,56 @@ mod tests {
         let err = ScopeRules::new(Scope::Host, &[], &[], &["(".into()]).unwrap_err();
         assert_eq!(err.which, "exclude");
         assert_eq!(err.pattern, "(");
+    }
+
+    #[test]
+    fn resources_on_covered_hosts() {
+        let r = rules(Scope::Prefix, &["http://a.test/docs/"]);
+        assert!(r.covers_host(&"http://a.test/sitemap.xml".parse().unwrap()));
+        assert!(r.covers_host(&"https://a.test:8443/robots.txt".parse().unwrap()));
+        assert!(!r.covers_host(&"http://b.test/sitemap.xml".parse().unwrap()));
+        let r = rules(Scope::Host, &["http://127.0.0.1:8080/"]);
+        assert!(!r.covers_host(&"http://127.0.0.2:8080/sitemap.xml".parse().unwrap()));
+        let r = rules(Scope::Domain, &["http://www.a.test/"]);
+        assert!(r.covers_host(&"http://cdn.a.test/s.xml".parse().unwrap()));
+        assert!(!r.covers_host(&"http://a2.test/s.xml".parse().unwrap()));
+        let r = rules(Scope::Any, &["http://a.test/"]);
+        assert!(r.covers_host(&"http://anywhere.test/s.xml".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_seed_takes_its_scope_from_where_it_lands() {
+        let seed: Url = "http://a.test/book".parse().unwrap();
+        let r = rules(Scope::Prefix, &[seed.as_str(), "http://a.test/other/"]);
+        assert!(
+            allows(&r, "http://a.test/blog/"),
+            "the seed's directory is /"
+        );
+        let landed = r
+            .landed(&seed, &"http://a.test/book/".parse().unwrap())
+            .unwrap();
+        assert!(allows(&landed, "http://a.test/book/ch1"));
+        assert!(
+            allows(&landed, "http://a.test/other/x"),
+            "other seeds keep theirs"
+        );
+        assert!(!allows(&landed, "http://a.test/blog/"));
+        assert!(
+            landed
+                .landed(&seed, &"http://a.test/book/index.html".parse().unwrap())
+                .is_none()
+        );
+
+        let r = rules(Scope::Host, &["http://a.test/"]);
+        let seed: Url = "http://a.test/".parse().unwrap();
+        let landed = r
+            .landed(&seed, &"https://www.a.test/".parse().unwrap())
+            .unwrap();
+        assert!(allows(&landed, "https://www.a.test/x"));
+        assert!(!allows(&landed, "http://a.test/x"));
+        assert!(landed.covers_host(&"https://www.a.test/robots.txt".parse().unwrap()));
+        let stranger: Url = "http://b.test/".parse().unwrap();
+        assert!(r.landed(&stranger, &seed).is_none(), "not a seed");
     }
 
     #[test]

@@ -27,8 +27,9 @@ pub struct Sitemap {
 /// tree is built); anything else is read as a text sitemap, one URL per line.
 ///
 /// # Errors
-/// A message when gzip data is corrupt or the XML is malformed before any entry; entries
-/// read before a later XML error are kept.
+/// A message when gzip data is corrupt, the XML is malformed before any entry, or its root
+/// element is neither `urlset` nor `sitemapindex` (an HTML page, say); entries read before
+/// a later XML error are kept.
 pub fn parse_sitemap(body: &[u8], max_urls: usize) -> Result<Sitemap, String> {
     let mut inflated;
     let mut truncated = false;
@@ -89,6 +90,7 @@ fn parse_xml(body: &[u8], max_urls: usize) -> Result<Sitemap, String> {
     let mut in_loc = false;
     let mut loc = String::new();
     let mut buf = Vec::new();
+    let mut root_seen = false;
     loop {
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
@@ -98,6 +100,16 @@ fn parse_xml(body: &[u8], max_urls: usize) -> Result<Sitemap, String> {
             // Keep what came before the error.
             Err(_) => break,
         };
+        if let Event::Start(element) | Event::Empty(element) = &event
+            && !std::mem::replace(&mut root_seen, true)
+            && !matches!(element.local_name().as_ref(), "urlset" | "sitemapindex")
+        {
+            // An HTML error page served with 200, say.
+            return Err(format!(
+                "not a sitemap: the document is <{}>, not <urlset> or <sitemapindex>",
+                element.local_name().as_ref()
+            ));
+        }
         match event {
             Event::Start(start) => match start.local_name().as_ref() {
                 "url" => entry = Entry::Page,
@@ -189,6 +201,9 @@ mod tests {
         assert_eq!((s.pages.len(), s.truncated), (2, true));
 
         assert!(parse_sitemap(b"\x1f\x8bnot gzip", 10).is_err());
+        let html = parse_sitemap(b"<!DOCTYPE html><html><a href=x>x</a></html>", 10);
+        assert!(html.unwrap_err().contains("<html>"));
+        assert!(parse_sitemap(b"<?xml version=\"1.0\"?><!-- hi --><urlset/>", 10).is_ok());
         assert!(
             parse_sitemap(b"<urlset><url><loc>http://a.test/1</loc></url><broken", 10)
                 .unwrap()
