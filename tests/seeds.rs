@@ -1,7 +1,6 @@
 //! Seeds: a seed that redirects takes its scope from where it lands; seeds that fail say so.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use arachne::Scope;
 use arachne_testkit::{Behavior, Response, Routes, TestServer};
@@ -67,17 +66,19 @@ fn a_seed_redirecting_to_another_host_moves_the_scope_there() {
 }
 
 #[test]
-fn links_found_before_another_seed_lands_are_checked_again() {
-    // Seed /a redirects, slowly, to /a/; seed /b/ is crawled meanwhile and links to /x,
-    // which only /a's first-guess scope (/) covers.
+fn links_found_before_another_seed_lands_wait_for_it() {
+    // Seed /a redirects to /a/, but only once /b/1 has been asked for: by then seed /b/
+    // has been crawled, and its link to /x, which only /a's first-guess scope (/) covers,
+    // is queued. /x waits for /a to land, and is then out of scope; /b/1, in /b/'s own
+    // scope, did not wait.
     let server = TestServer::start(|req| match req.path() {
-        "/a" => Response::redirect(301, "/a/").behave(Behavior::Slow(Duration::from_millis(300))),
+        "/a" => Response::redirect(301, "/a/").behave(Behavior::AfterHit("/b/1")),
         "/a/" => Response::html(r#"<a href="/a/1">1</a>"#),
         "/b/" => Response::html(r#"<a href="/x">x</a> <a href="/b/1">1</a>"#),
         "/robots.txt" => Response::not_found(),
         _ => Response::html("page"),
     });
-    let (_, records) = crawl(
+    let (report, records) = crawl(
         local()
             .seed(server.url("/a"))
             .seed(server.url("/b/"))
@@ -85,6 +86,8 @@ fn links_found_before_another_seed_lands_are_checked_again() {
     );
     assert_eq!(paths(&records), set(["/a", "/a/1", "/b/", "/b/1"]));
     assert_eq!(server.hits("/x"), 0);
+    assert_eq!(report.out_of_scope, 1, "/x, once /a landed");
+    assert_eq!(report.links_queued, 2, "/b/1 and /a/1");
 }
 
 #[test]
@@ -99,4 +102,28 @@ fn every_seed_failing_is_said_plainly() {
     );
     assert!(stderr.contains("connect: "), "{stderr}");
     assert!(stderr.contains("crawled 1 page in"), "{stderr}");
+}
+
+#[test]
+fn a_seed_redirecting_to_another_site_is_not_followed() {
+    // A local mirror whose seed redirects to the public site it mirrors: the crawl stays.
+    let public = Routes::new().page("/", "the public site").serve();
+    let target = public.url_as("docs.example.org", "/");
+    let mirror = TestServer::start(move |req| match req.path() {
+        "/" => Response::redirect(301, &target),
+        _ => Response::not_found(),
+    });
+    let (_, records) = crawl(
+        local()
+            .seed(mirror.url("/"))
+            .resolve("docs.example.org", public.addr()),
+    );
+    let error = records[0].error.as_ref().expect("an error");
+    assert_eq!(
+        error.kind,
+        arachne::ErrorKind::RedirectOutOfScope,
+        "{}",
+        error.message
+    );
+    assert_eq!(public.total_requests(), 0);
 }

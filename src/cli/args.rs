@@ -91,7 +91,7 @@ pub(crate) struct CrawlArgs {
     #[arg(long, value_name = "on|off", value_parser = parse_switch)]
     pub sitemaps: Option<bool>,
 
-    /// Read this sitemap at the start, on any host (repeatable): XML, .xml.gz, or text.
+    /// Read this sitemap too, on any host (repeatable): XML, .xml.gz, or text.
     #[arg(long = "sitemap", value_name = "URL")]
     pub sitemap_urls: Vec<String>,
 

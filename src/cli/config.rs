@@ -25,8 +25,10 @@ impl Value {
     fn text(&self) -> String {
         match self {
             Value::Integer(n) => n.to_string(),
-            // Rust writes floats without exponents: 1e30 becomes 1 and thirty zeros.
-            Value::Float(f) => f.to_string(),
+            // Plain decimals as written (`0.5`, `0.0000001`); huge and non-finite ones as
+            // `1e30`, `NaN`, `inf`, so that their errors quote what the file says.
+            Value::Float(f) if f.is_finite() && f.abs() < 1e15 => f.to_string(),
+            Value::Float(f) => format!("{f:?}"),
             Value::Text(text) => text.clone(),
         }
     }

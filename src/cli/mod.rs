@@ -40,6 +40,9 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
         eprintln!("arachne: {message}");
         ExitCode::from(2)
     };
+    // A config file may set a default format for the crawls that write records; only the
+    // flag without --out is a mistake.
+    let format_flag = args.format.is_some();
     let var = |name: &str| std::env::var_os(name);
     if let Err(message) = config::apply_env(&mut args, &var) {
         return usage(message);
@@ -49,7 +52,7 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
     {
         return usage(format!("config {message}"));
     }
-    if let Err(message) = check_combinations(&args) {
+    if let Err(message) = check_combinations(&args, format_flag) {
         return usage(message);
     }
     init_logging(args.verbose);
@@ -67,7 +70,13 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
     // Every output is opened before the crawl, so that a bad path fails now, not after it.
     let stats_json = match args.stats_json.clone() {
         None => None,
-        Some(path) => match std::fs::File::create(&path) {
+        // Opened, not emptied: a previous report stays until this crawl has one to write.
+        Some(path) => match std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+        {
             Ok(file) => Some((path, file)),
             Err(e) => {
                 eprintln!("arachne: cannot create {}: {e}", path.display());
@@ -125,8 +134,8 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
 const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Options that only make sense together.
-fn check_combinations(args: &CrawlArgs) -> Result<(), String> {
-    if args.format.is_some() && args.out.is_none() {
+fn check_combinations(args: &CrawlArgs, format_flag: bool) -> Result<(), String> {
+    if format_flag && args.out.is_none() {
         return Err("--format needs --out: it is the format of the records written there".into());
     }
     if args.warc_max_size.is_some() && args.warc.is_none() {
@@ -163,6 +172,7 @@ fn write_stats(mut file: std::fs::File, report: &CrawlReport) -> std::io::Result
     json["pages_per_sec"] = serde_json::json!(report.pages_per_sec());
     let mut text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
     text.push('\n');
+    file.set_len(0)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
 }
@@ -322,12 +332,14 @@ mod tests {
             format: Some("csv".into()),
             ..CrawlArgs::default()
         };
-        assert!(
-            check_combinations(&args)
-                .unwrap_err()
-                .contains("--format needs --out")
+        let err = check_combinations(&args, true).unwrap_err();
+        assert!(err.contains("--format needs --out"), "{err}");
+        assert_eq!(
+            check_combinations(&args, false),
+            Ok(()),
+            "a config file's default"
         );
         args.out = Some("pages.csv".into());
-        assert_eq!(check_combinations(&args), Ok(()));
+        assert_eq!(check_combinations(&args, true), Ok(()));
     }
 }

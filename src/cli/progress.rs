@@ -75,8 +75,9 @@ fn lines(stats: &CrawlStats, stop: &AtomicBool, every: Duration) {
         let secs = last.0.elapsed().as_secs_f64();
         let rate = s.pages.saturating_sub(last.1) as f64 / secs.max(1e-9);
         last = (Instant::now(), s.pages);
+        let pages = if s.pages == 1 { "page" } else { "pages" };
         eprintln!(
-            "crawled {} pages ({rate:.1} pages/s), queued {}, in flight {}, errors {}",
+            "crawled {} {pages} ({rate:.1} pages/s), queued {}, in flight {}, errors {}",
             s.pages, s.queued, s.in_flight, s.errors
         );
     }

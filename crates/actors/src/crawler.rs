@@ -317,10 +317,11 @@ impl CrawlerBuilder {
     /// Which discovered URLs are followed, relative to the seeds. By default,
     /// [`Scope::Host`].
     ///
-    /// A seed follows its redirects wherever they lead, and its part of the scope is then
-    /// taken from where it lands: with [`Scope::Prefix`], a seed `http://a.test/book` that
-    /// redirects to `/book/` covers `/book/`, not the whole host. Until every seed has
-    /// landed, only seeds are fetched.
+    /// A seed follows its redirects within its site ([`arachne_core::same_site`]), and its
+    /// part of the scope is then taken from where it lands: with [`Scope::Prefix`], a seed
+    /// `http://a.test/book` that redirects to `/book/` covers `/book/`, not the whole host.
+    /// A redirect to another site is recorded as `redirect_out_of_scope`. While a seed has
+    /// not landed, URLs that only its part of the scope allows wait, and sitemaps too.
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = scope;
         self
@@ -489,9 +490,10 @@ impl CrawlerBuilder {
         self
     }
 
-    /// Adds a sitemap to read at the start (XML, gzipped XML, or text), on any host: it is
-    /// fetched even out of scope, since it was named. The sitemaps a sitemap index lists,
-    /// and the URLs of all of them, obey the scope. One that cannot be read is logged at
+    /// Adds a sitemap to read (XML, gzipped XML, or text), on any host: it is fetched even
+    /// out of scope, since it was named, and so are its redirects on the same host. The
+    /// sitemaps a sitemap index lists, and the URLs of all of them, obey the scope.
+    /// Sitemaps are read once every seed has landed. One that cannot be read is logged at
     /// warn level and counted in `CrawlReport::sitemaps_failed`.
     pub fn sitemap(mut self, url: impl AsRef<str>) -> Self {
         self.sitemap_urls.push(url.as_ref().to_owned());

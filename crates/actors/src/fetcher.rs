@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
 use arachne_core::{
     CrawlRequest, ErrorKind, Fingerprint, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError,
-    Redirect, RobotsRules, SITEMAP_MAX_BYTES, SeenSet, host_key, is_html, normalize,
+    Redirect, RobotsRules, SITEMAP_MAX_BYTES, SeenSet, host_key, is_html, normalize, same_site,
 };
 use bytes::Bytes;
 use reqwest::header::{
@@ -576,9 +576,10 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
                 format!("redirect loop back to {location}"),
             );
         }
-        // A seed follows its redirects wherever they lead: its scope is taken from where
-        // it lands (the supervisor sees to that).
-        if !job.request.is_seed() && !shared.scope.get().allows(&location) {
+        // A seed follows its redirects within its site, and takes its scope from where it
+        // lands (the supervisor sees to that).
+        let landing = job.request.is_seed() && same_site(&job.request.url, &location);
+        if !landing && !shared.scope.get().allows(&location) {
             return fail(
                 last,
                 job,

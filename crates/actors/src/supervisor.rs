@@ -11,7 +11,7 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use arachne_core::{
     CrawlReport, CrawlRequest, CrawlStats, ErrorKind, Fingerprint, Frontier, MAX_RETRY_AFTER,
     MAX_SITEMAP_NESTING, MAX_SITEMAPS, PageRecord, ROBOTS_ATTEMPTS, RecordError, RobotsRules,
-    host_key, robots_url,
+    ScopeRules, host_key, robots_url,
 };
 use tokio::sync::oneshot;
 use url::Url;
@@ -280,16 +280,31 @@ pub(crate) struct Supervisor {
     stop: Arc<AtomicBool>,
     /// Stopping: nothing new starts; what is in flight finishes and is recorded.
     stopping: bool,
-    /// The crawl's scope. The supervisor changes it when a seed redirects: the seed's part
-    /// is then taken from where it lands.
+    /// The crawl's scope, shared with fetchers and parsers. The supervisor changes it when
+    /// a seed redirects: the seed's part is then taken from where it lands.
     scope: SharedScope,
+    /// The scope as it is now (the supervisor is its only writer).
+    current: Arc<ScopeRules>,
     /// Whether a landing changed the scope, so that URLs queued before it are checked
     /// again when they are dispatched.
     scope_changed: bool,
     /// Seeds queued or in flight that have not landed yet (ended at a final response or
-    /// failed). Until every seed has landed, the scope may still change, so only seeds
-    /// (and their hops and robots.txt) are dispatched, and sitemaps wait.
-    seeds_pending: usize,
+    /// failed): until they land, their part of the scope may still change.
+    pending_seeds: HashSet<Url>,
+    /// The scope without the parts of pending seeds: URLs it allows go ahead.
+    settled: Arc<ScopeRules>,
+    /// URLs taken from the frontier that only the part of a pending seed allows: they wait
+    /// until every seed has landed, and are checked again then. Sitemaps wait too.
+    held: Vec<CrawlRequest>,
+}
+
+/// What to do with a URL taken from the frontier, given the scope as it stands.
+enum Verdict {
+    Go,
+    /// Only a seed that has not landed yet allows it.
+    Hold,
+    /// A seed landed elsewhere since it was queued.
+    OutOfScope,
 }
 
 impl Supervisor {
@@ -322,9 +337,12 @@ impl Supervisor {
             done: Some(done),
             stop,
             stopping: false,
+            current: scope.get(),
+            settled: scope.get(),
             scope,
             scope_changed: false,
-            seeds_pending: 0,
+            pending_seeds: HashSet::new(),
+            held: Vec::new(),
         }
     }
 
@@ -334,7 +352,7 @@ impl Supervisor {
 
     /// Queues a URL (a seed, a new link, a sitemap entry), within the page limits.
     pub fn enqueue(&mut self, request: CrawlRequest) {
-        let pending = self.dispatched + self.frontier.len() as u64;
+        let pending = self.dispatched + self.frontier.len() as u64 + self.held.len() as u64;
         if self.limits.max_pages.is_some_and(|max| pending >= max) {
             // Never crawled: the page limit is already covered by what is queued.
             self.report.not_crawled += 1;
@@ -347,22 +365,45 @@ impl Supervisor {
             return;
         }
         host.accepted += 1;
-        if request.is_seed() {
-            self.seeds_pending += 1;
+        if request.is_seed() && self.pending_seeds.insert(request.url.clone()) {
+            self.settle();
         }
         self.frontier.push(request);
     }
 
-    /// Queues a sitemap, once, up to `MAX_SITEMAPS`. One the user named (`from_user` at
-    /// nesting 0) is always fetched; others (from robots.txt, or listed in an index) only
-    /// on a host the scope covers.
-    pub fn enqueue_sitemap(&mut self, url: Url, nesting: u32, from_user: bool) {
-        let named = from_user && nesting == 0;
-        if !named && !self.scope.get().covers_host(&url) {
-            self.report.resources_out_of_scope += 1;
-            tracing::debug!(sitemap = %url, "sitemap not fetched: out of scope");
-            return;
+    /// Recomputes the scope that pending seeds cannot change; when no seed is pending any
+    /// more, the URLs held for them go back to the frontier.
+    fn settle(&mut self) {
+        let pending = &self.pending_seeds;
+        self.settled = Arc::new(self.current.only_seeds(|seed| !pending.contains(seed)));
+        if self.pending_seeds.is_empty() {
+            for request in self.held.drain(..) {
+                self.frontier.push(request);
+            }
         }
+    }
+
+    /// Whether a URL taken from the frontier may be fetched now.
+    fn verdict(&self, url: &Url) -> Verdict {
+        if self.pending_seeds.is_empty() {
+            if self.scope_changed && !self.current.allows(url) {
+                return Verdict::OutOfScope;
+            }
+            return Verdict::Go;
+        }
+        if self.settled.allows(url) {
+            Verdict::Go
+        } else if self.current.allows(url) {
+            Verdict::Hold
+        } else {
+            Verdict::OutOfScope
+        }
+    }
+
+    /// Queues a sitemap, once, up to `MAX_SITEMAPS`. It is fetched once every seed has
+    /// landed: one the user named (`from_user` at nesting 0) always, others (from
+    /// robots.txt, or listed in an index) only on a host the scope then covers.
+    pub fn enqueue_sitemap(&mut self, url: Url, nesting: u32, from_user: bool) {
         if nesting > MAX_SITEMAP_NESTING
             || self.sitemaps_seen.len() >= MAX_SITEMAPS
             || !self.sitemaps_seen.insert(Fingerprint::of(&url))
@@ -388,10 +429,6 @@ impl Supervisor {
 
     /// The deepest page depth that may start now.
     fn depth_cap(&self) -> u32 {
-        if self.seeds_pending > 0 {
-            // Seeds first, until each has landed and the scope is settled.
-            return 0;
-        }
         if !self.limits.level_sync {
             return u32::MAX;
         }
@@ -473,16 +510,22 @@ impl Supervisor {
                         Some(Gate::Wait) | None => false,
                     };
                 if let Some(request) = self.frontier.pop(cap, &mut ready) {
-                    if self.scope_changed
-                        && !request.is_seed()
-                        && !self.scope.get().allows(&request.url)
-                    {
-                        // Queued before a seed landed elsewhere: out of scope after all.
-                        self.report.out_of_scope += 1;
-                        if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
-                            host.accepted = host.accepted.saturating_sub(1);
+                    // Seeds are always crawled.
+                    let verdict = if request.is_seed() {
+                        Verdict::Go
+                    } else {
+                        self.verdict(&request.url)
+                    };
+                    match verdict {
+                        Verdict::Go => {}
+                        Verdict::Hold => {
+                            self.held.push(request);
+                            continue;
                         }
-                        continue;
+                        Verdict::OutOfScope => {
+                            self.drop_out_of_scope(&request);
+                            continue;
+                        }
                     }
                     self.dispatched += 1;
                     let refusal = self
@@ -506,13 +549,60 @@ impl Supervisor {
             self.send(job, now);
         }
         self.schedule_wakeup(ctx);
+        if !self.pending_seeds.is_empty()
+            && self.in_flight == 0
+            && self.hops.is_empty()
+            && self.delayed.is_empty()
+            && self.wakeups.is_empty()
+        {
+            // Nothing more can happen to the pending seeds: a custom frontier lost them.
+            // Waiting for them would hang the crawl.
+            tracing::warn!(
+                seeds = self.pending_seeds.len(),
+                "seeds left the frontier without a record; crawling on without them"
+            );
+            self.pending_seeds.clear();
+            self.settle();
+            self.dispatch(ctx);
+        }
+    }
+
+    /// Forgets a queued URL that a seed's landing put out of scope.
+    fn drop_out_of_scope(&mut self, request: &CrawlRequest) {
+        self.report.out_of_scope += 1;
+        // It was counted as queued when it was found.
+        if request.depth == 0 {
+            self.report.sitemap_urls = self.report.sitemap_urls.saturating_sub(1);
+        } else {
+            self.report.links_queued = self.report.links_queued.saturating_sub(1);
+        }
+        if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
+            host.accepted = host.accepted.saturating_sub(1);
+        }
     }
 
     /// A sitemap whose host may take a request now.
     fn next_sitemap(&mut self, now: Instant) -> Option<FetchJob> {
-        if self.page_limit_reached() || self.seeds_pending > 0 {
+        if self.page_limit_reached() || !self.pending_seeds.is_empty() {
             return None;
         }
+        // Judged now that the scope is settled: a seed may have landed on another host.
+        let current = &self.current;
+        let before = self.sitemaps.len();
+        self.sitemaps.retain(|job| {
+            let named = matches!(
+                job.kind,
+                JobKind::Sitemap {
+                    nesting: 0,
+                    from_user: true
+                }
+            );
+            named || current.covers_host(&job.target) || {
+                tracing::debug!(sitemap = %job.target, "sitemap not fetched: out of scope");
+                false
+            }
+        });
+        self.report.resources_out_of_scope += (before - self.sitemaps.len()) as u64;
         let per_host = self.limits.per_host;
         let at = self.sitemaps.iter().position(|job| {
             self.hosts
@@ -682,7 +772,9 @@ impl Supervisor {
     /// A seed redirected to `landing`: its part of the scope is taken from there.
     fn land(&mut self, seed: &Url, landing: &Url) {
         if self.scope.land(seed, landing) {
+            self.current = self.scope.get();
             self.scope_changed = true;
+            self.settle();
             tracing::info!(%seed, %landing, "seed redirected: its scope is taken from where it lands");
         }
     }
@@ -758,19 +850,23 @@ impl Supervisor {
 
     /// Ends the crawl when nothing is in flight and nothing more will be dispatched.
     fn finish_if_done(&mut self, ctx: &mut Context<Self>) {
-        self.stats
-            .set_load(self.frontier.len() as u64, self.in_flight as u64);
+        self.stats.set_load(
+            (self.frontier.len() + self.held.len()) as u64,
+            self.in_flight as u64,
+        );
         let more = !self.hops.is_empty()
             || !self.delayed.is_empty()
             || (!self.stopping
                 && !self.page_limit_reached()
-                && (!self.frontier.is_empty() || !self.sitemaps.is_empty()));
+                && (!self.frontier.is_empty()
+                    || !self.held.is_empty()
+                    || !self.sitemaps.is_empty()));
         if self.in_flight > 0 || more {
             return;
         }
         if let Some(done) = self.done.take() {
             let mut report = std::mem::take(&mut self.report);
-            report.not_crawled += self.frontier.len() as u64;
+            report.not_crawled += (self.frontier.len() + self.held.len()) as u64;
             report.stopped = self.stopping;
             report.elapsed = self.started.elapsed();
             tracing::info!(pages = report.pages, elapsed = ?report.elapsed, stopped = report.stopped, "crawl finished");
@@ -918,7 +1014,6 @@ impl Handler<Done> for Supervisor {
                     counts,
                 } = *page;
                 if record.depth == 0 && record.parent.is_none() {
-                    self.seeds_pending = self.seeds_pending.saturating_sub(1);
                     // A seed whose redirect target was crawled already ends at its
                     // redirect; it landed there all the same.
                     if record.error.is_none()
@@ -926,6 +1021,9 @@ impl Handler<Done> for Supervisor {
                             record.redirects.last().and_then(|r| r.location.as_ref())
                     {
                         self.land(&record.url, landing);
+                    }
+                    if self.pending_seeds.remove(&record.url) {
+                        self.settle();
                     }
                 }
                 self.stats.record(&record);

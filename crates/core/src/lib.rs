@@ -74,7 +74,7 @@ pub use output::{
 pub use record::{ErrorKind, PageRecord, RecordError, Redirect};
 pub use report::{CrawlReport, CrawlStats, StatsSnapshot};
 pub use robots::{ROBOTS_MAX_BYTES, RobotsRules, product_token, robots_url};
-pub use scope::{PatternError, Scope, ScopeRules};
+pub use scope::{PatternError, Scope, ScopeRules, same_site};
 pub use seen::{MemorySeenSet, SeenSet};
 pub use sitemap::{SITEMAP_MAX_BYTES, SITEMAP_MAX_URLS, Sitemap, parse_sitemap};
 pub use traps::{DEFAULT_MAX_URL_LENGTH, MAX_SEGMENT_REPEATS, has_repeating_segments};

@@ -121,8 +121,8 @@ pub struct CrawlReport {
     /// URLs queued from sitemaps.
     pub sitemap_urls: u64,
     /// Crawler resources not fetched because they are outside the crawl's scope: sitemaps
-    /// named by robots.txt or a sitemap index on other hosts, and robots.txt redirects to
-    /// other hosts.
+    /// named by robots.txt or a sitemap index on other hosts, and robots.txt and sitemap
+    /// redirects to other hosts (such a sitemap also counts in `sitemaps_failed`).
     pub resources_out_of_scope: u64,
     /// Whether the crawl was stopped before it ran out of work.
     pub stopped: bool,
@@ -212,12 +212,18 @@ impl fmt::Display for CrawlReport {
             self.pages_per_sec(),
             human_bytes(self.bytes)
         )?;
-        if self.every_seed_failed() {
+        if self.every_seed_failed() && !self.stopped {
             let first = self.seed_errors.first().map_or("", String::as_str);
             let more = self.seeds_failed.saturating_sub(1);
+            // Pages from a sitemap may have been crawled all the same.
+            let consequence = if self.pages == self.seeds {
+                ", so nothing else was crawled"
+            } else {
+                ""
+            };
             writeln!(
                 f,
-                "  every seed failed, so nothing else was crawled: {first}{}",
+                "  every seed failed{consequence}: {first}{}",
                 if more > 0 {
                     format!(" (and {more} more)")
                 } else {
@@ -418,6 +424,18 @@ mod tests {
             Some(ErrorKind::Timeout),
         ));
         assert_eq!((report.seeds, report.seeds_failed), (3, 2));
+
+        // Pages from a sitemap were crawled all the same; a stopped crawl says nothing.
+        let mut report = CrawlReport::default();
+        report.add(&record("http://a.test/", 0, None, Some(ErrorKind::Connect)));
+        report.add(&record("http://a.test/listed", 1, Some(200), None));
+        let text = report.to_string();
+        assert!(
+            text.contains("  every seed failed: http://a.test/"),
+            "{text}"
+        );
+        report.stopped = true;
+        assert!(!report.to_string().contains("every seed failed"));
     }
 
     #[test]

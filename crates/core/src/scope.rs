@@ -191,6 +191,10 @@ impl ScopeRules {
     /// scope is taken from `landing` instead. `None` when `seed` is not a seed of these
     /// rules or its part does not change.
     pub fn landed(&self, seed: &Url, landing: &Url) -> Option<ScopeRules> {
+        if self.scope == Scope::Any {
+            // Every URL is in scope, wherever a seed lands.
+            return None;
+        }
         let landed = Anchor::new(self.scope, seed.clone(), landing);
         let mut changed = false;
         let mut rules = self.clone();
@@ -203,8 +207,27 @@ impl ScopeRules {
         changed.then_some(rules)
     }
 
+    /// The rules with only the parts of the seeds that `keep` accepts: what is in scope
+    /// whatever the other seeds turn out to be, while they have not landed yet.
+    pub fn only_seeds(&self, keep: impl Fn(&Url) -> bool) -> ScopeRules {
+        let mut rules = self.clone();
+        rules.anchors.retain(|a| keep(&a.seed));
+        rules
+    }
+
     fn keys(&self) -> impl Iterator<Item = &str> {
         self.anchors.iter().filter_map(|a| a.key.as_deref())
+    }
+}
+
+/// Whether two URLs are on the same site: the same registrable domain (by the public
+/// suffix list), or the same host when it has none (an IP address, `localhost`). A seed may
+/// redirect within its site and take its scope from there; `http://example.com/` landing on
+/// `https://www.example.com/` is the common case.
+pub fn same_site(a: &Url, b: &Url) -> bool {
+    match (anchor_name(Scope::Domain, a), anchor_name(Scope::Domain, b)) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
     }
 }
 
@@ -374,6 +397,53 @@ mod tests {
         assert!(landed.covers_host(&"https://www.a.test/robots.txt".parse().unwrap()));
         let stranger: Url = "http://b.test/".parse().unwrap();
         assert!(r.landed(&stranger, &seed).is_none(), "not a seed");
+        let any = rules(Scope::Any, &["http://a.test/"]);
+        assert!(
+            any.landed(&seed, &stranger).is_none(),
+            "any scope does not change"
+        );
+    }
+
+    #[test]
+    fn the_scope_of_landed_seeds_only() {
+        let a: Url = "http://a.test/a".parse().unwrap();
+        let r = rules(Scope::Prefix, &[a.as_str(), "http://a.test/b/"]);
+        let settled = r.only_seeds(|seed| *seed != a);
+        assert!(allows(&settled, "http://a.test/b/1"));
+        assert!(
+            !allows(&settled, "http://a.test/x"),
+            "only the pending seed allows it"
+        );
+        assert!(allows(&r, "http://a.test/x"));
+    }
+
+    #[test]
+    fn sites() {
+        let url = |s: &str| s.parse::<Url>().unwrap();
+        assert!(same_site(
+            &url("http://example.com/"),
+            &url("https://www.example.com/x")
+        ));
+        assert!(same_site(
+            &url("http://a.example.co.uk/"),
+            &url("http://b.example.co.uk/")
+        ));
+        assert!(!same_site(
+            &url("http://example.com/"),
+            &url("http://example.org/")
+        ));
+        assert!(same_site(
+            &url("http://127.0.0.1:1/"),
+            &url("http://127.0.0.1:2/")
+        ));
+        assert!(!same_site(
+            &url("http://127.0.0.1/"),
+            &url("http://docs.example.org/")
+        ));
+        assert!(!same_site(
+            &url("http://localhost/"),
+            &url("http://127.0.0.1/")
+        ));
     }
 
     #[test]

@@ -56,8 +56,11 @@ impl DurationRange {
     /// A message such as `must be at most 1d`.
     pub fn check(&self, value: Duration) -> Result<Duration, String> {
         if value < self.min {
-            Err(if self.min == Duration::from_millis(1) {
-                "must be more than zero".to_owned()
+            Err(if value.is_zero() {
+                format!(
+                    "must be more than zero (at least {})",
+                    DurationText(self.min)
+                )
             } else {
                 format!("must be at least {}", DurationText(self.min))
             })
@@ -219,6 +222,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let not_a_duration = |why: &str| {
         format!("`{text}` is not a duration{why}: use seconds (1.5) or units (500ms, 30s, 2m, 1h)")
     };
+    if let Some(why) = exponent(text) {
+        return Err(format!("`{text}` is not a duration: {why}"));
+    }
     let mut rest = text;
     let mut nanos: u128 = 0;
     let mut terms = 0;
@@ -268,6 +274,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     if text.starts_with('-') {
         return Err(format!("`{text}` is negative"));
     }
+    if let Some(why) = exponent(text) {
+        return Err(format!("`{text}` is not a size: {why}"));
+    }
     let (number, unit) = split_number(text).ok_or_else(|| {
         format!("`{text}` is not a size: use bytes (65536) or units (500KB, 10MiB, 1GB)")
     })?;
@@ -313,6 +322,15 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
     }
     text.parse()
         .map_err(|_| format!("`{text}` is too large a number"))
+}
+
+/// Why a number written with an exponent (`1e30`, `2.5E-3`) is refused, if it is one.
+fn exponent(text: &str) -> Option<&'static str> {
+    let (mantissa, power) = text.split_once(['e', 'E'])?;
+    let power = power.strip_prefix(['+', '-']).unwrap_or(power);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    (digits(mantissa) && digits(power))
+        .then_some("exponents are not accepted; write the number out, or use a unit")
 }
 
 /// A decimal number as written: its whole part and its fraction digits.
@@ -510,9 +528,25 @@ mod tests {
 
     #[test]
     fn ranges_name_their_bounds() {
-        assert!(DELAY.parse("1e19").unwrap_err().contains("unknown unit"));
+        assert!(
+            DELAY
+                .parse("1e19")
+                .unwrap_err()
+                .contains("exponents are not accepted")
+        );
+        assert!(
+            MAX_BODY
+                .parse("1E6")
+                .unwrap_err()
+                .contains("exponents are not accepted")
+        );
+        assert!(DELAY.parse("1e").unwrap_err().contains("unknown unit `e`"));
         assert_eq!(DELAY.parse("2d").unwrap_err(), "must be at most 1d");
-        assert_eq!(TIMEOUT.parse("0").unwrap_err(), "must be more than zero");
+        assert_eq!(
+            TIMEOUT.parse("0").unwrap_err(),
+            "must be more than zero (at least 1ms)"
+        );
+        assert_eq!(TIMEOUT.parse("0.0005").unwrap_err(), "must be at least 1ms");
         assert_eq!(
             STATS_INTERVAL.parse("10ms").unwrap_err(),
             "must be at least 100ms"

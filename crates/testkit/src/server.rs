@@ -61,6 +61,9 @@ pub enum Behavior {
     EndlessChunked,
     /// Answers normally after this long (without blocking other connections).
     Slow(Duration),
+    /// Answers normally once this server has been asked for this target (path and query),
+    /// or after a minute: to order events between requests without guessing at timings.
+    AfterHit(&'static str),
 }
 
 /// A response to send.
@@ -359,6 +362,12 @@ async fn serve(
         match response.behavior {
             Behavior::NeverAnswer => std::future::pending::<()>().await,
             Behavior::Slow(wait) => tokio::time::sleep(wait).await,
+            Behavior::AfterHit(target) => {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while hits.get(target).is_none() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
             _ => {}
         }
         let mut head = format!(
@@ -393,7 +402,10 @@ async fn serve(
                     out.write_all(chunk.as_bytes()).await?;
                 }
             }
-            Behavior::Normal | Behavior::NeverAnswer | Behavior::Slow(_) => {}
+            Behavior::Normal
+            | Behavior::NeverAnswer
+            | Behavior::Slow(_)
+            | Behavior::AfterHit(_) => {}
         }
         if request.method != "HEAD" {
             out.write_all(&response.body).await?;
