@@ -65,7 +65,11 @@ fn main() {
     let mut builder = Crawler::builder()
         .seed(server.url("/page/0"))
         .delay(std::time::Duration::ZERO)
-        .per_host(options.per_host.unwrap_or(arachne::DEFAULT_CONCURRENCY));
+        .per_host(
+            options
+                .per_host
+                .unwrap_or(arachne::config::DEFAULT_CONCURRENCY),
+        );
     if let Some(n) = options.concurrency {
         builder = builder.concurrency(n);
     }

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use arachne::Crawler;
+use arachne::CrawlerBuilder;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -15,7 +15,10 @@ fn main() -> ExitCode {
         eprintln!("usage: basic_crawl URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+    let max_pages = match args
+        .next()
+        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    {
         None => 100,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -23,13 +26,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
         eprintln!(
             "basic_crawl: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
         );
     }
 
-    let crawler = Crawler::builder()
+    let crawler = CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
         .jsonl_writer(std::io::stdout())

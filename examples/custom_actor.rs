@@ -1,20 +1,28 @@
-//! A user actor that receives every crawled page and collects page titles.
+//! A user actor that receives items: the title of every page, taken by a spider on the
+//! parser threads (so no page is parsed twice), and collected by an actor.
 //!
 //! ```text
 //! cargo run --example custom_actor -- https://example.com/ [MAX_PAGES]
 //! ```
 //!
-//! Prints `URL<TAB>TITLE` for every HTML page, sorted by URL.
+//! Prints `URL<TAB>TITLE` for every HTML page with a title, sorted by URL.
 
 use std::process::ExitCode;
 
-use actix::prelude::*;
-use arachne::scraper::{Html, Selector};
-use arachne::{Crawler, PageFetched, Url};
+use arachne::actix::prelude::*;
+use arachne::{CrawlerBuilder, ItemScraped, Out, Page, SpiderError, Url};
+use serde::Serialize;
 
-/// Collects the title of every page it is sent.
+/// What the spider takes from each page.
+#[derive(Serialize)]
+struct Title {
+    url: Url,
+    title: String,
+}
+
+/// Collects the titles it is sent.
+#[derive(Default)]
 struct TitleCollector {
-    selector: Selector,
     titles: Vec<(Url, String)>,
 }
 
@@ -22,23 +30,13 @@ impl Actor for TitleCollector {
     type Context = Context<Self>;
 }
 
-/// Takes the title of each HTML page.
-impl Handler<PageFetched> for TitleCollector {
+/// Keeps each title.
+impl Handler<ItemScraped> for TitleCollector {
     type Result = ();
 
-    fn handle(&mut self, page: PageFetched, _: &mut Context<Self>) {
-        let is_html = page
-            .record
-            .content_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("text/html"));
-        if !is_html || page.record.error.is_some() {
-            return;
-        }
-        let html = Html::parse_document(&page.text());
-        if let Some(title) = html.select(&self.selector).next() {
-            let title = title.text().collect::<String>().trim().to_owned();
-            self.titles.push((page.record.url.clone(), title));
+    fn handle(&mut self, msg: ItemScraped, _: &mut Context<Self>) {
+        if let Some(title) = msg.item.downcast_ref::<Title>() {
+            self.titles.push((title.url.clone(), title.title.clone()));
         }
     }
 }
@@ -56,14 +54,36 @@ impl Handler<TakeTitles> for TitleCollector {
     }
 }
 
-#[actix::main]
-async fn main() -> ExitCode {
+/// The spider: follows every link, and takes each page's title.
+fn titles(page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
+    out.follow_links();
+    if page.is_html()
+        && let Ok(title) = page.text("title")
+    {
+        out.item(Title {
+            url: page.request().url.clone(),
+            title,
+        });
+    }
+    Ok(())
+}
+
+/// The crawl runs on a thread of its own; the collector lives in the actix system of the
+/// main thread, which `block_on` runs.
+fn main() -> ExitCode {
+    System::new().block_on(run())
+}
+
+async fn run() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(seed) = args.next() else {
         eprintln!("usage: custom_actor URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+    let max_pages = match args
+        .next()
+        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    {
         None => 100,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -71,21 +91,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
         eprintln!(
             "custom_actor: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
         );
     }
 
-    let collector = TitleCollector {
-        selector: Selector::parse("title").expect("valid selector"),
-        titles: Vec::new(),
-    }
-    .start();
-    let crawler = match Crawler::builder()
+    let collector = TitleCollector::default().start();
+    let crawler = match CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
-        .subscribe(collector.clone().recipient())
+        .spider(titles)
+        .subscribe_items(collector.clone().recipient())
         .build()
     {
         Ok(crawler) => crawler,

@@ -1,19 +1,17 @@
-//! A Scrapy-style item extractor: CSS selectors turn each page into a typed item, and an
-//! actor writes the items as JSON Lines to standard output.
+//! A Scrapy-style spider: CSS selectors turn each page into a typed item, written as JSON
+//! Lines to standard output, while every link is followed.
 //!
 //! ```text
 //! cargo run --example extract_items -- https://example.com/ [MAX_PAGES]
 //! ```
 //!
-//! Each line is a JSON object with the keys in alphabetical order (items travel as
-//! `serde_json::Value`, whose maps are sorted): `{"headings":[...],"links":N,"title":...,"url":...}`.
+//! Each line is `{"url":...,"title":...,"headings":[...],"links":N}`, the fields in the
+//! order of the `PageItem` type.
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use actix::prelude::*;
-use arachne::scraper::{ElementRef, Selector};
-use arachne::{Crawler, Extractor, ItemExtracted, ParsedPage};
+use arachne::output::JsonLinesItems;
+use arachne::{CrawlerBuilder, Out, Page, SpiderError};
 use serde::Serialize;
 
 /// The item: what we want from each page.
@@ -25,95 +23,31 @@ struct PageItem {
     links: usize,
 }
 
-/// Runs on the parser threads, with the parsed document.
-struct PageItems {
-    title: Selector,
-    headings: Selector,
-    links: Selector,
-}
-
-impl PageItems {
-    fn new() -> Self {
-        let css = |s| Selector::parse(s).expect("valid selector");
-        Self {
-            title: css("title"),
-            headings: css("h1, h2, h3"),
-            links: css("a[href]"),
-        }
+/// The spider: runs on the parser threads, with the document the crawler parsed anyway.
+fn page_item(page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
+    out.follow_links();
+    if !page.is_html() {
+        return Ok(());
     }
+    out.item(PageItem {
+        url: page.request().url.to_string(),
+        title: page.text("title").unwrap_or_default(),
+        headings: page.select("h1, h2, h3").texts(),
+        links: page.select("a[href]").len(),
+    });
+    Ok(())
 }
 
-fn text(element: ElementRef<'_>) -> String {
-    element
-        .text()
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-impl Extractor for PageItems {
-    fn extract(&self, page: &ParsedPage<'_>, items: &mut Vec<serde_json::Value>) {
-        let item = PageItem {
-            url: page.url.to_string(),
-            title: page
-                .html
-                .select(&self.title)
-                .next()
-                .map(text)
-                .unwrap_or_default(),
-            headings: page.html.select(&self.headings).map(text).collect(),
-            links: page.html.select(&self.links).count(),
-        };
-        if let Ok(value) = serde_json::to_value(item) {
-            items.push(value);
-        }
-    }
-}
-
-/// Writes items as JSON Lines: the one writer of standard output.
-struct ItemWriter {
-    out: std::io::Stdout,
-    count: usize,
-}
-
-impl Actor for ItemWriter {
-    type Context = Context<Self>;
-}
-
-/// Writes one item as one line.
-impl Handler<ItemExtracted> for ItemWriter {
-    type Result = ();
-
-    fn handle(&mut self, msg: ItemExtracted, _: &mut Context<Self>) {
-        let line = format!("{}\n", msg.item);
-        if self.out.lock().write_all(line.as_bytes()).is_ok() {
-            self.count += 1;
-        }
-    }
-}
-
-/// How many items were written.
-#[derive(Message)]
-#[rtype(result = "usize")]
-struct Count;
-
-impl Handler<Count> for ItemWriter {
-    type Result = usize;
-
-    fn handle(&mut self, _: Count, _: &mut Context<Self>) -> usize {
-        self.count
-    }
-}
-
-#[actix::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(seed) = args.next() else {
         eprintln!("usage: extract_items URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+    let max_pages = match args
+        .next()
+        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    {
         None => 100,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -121,33 +55,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
         eprintln!(
             "extract_items: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
         );
     }
 
-    let writer = ItemWriter {
-        out: std::io::stdout(),
-        count: 0,
-    }
-    .start();
-    let crawler = Crawler::builder()
+    let crawler = CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
-        .extractor(PageItems::new())
-        .subscribe_items(writer.clone().recipient())
+        .spider(page_item)
+        .item_output(JsonLinesItems::new(std::io::stdout()))
         .build();
-    let report = match crawler {
-        Ok(crawler) => crawler.run().await,
+    let crawler = match crawler {
+        Ok(crawler) => crawler,
         Err(e) => {
             eprintln!("extract_items: {e}");
             return ExitCode::from(if e.is_usage() { 2 } else { 1 });
         }
     };
-    match report {
+    match crawler.run_blocking() {
         Ok(report) => {
-            let items = writer.send(Count).await.unwrap_or(0);
+            let items: u64 = report.items.values().sum();
             eprintln!("{items} items from {} pages", report.pages);
             ExitCode::SUCCESS
         }

@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use actix::prelude::*;
-use arachne::{Crawler, PageFetched, Url};
+use arachne::actix::prelude::*;
+use arachne::{CrawlerBuilder, PageFetched, Url};
 
 /// What the crawl has learned about links so far.
 #[derive(Default)]
@@ -76,14 +76,22 @@ impl Handler<Findings> for LinkChecker {
     }
 }
 
-#[actix::main]
-async fn main() -> ExitCode {
+/// The crawl runs on a thread of its own; this actor lives in the actix system of the main
+/// thread, which `block_on` runs.
+fn main() -> ExitCode {
+    arachne::actix::System::new().block_on(run())
+}
+
+async fn run() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(seed) = args.next() else {
         eprintln!("usage: link_checker URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+    let max_pages = match args
+        .next()
+        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    {
         None => 1_000,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -91,14 +99,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
         eprintln!(
             "link_checker: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
         );
     }
 
     let checker = LinkChecker::default().start();
-    let crawler = Crawler::builder()
+    let crawler = CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
         .subscribe(checker.clone().recipient())

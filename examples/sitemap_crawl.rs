@@ -10,8 +10,8 @@
 
 use std::process::ExitCode;
 
-use actix::prelude::*;
-use arachne::{Crawler, PageFetched, Url};
+use arachne::actix::prelude::*;
+use arachne::{CrawlerBuilder, PageFetched, Url};
 
 /// Prints each fetched URL with its status.
 struct Printer;
@@ -33,14 +33,22 @@ impl Handler<PageFetched> for Printer {
     }
 }
 
-#[actix::main]
-async fn main() -> ExitCode {
+/// The crawl runs on a thread of its own; this actor lives in the actix system of the main
+/// thread, which `block_on` runs.
+fn main() -> ExitCode {
+    arachne::actix::System::new().block_on(run())
+}
+
+async fn run() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(sitemap) = args.next() else {
         eprintln!("usage: sitemap_crawl SITEMAP_URL [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+    let max_pages = match args
+        .next()
+        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    {
         None => 1_000,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -48,7 +56,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
         eprintln!(
             "sitemap_crawl: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
         );
@@ -66,7 +74,7 @@ async fn main() -> ExitCode {
     // The site's home page is the seed; depth 0 keeps the crawl to it and to the sitemap's
     // URLs, which enter the frontier at depth 0.
     let printer = Printer.start();
-    let crawler = Crawler::builder()
+    let crawler = CrawlerBuilder::from_env()
         .seed(home.as_str())
         .sitemap(&sitemap)
         .max_depth(0)

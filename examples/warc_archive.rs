@@ -7,7 +7,8 @@
 
 use std::process::ExitCode;
 
-use arachne::{Crawler, WarcWriter, read_warc};
+use arachne::CrawlerBuilder;
+use arachne::output::{WarcWriter, read_warc};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -15,7 +16,10 @@ fn main() -> ExitCode {
         eprintln!("usage: warc_archive URL OUT.warc.gz [MAX_PAGES]");
         return ExitCode::from(2);
     };
-    let max_pages = match args.next().map(|n| arachne::settings::MAX_PAGES.parse(&n)) {
+    let max_pages = match args
+        .next()
+        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    {
         None => 100,
         Some(Ok(n)) => n,
         Some(Err(e)) => {
@@ -23,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if std::env::var_os(arachne::ENV_DELAY).is_none() {
+    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
         eprintln!(
             "warc_archive: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
         );
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let crawler = match Crawler::builder()
+    let crawler = match CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
         .archive(warc)

@@ -1,32 +1,68 @@
-//! arachne: an actor-based web crawler. Fast, polite, and correct.
+//! arachne: an actor-based web crawler framework. Fast, polite, and correct.
 //!
 //! A crawl is a small actor system on [actix](https://docs.rs/actix): a supervisor owns the
-//! frontier (per-host queues, breadth-first) and dispatches URLs to fetcher actors
-//! (reqwest, many requests in flight on each fetcher thread); parser actors on a pool of
-//! threads parse HTML with scraper in parallel and claim new links in a lock-free seen set
-//! (a DashMap of URL fingerprints); sink actors write records, one writer per output; and
-//! your own actors subscribe to pages and extracted items.
+//! frontier (per-host queues) and dispatches requests to fetcher actors (reqwest, many
+//! requests in flight on each fetcher thread); parser actors on a pool of threads run your
+//! [`Spider`] on each response, in parallel, and claim the follow-up requests in a
+//! lock-free seen set (a DashMap of request fingerprints); items go through the
+//! [`pipeline`] to the outputs; sink actors write records, one writer per output; and your
+//! own actors, closures or an event stream receive pages and items.
 //!
-//! # Crawl a site
+//! # The map
+//! | you want to | look at |
+//! |---|---|
+//! | build and run a crawl | [`Crawler`], [`CrawlerBuilder`] |
+//! | say what to fetch: URL, label, data, priority, method, body | [`Request`] |
+//! | turn pages into items and follow-up requests | [`spider`]: [`Spider`], [`Page`], [`Out`], [`Router`] |
+//! | shape items before they are written | [`pipeline`] |
+//! | shape requests, judge responses | [`hook`] |
+//! | stop a crawl, or feed it, from anywhere | [`CrawlHandle`] |
+//! | receive pages and items | [`PageFetched`], [`ItemScraped`], [`Event`], [`actix`] |
+//! | write records, items, archives | [`output`] |
+//! | read what happened | [`report`] |
+//! | choose which URLs are in the crawl | [`scope`] |
+//! | plug in another frontier or seen set | [`store`] |
+//! | defaults, value ranges, environment variables | [`config`] |
+//!
+//! # Scrape a shop
 //! ```no_run
-//! use arachne::{Crawler, Scope};
+//! use arachne::{Crawler, Out, Page, Request, Router};
+//! use serde::Serialize;
+//!
+//! #[derive(Serialize)]
+//! struct Book { title: String, price: Option<f64> }
 //!
 //! fn main() -> Result<(), arachne::Error> {
+//!     let spider = Router::new()
+//!         .route("list", |page: &Page<'_>, out: &mut Out| {
+//!             out.follow(page.select("article h3 a"), "book");
+//!             out.follow(page.select("li.next a"), "list");
+//!             Ok(())
+//!         })
+//!         .route("book", |page: &Page<'_>, out: &mut Out| {
+//!             out.item(Book {
+//!                 title: page.text("h1")?,
+//!                 price: page.text(".price")?.trim_start_matches('£').parse().ok(),
+//!             });
+//!             Ok(())
+//!         });
 //!     let report = Crawler::builder()
-//!         .seed("https://example.com/")
-//!         .scope(Scope::Domain)
-//!         .max_depth(3)
-//!         .jsonl_file("pages.jsonl")
+//!         .seed(Request::get("https://books.toscrape.com/").label("list"))
+//!         .spider(spider)
+//!         .pipeline(|book: Book| book.price.is_some().then_some(book))
+//!         .items_jsonl("books.jsonl")
 //!         .build()?
 //!         .run_blocking()?;
-//!     println!("{report}");
+//!     eprintln!("{report}");
 //!     Ok(())
 //! }
 //! ```
 //!
 //! # Receive pages in your own actor
+//! [`Crawler::run`] is a future for any async runtime; the crawl runs on a thread of its
+//! own, so actors of your actix system, closures and channels all receive pages.
 //! ```no_run
-//! use actix::prelude::*;
+//! use arachne::actix::prelude::*;
 //! use arachne::{Crawler, PageFetched};
 //!
 //! struct Printer;
@@ -40,6 +76,9 @@
 //!
 //!     fn handle(&mut self, page: PageFetched, _: &mut Context<Self>) {
 //!         println!("{:?} {}", page.record.status, page.record.url);
+//!         if page.record.depth > 3 {
+//!             page.handle.stop("deep enough");
+//!         }
 //!     }
 //! }
 //!
@@ -58,6 +97,28 @@
 //! }
 //! ```
 //!
+//! # From tokio, without actors
+//! ```no_run
+//! use arachne::{Crawler, Event};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), arachne::Error> {
+//!     let mut events = Crawler::builder()
+//!         .seed("https://example.com/")
+//!         .max_pages(20)
+//!         .build()?
+//!         .events();
+//!     while let Some(event) = events.next().await {
+//!         match event {
+//!             Event::Page(page) => println!("{}", page.record.url),
+//!             Event::Finished(report) => eprintln!("{}", report?),
+//!             _ => {}
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # Knobs
 //! | knob | builder | CLI | environment | default |
 //! |---|---|---|---|---|
@@ -66,31 +127,89 @@
 //! | requests in flight | [`CrawlerBuilder::concurrency`] | `--concurrency` | `ARACHNE_CONCURRENCY` | 64 |
 //! | requests in flight per host | [`CrawlerBuilder::per_host`] | `--per-host` | `ARACHNE_PER_HOST` | 2 |
 //! | delay between request starts per host | [`CrawlerBuilder::delay`] | `--delay` | `ARACHNE_DELAY` | 1 s |
+//!
+//! The environment is read only when asked: [`CrawlerBuilder::from_env`] (the command
+//! line uses it); a setter always wins over it.
 
 #![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
 
 #[cfg(feature = "cli")]
 pub mod cli;
 
-pub use arachne_actors::{Crawler, CrawlerBuilder, Error, ItemExtracted, PageFetched, StopHandle};
-pub use arachne_core::settings;
-pub use arachne_core::{
-    CSV_COLUMNS, CrawlReport, CrawlRequest, CrawlStats, CsvWriter, DEFAULT_CONCURRENCY,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY,
-    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES,
-    DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY,
-    ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, ErrorKind, ExchangeWriter, Extractor,
-    Fingerprint, Frontier, HttpExchange, JsonLinesWriter, LinkSkip, MAX_RETRY_AFTER,
-    MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier, MemorySeenSet, PageRecord, ParsedPage,
-    PatternError, ROBOTS_ATTEMPTS, RecordError, RecordWriter, Redirect, RobotsRules, Scope,
-    ScopeRules, SeenSet, Sitemap, SkipCounts, StatsSnapshot, default_fetch_threads,
-    default_parse_threads, normalize, parse_sitemap, resolve_link,
+pub use arachne_actors::{
+    Crawler, CrawlerBuilder, Error, Event, Events, ItemScraped, PageFetched, ProcessItem,
 };
-pub use arachne_warc::{WarcRecord, WarcWriter, read_warc, sha1_base32};
-/// The HTML parser and CSS selectors that extractors use.
-pub use scraper;
-/// The URL type of every API here.
+pub use arachne_core::spider::{Out, Page, Router, Spider, SpiderError};
+pub use arachne_core::{CrawlHandle, CrawlReport, Item, Request, Scope};
 pub use url::Url;
+
+pub use arachne_core::hook;
+pub use arachne_core::pipeline;
+pub use arachne_core::spider;
+
+/// Requests: what to fetch, and what the crawl queues.
+pub mod request {
+    pub use arachne_core::{CrawlRequest, Intent, Request, RequestError};
+    pub use http::Method;
+}
+
+/// Outputs: records, items and archives, and the traits for your own.
+pub mod output {
+    pub use arachne_core::{
+        CsvItems, CsvWriter, ErrorKind, ExchangeWriter, HttpExchange, ItemWriter, JsonLinesItems,
+        JsonLinesWriter, PageRecord, RecordError, RecordWriter, Redirect,
+    };
+    pub use arachne_warc::{WarcRecord, WarcWriter, read_warc};
+}
+
+/// What a crawl reports: the final report, the live counters, and why it ended.
+pub mod report {
+    pub use arachne_core::{CrawlReport, CrawlStats, EndReason, SkipCounts, StatsSnapshot};
+}
+
+/// Which URLs are in the crawl, and how URLs are made comparable.
+pub mod scope {
+    pub use arachne_core::{
+        LinkSkip, PatternError, Scope, ScopeRules, normalize, resolve_link, same_site,
+    };
+}
+
+/// Where requests wait and what was seen: the traits for other backends, and the in-memory
+/// defaults.
+pub mod store {
+    pub use arachne_core::{
+        BuildFingerprintHasher, Fingerprint, FingerprintHasher, Frontier, MemoryFrontier,
+        MemorySeenSet, SeenSet, host_key,
+    };
+}
+
+/// Settings: defaults, the environment variables of the knobs, and the values each setting
+/// accepts.
+pub mod config {
+    pub use arachne_core::settings;
+    pub use arachne_core::{
+        DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DELAY, DEFAULT_MAX_BODY,
+        DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST,
+        DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+        ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST,
+        ROBOTS_ATTEMPTS, available_cores, default_fetch_threads, default_parse_threads,
+    };
+}
+
+/// The actor framework arachne runs on: `Recipient`, `Actor`, `Handler` for your own
+/// subscribers and pipeline stages.
+pub use actix;
+/// The byte buffers of bodies.
+pub use bytes;
+/// HTTP types: `HeaderMap`, `Method`, `StatusCode`.
+pub use http;
+/// The HTML parser and CSS selectors behind [`Page::select`].
+pub use scraper;
+/// JSON values: request data and items as JSON.
+pub use serde_json;
+/// The URL crate.
+pub use url;
 
 /// The README's code, compiled as doctests so that it stays true.
 #[doc = include_str!("../README.md")]

@@ -307,7 +307,7 @@ fn interrupt(name: &str, signals: &[&str]) -> (String, Vec<Value>) {
 #[test]
 fn first_signal_stops_gracefully() {
     let (stderr, records) = interrupt("sigint", &["INT"]);
-    assert!(stderr.contains("stopped early"), "{stderr}");
+    assert!(stderr.contains("ended    stopped: a signal"), "{stderr}");
     assert!(records.len() < 2000);
     assert!(
         stderr.contains(&format!("crawled {} pages", records.len())),

@@ -1,4 +1,4 @@
-use arachne::ErrorKind;
+use arachne::output::ErrorKind;
 use arachne_testkit::Routes;
 
 use crate::support::{RefusingPort, crawl, local, paths, set};

@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use arachne::ErrorKind;
+use arachne::output::ErrorKind;
 use arachne_testkit::{Response, Routes, SyntheticSite, TestServer, gzip};
 
 use crate::support::{crawl, local, paths, record, set};
@@ -258,7 +258,7 @@ fn user_agent_is_sent() {
     crawl(local().seed(server.url("/")).max_pages(2));
     assert_eq!(
         agents.iter().map(|a| a.clone()).collect::<Vec<_>>(),
-        [arachne::DEFAULT_USER_AGENT]
+        [arachne::config::DEFAULT_USER_AGENT]
     );
     crawl(local().seed(server.url("/")).user_agent("my-bot/1.0"));
     assert!(agents.contains("my-bot/1.0"));

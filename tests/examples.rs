@@ -241,7 +241,7 @@ fn warc_archive_writes_a_readable_warc() {
         stdout.contains(": 23 records, 11 responses, for 10 pages"),
         "{stdout}"
     );
-    let records = arachne::read_warc(&path).unwrap();
+    let records = arachne::output::read_warc(&path).unwrap();
     assert_eq!(records.len(), 23);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use arachne::ErrorKind;
+use arachne::output::ErrorKind;
 use arachne_testkit::{Response, Routes, SyntheticSite, TestServer};
 
 use crate::support::{crawl, local};

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use arachne::{CrawlerBuilder, ErrorKind, PageRecord, Scope};
+use arachne::output::{ErrorKind, PageRecord};
+use arachne::{CrawlerBuilder, Scope};
 use arachne_testkit::{Behavior, Response, Routes, TestServer, gzip};
 
 use crate::support::{crawl, local, record};
@@ -292,7 +293,7 @@ fn binary_body_labelled_html() {
 
 /// A page whose only links are `hrefs`: nothing but the page is fetched, and the skipped
 /// references are counted.
-fn not_links(hrefs: &[&str]) -> arachne::SkipCounts {
+fn not_links(hrefs: &[&str]) -> arachne::report::SkipCounts {
     let body: String = hrefs
         .iter()
         .map(|h| format!("<a href=\"{h}\">x</a>"))

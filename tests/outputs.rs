@@ -2,8 +2,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use arachne::{WarcRecord, WarcWriter, read_warc, sha1_base32};
+use arachne::output::{WarcRecord, WarcWriter, read_warc};
 use arachne_testkit::{Response, Routes, TestServer, gzip};
+use arachne_warc::sha1_base32;
 
 use crate::support::{crawl, local, run_command};
 
@@ -216,7 +217,7 @@ fn csv_output_from_the_cli() {
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     let rows: Vec<&str> = text.split("\r\n").filter(|r| !r.is_empty()).collect();
-    assert_eq!(rows[0], arachne::CSV_COLUMNS.join(","));
+    assert_eq!(rows[0], arachne_core::CSV_COLUMNS.join(","));
     assert_eq!(rows.len(), 1 + 6);
     let old = rows.iter().find(|r| r.contains("/old")).unwrap();
     assert!(

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use arachne::ErrorKind;
+use arachne::output::ErrorKind;
 use arachne_testkit::{Behavior, Response, TestServer};
 
 use crate::support::{crawl, local, record};

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use arachne::ErrorKind;
+use arachne::output::ErrorKind;
 use arachne_testkit::{Response, Routes, TestServer};
 
 use crate::support::{crawl, local, paths, record, set};
@@ -106,9 +106,15 @@ fn robots_always_unavailable_refuses_the_host() {
         records[0].error.as_ref().unwrap().kind,
         ErrorKind::RobotsUnavailable
     );
-    assert_eq!(server.hits("/robots.txt"), arachne::ROBOTS_ATTEMPTS as u64);
+    assert_eq!(
+        server.hits("/robots.txt"),
+        arachne::config::ROBOTS_ATTEMPTS as u64
+    );
     assert_eq!(server.hits("/"), 0);
-    assert_eq!(report.robots_fetched, u64::from(arachne::ROBOTS_ATTEMPTS));
+    assert_eq!(
+        report.robots_fetched,
+        u64::from(arachne::config::ROBOTS_ATTEMPTS)
+    );
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn a_seed_redirecting_to_another_site_is_not_followed() {
     let error = records[0].error.as_ref().expect("an error");
     assert_eq!(
         error.kind,
-        arachne::ErrorKind::RedirectOutOfScope,
+        arachne::output::ErrorKind::RedirectOutOfScope,
         "{}",
         error.message
     );

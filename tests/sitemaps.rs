@@ -140,7 +140,7 @@ fn sitemap_nesting_is_bounded() {
             .sitemap(server.url("/index/0"))
             .obey_robots(false),
     );
-    let fetched = u64::from(arachne::MAX_SITEMAP_NESTING) + 1;
+    let fetched = u64::from(arachne_core::MAX_SITEMAP_NESTING) + 1;
     assert_eq!(report.sitemaps_fetched, fetched);
     assert_eq!(server.hits(&format!("/index/{fetched}")), 0);
     assert_eq!(server.hits("/index/0"), 1);

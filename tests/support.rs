@@ -3,7 +3,8 @@ use std::io;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use arachne::{CrawlReport, Crawler, CrawlerBuilder, PageRecord, RecordWriter};
+use arachne::output::{PageRecord, RecordWriter};
+use arachne::{CrawlReport, Crawler, CrawlerBuilder};
 
 /// How long a crawl in a test may take before the test fails as hung. Far above what any
 /// test crawl needs: this guards against hangs, it does not measure speed.

@@ -208,7 +208,7 @@ fn help_shows_the_real_user_agent_and_the_value_syntax() {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(help.contains(arachne::DEFAULT_USER_AGENT), "{help}");
+    assert!(help.contains(arachne::config::DEFAULT_USER_AGENT), "{help}");
     assert!(!help.contains("VERSION"), "{help}");
     assert!(help.contains("Zero means"), "{help}");
 }

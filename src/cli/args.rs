@@ -6,7 +6,8 @@ use std::time::Duration;
 use arachne_core::settings::{self, CountRange, DurationRange, SizeRange};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::{DEFAULT_USER_AGENT, Scope};
+use crate::Scope;
+use crate::config::DEFAULT_USER_AGENT;
 
 /// An actor-based web crawler: fast, polite, and correct.
 #[derive(Debug, Parser)]
@@ -111,6 +112,41 @@ pub(crate) struct CrawlArgs {
     #[arg(long)]
     pub deny_private_ips: bool,
 
+    /// Send this header with every page request, e.g. "Authorization: Bearer T" (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Keep no cookies (by default one cookie jar serves the whole crawl).
+    #[arg(long)]
+    pub no_cookies: bool,
+
+    /// Emit an item per page with this field: the text of the first element matching the
+    /// CSS selector, or an attribute with SELECTOR@ATTR, e.g. title=h1 or image=img@src
+    /// (repeatable; see --items).
+    #[arg(long = "extract", value_name = "FIELD=SELECTOR", value_parser = parse_field)]
+    pub fields: Vec<Field>,
+
+    /// Write the items of --extract to FILE, one per page that has any field; `-` for
+    /// standard output.
+    #[arg(long, value_name = "FILE")]
+    pub items: Option<PathBuf>,
+
+    /// The format of --items: jsonl (JSON Lines) or csv [default: jsonl]. Needs --items.
+    #[arg(long, value_name = "jsonl|csv", value_parser = ["jsonl", "csv"])]
+    pub items_format: Option<String>,
+
+    /// Stop once this many items have been written (at least 1).
+    #[arg(long, value_name = "N", value_parser = count::<u64>(settings::MAX_PAGES))]
+    pub close_after_items: Option<u64>,
+
+    /// Stop once this many URLs have failed (at least 1).
+    #[arg(long, value_name = "N", value_parser = count::<u64>(settings::MAX_PAGES))]
+    pub close_after_errors: Option<u64>,
+
+    /// Stop after this long, 1ms to 1d; what is in flight finishes.
+    #[arg(long, value_name = "DURATION", value_parser = duration(settings::TIMEOUT))]
+    pub close_after: Option<Duration>,
+
     /// Fetcher threads, each running many requests, 1 to 64 [env: ARACHNE_FETCH_THREADS] [default: one per 4 cores].
     #[arg(long, value_name = "N", value_parser = count::<usize>(settings::FETCH_THREADS))]
     pub fetch_threads: Option<usize>,
@@ -175,6 +211,51 @@ pub(crate) fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
 }
 
+/// A field of `--extract`: a name, a CSS selector, and the attribute to take, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct Field {
+    pub name: String,
+    pub selector: scraper::Selector,
+    pub attr: Option<String>,
+}
+
+/// `title=h1`, `image=img.cover@src`.
+pub(crate) fn parse_field(s: &str) -> Result<Field, String> {
+    let (name, rest) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected FIELD=SELECTOR, e.g. title=h1"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("`{s}`: the field has no name"));
+    }
+    let (css, attr) = match rest.rsplit_once('@') {
+        Some((css, attr)) if !attr.trim().is_empty() && !attr.contains([' ', ']']) => {
+            (css, Some(attr.trim().to_owned()))
+        }
+        _ => (rest, None),
+    };
+    let selector = scraper::Selector::parse(css.trim())
+        .map_err(|e| format!("`{css}` is not a CSS selector: {e}"))?;
+    Ok(Field {
+        name: name.to_owned(),
+        selector,
+        attr,
+    })
+}
+
+/// `Name: value`.
+pub(crate) fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected NAME: VALUE"))?;
+    let name = name.trim();
+    let value = value.trim();
+    http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a header name"))?;
+    http::HeaderValue::from_str(value).map_err(|_| format!("`{value}` is not a header value"))?;
+    Ok((name.to_owned(), value.to_owned()))
+}
+
 pub(crate) fn parse_switch(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" | "1" => Ok(true),
@@ -212,6 +293,34 @@ pub(crate) fn count<T: TryFrom<u64>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_and_headers() {
+        let field = parse_field("image=img.cover@src").unwrap();
+        assert_eq!(
+            (field.name.as_str(), field.attr.as_deref()),
+            ("image", Some("src"))
+        );
+        let field = parse_field("title = h1 ").unwrap();
+        assert_eq!((field.name.as_str(), field.attr), ("title", None));
+        let field = parse_field("link=a[href$='@x']").unwrap();
+        assert_eq!(
+            field.attr, None,
+            "an @ inside a selector is not an attribute"
+        );
+        assert!(parse_field("h1").unwrap_err().contains("FIELD=SELECTOR"));
+        assert!(
+            parse_field("t=[[")
+                .unwrap_err()
+                .contains("not a CSS selector")
+        );
+        assert_eq!(
+            parse_header("X-Token: a b").unwrap(),
+            ("X-Token".to_owned(), "a b".to_owned())
+        );
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: v").is_err());
+    }
 
     #[test]
     fn cli_is_consistent() {

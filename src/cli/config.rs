@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::args::{CrawlArgs, count, duration, parse_scope, size};
-use crate::settings;
+use super::args::{CrawlArgs, count, duration, parse_field, parse_header, parse_scope, size};
+use crate::config::settings;
 
 /// A number or a text in the config file: `delay = 0.5`, `delay = "500ms"`, `per-host = 4`.
 /// Either is read by the option's own parser, from its text.
@@ -56,6 +56,14 @@ struct FileConfig {
     max_url_length: Option<Value>,
     max_pages_per_host: Option<Value>,
     deny_private_ips: Option<bool>,
+    header: Option<Vec<String>>,
+    no_cookies: Option<bool>,
+    extract: Option<Vec<String>>,
+    items: Option<PathBuf>,
+    items_format: Option<String>,
+    close_after_items: Option<Value>,
+    close_after_errors: Option<Value>,
+    close_after: Option<Value>,
     fetch_threads: Option<Value>,
     parse_threads: Option<Value>,
     timeout: Option<Value>,
@@ -104,27 +112,31 @@ pub(crate) fn apply_env(
     var: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<(), String> {
     if args.concurrency.is_none() {
-        args.concurrency = env_value(crate::ENV_CONCURRENCY, var, count(settings::CONCURRENCY))?;
+        args.concurrency = env_value(
+            crate::config::ENV_CONCURRENCY,
+            var,
+            count(settings::CONCURRENCY),
+        )?;
     }
     if args.per_host.is_none() {
-        args.per_host = env_value(crate::ENV_PER_HOST, var, count(settings::PER_HOST))?;
+        args.per_host = env_value(crate::config::ENV_PER_HOST, var, count(settings::PER_HOST))?;
     }
     if args.fetch_threads.is_none() {
         args.fetch_threads = env_value(
-            crate::ENV_FETCH_THREADS,
+            crate::config::ENV_FETCH_THREADS,
             var,
             count(settings::FETCH_THREADS),
         )?;
     }
     if args.parse_threads.is_none() {
         args.parse_threads = env_value(
-            crate::ENV_PARSE_THREADS,
+            crate::config::ENV_PARSE_THREADS,
             var,
             count(settings::PARSE_THREADS),
         )?;
     }
     if args.delay.is_none() {
-        args.delay = env_value(crate::ENV_DELAY, var, duration(settings::DELAY))?;
+        args.delay = env_value(crate::config::ENV_DELAY, var, duration(settings::DELAY))?;
     }
     Ok(())
 }
@@ -180,6 +192,36 @@ fn apply_text(args: &mut CrawlArgs, text: &str, path: &Path) -> Result<(), Strin
     args.ignore_robots |= file.ignore_robots.unwrap_or(false);
     args.deny_private_ips |= file.deny_private_ips.unwrap_or(false);
     args.no_progress |= file.no_progress.unwrap_or(false);
+    args.no_cookies |= file.no_cookies.unwrap_or(false);
+    if args.headers.is_empty() {
+        args.headers = file
+            .header
+            .unwrap_or_default()
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(format!("`header`: {e}")))?;
+    }
+    if args.fields.is_empty() {
+        args.fields = file
+            .extract
+            .unwrap_or_default()
+            .iter()
+            .map(|f| parse_field(f))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(format!("`extract`: {e}")))?;
+    }
+    args.items = args.items.take().or(file.items);
+    if args.items_format.is_none() {
+        match file.items_format.as_deref() {
+            None | Some("jsonl" | "csv") => args.items_format = file.items_format,
+            Some(other) => {
+                return Err(bad(format!(
+                    "`items-format`: `{other}` is not jsonl or csv"
+                )));
+            }
+        }
+    }
     args.quiet |= file.quiet.unwrap_or(false);
     if args.verbose == 0 {
         args.verbose = file.verbose.unwrap_or(0);
@@ -221,6 +263,9 @@ fn apply_text(args: &mut CrawlArgs, text: &str, path: &Path) -> Result<(), Strin
         timeout: "timeout" => duration(settings::TIMEOUT),
         stats_interval: "stats-interval" => duration(settings::STATS_INTERVAL),
         max_body: "max-body" => size(settings::MAX_BODY),
+        close_after_items: "close-after-items" => count(settings::MAX_PAGES),
+        close_after_errors: "close-after-errors" => count(settings::MAX_PAGES),
+        close_after: "close-after" => duration(settings::TIMEOUT),
         warc_max_size: "warc-max-size" => size(settings::WARC_MAX_SIZE),
     }
     Ok(())
@@ -334,7 +379,7 @@ mod properties {
     const OPTIONS: [Opt; 16] = [
         opt(
             "delay",
-            Some(crate::ENV_DELAY),
+            Some(crate::config::ENV_DELAY),
             Range::Duration(settings::DELAY),
             |a| nanos(a.delay),
         ),
@@ -364,25 +409,25 @@ mod properties {
         ),
         opt(
             "concurrency",
-            Some(crate::ENV_CONCURRENCY),
+            Some(crate::config::ENV_CONCURRENCY),
             Range::Count(settings::CONCURRENCY),
             |a| a.concurrency.map(|n| n as u128),
         ),
         opt(
             "per-host",
-            Some(crate::ENV_PER_HOST),
+            Some(crate::config::ENV_PER_HOST),
             Range::Count(settings::PER_HOST),
             |a| a.per_host.map(|n| n as u128),
         ),
         opt(
             "fetch-threads",
-            Some(crate::ENV_FETCH_THREADS),
+            Some(crate::config::ENV_FETCH_THREADS),
             Range::Count(settings::FETCH_THREADS),
             |a| a.fetch_threads.map(|n| n as u128),
         ),
         opt(
             "parse-threads",
-            Some(crate::ENV_PARSE_THREADS),
+            Some(crate::config::ENV_PARSE_THREADS),
             Range::Count(settings::PARSE_THREADS),
             |a| a.parse_threads.map(|n| n as u128),
         ),
@@ -529,7 +574,7 @@ mod properties {
             // Durations: the flag and the variable read `--delay` alike.
             let opt = &OPTIONS[0];
             let from_flag = flag(opt, &text).map(|a| a.delay);
-            let from_env = env(crate::ENV_DELAY, &text).map(|a| a.delay);
+            let from_env = env(crate::config::ENV_DELAY, &text).map(|a| a.delay);
             if text.trim().is_empty() {
                 prop_assert!(from_env.is_ok_and(|d| d.is_none()), "an empty variable is unset");
             } else {

@@ -13,7 +13,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::{CrawlReport, Crawler, CsvWriter, Error, StopHandle, WarcWriter};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::output::{CsvItems, CsvWriter, JsonLinesItems, WarcWriter};
+use crate::{CrawlHandle, CrawlReport, Crawler, CrawlerBuilder, Error, Out, Page, SpiderError};
 use args::{Cli, Command, CrawlArgs};
 use progress::{Mode, Progress};
 
@@ -43,6 +47,7 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
     // A config file may set a default format for the crawls that write records; only the
     // flag without --out is a mistake.
     let format_flag = args.format.is_some();
+    let items_format_flag = args.items_format.is_some();
     let var = |name: &str| std::env::var_os(name);
     if let Err(message) = config::apply_env(&mut args, &var) {
         return usage(message);
@@ -52,7 +57,7 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
     {
         return usage(format!("config {message}"));
     }
-    if let Err(message) = check_combinations(&args, format_flag) {
+    if let Err(message) = check_combinations(&args, format_flag, items_format_flag) {
         return usage(message);
     }
     init_logging(args.verbose);
@@ -98,9 +103,11 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
         }
     };
     let progress = mode.map(|mode| Progress::start(crawler.stats(), mode));
-    let stop = crawler.stop_handle();
+    let handle = crawler.handle();
+    let signalled = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&signalled);
     let result = actix::System::new().block_on(async move {
-        actix::spawn(watch_signals(stop, quiet));
+        actix::spawn(watch_signals(handle, flag, quiet));
         crawler.run().await
     });
     if let Some(progress) = progress {
@@ -117,7 +124,7 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
                 eprintln!("arachne: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
-            if report.stopped {
+            if signalled.load(Ordering::Acquire) {
                 ExitCode::from(130)
             } else {
                 ExitCode::SUCCESS
@@ -134,9 +141,21 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
 const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Options that only make sense together.
-fn check_combinations(args: &CrawlArgs, format_flag: bool) -> Result<(), String> {
+fn check_combinations(
+    args: &CrawlArgs,
+    format_flag: bool,
+    items_format_flag: bool,
+) -> Result<(), String> {
     if format_flag && args.out.is_none() {
         return Err("--format needs --out: it is the format of the records written there".into());
+    }
+    if items_format_flag && args.items.is_none() {
+        return Err("--items-format needs --items".into());
+    }
+    match (args.fields.is_empty(), args.items.is_none()) {
+        (true, false) => return Err("--items needs --extract: the fields of each item".into()),
+        (false, true) => return Err("--extract needs --items: where the items go".into()),
+        _ => {}
     }
     if args.warc_max_size.is_some() && args.warc.is_none() {
         return Err("--warc-max-size needs --warc".into());
@@ -179,7 +198,7 @@ fn write_stats(mut file: std::fs::File, report: &CrawlReport) -> std::io::Result
 
 /// The first SIGINT or SIGTERM stops the crawl gracefully; a second one exits at once.
 /// Records are written one whole line per write, so even then no record is torn.
-async fn watch_signals(stop: StopHandle, quiet: bool) {
+async fn watch_signals(handle: CrawlHandle, signalled: Arc<AtomicBool>, quiet: bool) {
     #[cfg(unix)]
     let mut terminate =
         actix_rt::signal::unix::signal(actix_rt::signal::unix::SignalKind::terminate()).ok();
@@ -203,11 +222,11 @@ async fn watch_signals(stop: StopHandle, quiet: bool) {
         if actix_rt::signal::ctrl_c().await.is_err() {
             return;
         }
-        if stop.is_stopped() {
+        if signalled.swap(true, Ordering::AcqRel) {
             eprintln!("arachne: quitting at once");
             std::process::exit(130);
         }
-        stop.stop();
+        handle.stop("a signal (SIGINT or SIGTERM)");
         if !quiet {
             eprintln!(
                 "arachne: stopping: finishing the requests in flight (signal again to quit at once)"
@@ -217,8 +236,9 @@ async fn watch_signals(stop: StopHandle, quiet: bool) {
 }
 
 fn build(args: CrawlArgs) -> Result<Crawler, Error> {
-    let mut builder = Crawler::builder()
+    let mut builder = CrawlerBuilder::from_env()
         .seeds(&args.seeds)
+        .cookies(!args.no_cookies)
         .autothrottle(args.autothrottle)
         .obey_robots(!args.ignore_robots)
         .deny_private_ips(args.deny_private_ips);
@@ -282,6 +302,46 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
     if let Some(agent) = args.user_agent {
         builder = builder.user_agent(agent);
     }
+    if let Some(n) = args.close_after_items {
+        builder = builder.close_after_items(n);
+    }
+    if let Some(n) = args.close_after_errors {
+        builder = builder.close_after_errors(n);
+    }
+    if let Some(after) = args.close_after {
+        builder = builder.close_after(after);
+    }
+    if !args.headers.is_empty() {
+        let headers = args.headers;
+        builder = builder.on_request(move |request| {
+            for (name, value) in &headers {
+                request.set_header(name, value);
+            }
+            crate::hook::Decision::Continue
+        });
+    }
+    if !args.fields.is_empty() {
+        builder = builder.spider(FieldSpider(args.fields));
+    }
+    let create_items = |path: &PathBuf| {
+        std::fs::File::create(path).map_err(|source| Error::CreateOutput {
+            path: path.clone(),
+            source,
+        })
+    };
+    match (args.items, args.items_format.as_deref()) {
+        (Some(path), Some("csv")) if path.as_os_str() == "-" => {
+            builder = builder.item_output(CsvItems::new(std::io::stdout()));
+        }
+        (Some(path), Some("csv")) => {
+            builder = builder.item_output(CsvItems::new(create_items(&path)?));
+        }
+        (Some(path), _) if path.as_os_str() == "-" => {
+            builder = builder.item_output(JsonLinesItems::new(std::io::stdout()));
+        }
+        (Some(path), _) => builder = builder.items_jsonl(path),
+        (None, _) => {}
+    }
     let create = |path: &PathBuf| {
         std::fs::File::create(path).map_err(|source| Error::CreateOutput {
             path: path.clone(),
@@ -311,6 +371,49 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
     builder.build()
 }
 
+/// The items of `--extract`: one per page, with the fields that matched, after the URL.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+/// The spider of `--extract`: follows every link, and emits the fields of each page that
+/// has any.
+struct FieldSpider(Vec<args::Field>);
+
+impl crate::Spider for FieldSpider {
+    fn parse(&self, page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
+        out.follow_links();
+        if !page.is_html() {
+            return Ok(());
+        }
+        let mut fields = serde_json::Map::new();
+        fields.insert("url".into(), page.request().url.as_str().into());
+        let html = page.html();
+        for field in &self.0 {
+            let Some(element) = html.select(&field.selector).next() else {
+                continue;
+            };
+            let value = match &field.attr {
+                Some(attr) => element.value().attr(attr).map(str::to_owned),
+                None => Some(
+                    element
+                        .text()
+                        .flat_map(str::split_whitespace)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+            };
+            if let Some(value) = value {
+                fields.insert(field.name.clone(), value.into());
+            }
+        }
+        if fields.len() > 1 {
+            out.item(Fields(fields));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,19 +430,26 @@ mod tests {
     }
 
     #[test]
-    fn format_needs_out() {
+    fn options_that_need_another() {
         let mut args = CrawlArgs {
             format: Some("csv".into()),
             ..CrawlArgs::default()
         };
-        let err = check_combinations(&args, true).unwrap_err();
+        let err = check_combinations(&args, true, false).unwrap_err();
         assert!(err.contains("--format needs --out"), "{err}");
         assert_eq!(
-            check_combinations(&args, false),
+            check_combinations(&args, false, false),
             Ok(()),
             "a config file's default"
         );
         args.out = Some("pages.csv".into());
-        assert_eq!(check_combinations(&args, true), Ok(()));
+        assert_eq!(check_combinations(&args, true, false), Ok(()));
+        args.items = Some("items.jsonl".into());
+        let err = check_combinations(&args, true, false).unwrap_err();
+        assert!(err.contains("--items needs --extract"), "{err}");
+        args.items = None;
+        args.warc_max_size = Some(1 << 30);
+        let err = check_combinations(&args, false, false).unwrap_err();
+        assert!(err.contains("--warc-max-size needs --warc"), "{err}");
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::CrawlStats;
+use crate::report::CrawlStats;
 
 /// How progress is shown.
 pub(crate) enum Mode {

@@ -1,765 +1,74 @@
-//! The builder and the handle of a crawl.
+//! The crawl itself: a built [`Crawler`], and the ways to run it.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Write};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll};
 
-use actix::{Actor, Arbiter, AsyncContext, Recipient, SyncArbiter};
+use actix::{Actor, Arbiter, AsyncContext, SyncArbiter};
+use arachne_core::hook::Hook;
+use arachne_core::spider::Spider;
 use arachne_core::{
-    CrawlReport, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,
-    DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
-    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
-    ENV_PARSE_THREADS, ENV_PER_HOST, ExchangeWriter, Extractor, Fingerprint, Frontier,
-    JsonLinesWriter, MemoryFrontier, MemorySeenSet, PatternError, RecordWriter, Scope, ScopeRules,
-    SeenSet, default_fetch_threads, default_parse_threads, parse_seed, product_token, settings,
+    CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, ExchangeWriter, Frontier, ItemWriter,
+    MemoryFrontier, RecordWriter, ScopeRules, SeenSet,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
-use crate::fetcher::{ClientSettings, FetchShared, Fetcher, build_client};
-use crate::messages::{ItemExtracted, PageFetched};
+use crate::builder::{CrawlerBuilder, Subscribers};
+use crate::deliver::{Delivery, StageKind};
+use crate::error::Error;
+use crate::fetcher::{ClientSettings, FetchShared, Fetcher};
+use crate::messages::Event;
 use crate::parser::{ParseShared, Parser};
-use crate::resolve::Resolver;
 use crate::scope::SharedScope;
 use crate::sink::{Flush, Output, Sink};
 use crate::supervisor::{Limits, Supervisor};
 
-/// Why a crawl could not be built or did not complete.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// No seed URL was given.
-    #[error("no seed URL given")]
-    NoSeeds,
-    /// A seed is not an absolute http or https URL.
-    #[error("invalid seed: {0}")]
-    InvalidSeed(String),
-    /// An include or exclude pattern is not a valid regular expression.
-    #[error(transparent)]
-    Pattern(#[from] PatternError),
-    /// A setting has a value it cannot take (zero threads, say), or an environment
-    /// variable does not parse.
-    #[error("invalid setting `{name}`: {message}")]
-    InvalidSetting {
-        /// The setting (or environment variable).
-        name: &'static str,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The HTTP client could not be built (TLS set-up, say).
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
-    /// An output file could not be created.
-    #[error("cannot create {path}: {source}")]
-    CreateOutput {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// Writing an output failed during the crawl. The crawl itself completed.
-    #[error("writing the output failed: {0}")]
-    WriteOutput(io::Error),
-    /// The crawl's actors stopped before the crawl completed (the actor system was shut
-    /// down from outside).
-    #[error("the crawl was interrupted: the actor system stopped")]
-    Interrupted,
-}
-
-impl Error {
-    /// Whether the error is in what the caller gave (no seed, a bad seed, pattern or
-    /// setting), as opposed to the machine or the network: a command line exits with its
-    /// usage status (2) for these.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Error::NoSeeds
-                | Error::InvalidSeed(_)
-                | Error::Pattern(_)
-                | Error::InvalidSetting { .. }
-        )
-    }
-}
-
-/// Builds a [`Crawler`]. Start with [`Crawler::builder`].
-///
-/// A bad value given to a setter is recorded, and [`CrawlerBuilder::build`] reports the
-/// first one, so setters chain without `?`. Each setter states its default and the values
-/// it accepts; the ranges are in [`settings`], shared with the command line. Zero is
-/// accepted where it means "none" (no delay, no retries); limits are at least 1.
-#[must_use]
-pub struct CrawlerBuilder {
-    seeds: Vec<String>,
-    scope: Scope,
-    include: Vec<String>,
-    exclude: Vec<String>,
-    max_depth: Option<u32>,
-    max_pages: Option<u64>,
-    concurrency: usize,
-    per_host: usize,
-    fetch_threads: usize,
-    parse_threads: usize,
-    timeout: Duration,
-    connect_timeout: Duration,
-    max_body: u64,
-    max_redirects: u32,
-    user_agent: String,
-    resolve: Vec<(String, SocketAddr)>,
-    delay: Duration,
-    max_crawl_delay: Duration,
-    autothrottle: bool,
-    obey_robots: bool,
-    sitemaps_from_robots: bool,
-    sitemap_urls: Vec<String>,
-    retries: u32,
-    retry_backoff: Duration,
-    max_url_length: usize,
-    max_pages_per_host: Option<u64>,
-    deny_private_ips: bool,
-    outputs: Vec<Box<dyn RecordWriter>>,
-    archives: Vec<Box<dyn ExchangeWriter>>,
-    page_subscribers: Vec<Recipient<PageFetched>>,
-    item_subscribers: Vec<Recipient<ItemExtracted>>,
-    extractors: Vec<Arc<dyn Extractor>>,
-    frontier: Option<Box<dyn Frontier>>,
-    seen: Option<Arc<dyn SeenSet>>,
-    /// The first bad value given to a setter, reported by `build`.
-    error: Option<Error>,
-    /// `ARACHNE_*` variables that did not parse, by the setter that overrides them: reported
-    /// by `build` unless that setter was called.
-    env_errors: Vec<(&'static str, Error)>,
-}
-
-impl fmt::Debug for CrawlerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CrawlerBuilder")
-            .field("seeds", &self.seeds)
-            .field("scope", &self.scope)
-            .field("concurrency", &self.concurrency)
-            .field("per_host", &self.per_host)
-            .field("fetch_threads", &self.fetch_threads)
-            .field("parse_threads", &self.parse_threads)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for CrawlerBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl CrawlerBuilder {
-    /// A builder with the defaults, after the environment variables `ARACHNE_FETCH_THREADS`,
-    /// `ARACHNE_PARSE_THREADS`, `ARACHNE_CONCURRENCY`, `ARACHNE_PER_HOST` and
-    /// `ARACHNE_DELAY` (in the syntax of [`settings`]). Setters override them; a variable
-    /// that does not parse fails [`CrawlerBuilder::build`], unless its setter was called.
-    pub fn new() -> Self {
-        let mut builder = Self {
-            seeds: Vec::new(),
-            scope: Scope::default(),
-            include: Vec::new(),
-            exclude: Vec::new(),
-            max_depth: None,
-            max_pages: None,
-            concurrency: DEFAULT_CONCURRENCY,
-            per_host: DEFAULT_PER_HOST,
-            fetch_threads: default_fetch_threads(),
-            parse_threads: default_parse_threads(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            max_body: DEFAULT_MAX_BODY,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
-            user_agent: DEFAULT_USER_AGENT.to_owned(),
-            resolve: Vec::new(),
-            delay: DEFAULT_DELAY,
-            max_crawl_delay: DEFAULT_MAX_CRAWL_DELAY,
-            autothrottle: false,
-            obey_robots: true,
-            sitemaps_from_robots: true,
-            sitemap_urls: Vec::new(),
-            retries: DEFAULT_RETRIES,
-            retry_backoff: DEFAULT_RETRY_BACKOFF,
-            max_url_length: DEFAULT_MAX_URL_LENGTH,
-            max_pages_per_host: None,
-            deny_private_ips: false,
-            outputs: Vec::new(),
-            archives: Vec::new(),
-            page_subscribers: Vec::new(),
-            item_subscribers: Vec::new(),
-            extractors: Vec::new(),
-            frontier: None,
-            seen: None,
-            error: None,
-            env_errors: Vec::new(),
-        };
-        builder.read_env();
-        builder
-    }
-
-    /// Reads the knobs' environment variables; unset and empty ones are left alone.
-    fn read_env(&mut self) {
-        let var = |name: &'static str| match std::env::var(name) {
-            Ok(value) if value.trim().is_empty() => Ok(None),
-            Ok(value) => Ok(Some(value)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(Error::InvalidSetting {
-                name,
-                message: "not valid UTF-8".into(),
-            }),
-        };
-        let invalid = |name, message| Error::InvalidSetting { name, message };
-        let counts = [
-            (
-                ENV_FETCH_THREADS,
-                "fetch_threads",
-                settings::FETCH_THREADS,
-                &mut self.fetch_threads,
-            ),
-            (
-                ENV_PARSE_THREADS,
-                "parse_threads",
-                settings::PARSE_THREADS,
-                &mut self.parse_threads,
-            ),
-            (
-                ENV_CONCURRENCY,
-                "concurrency",
-                settings::CONCURRENCY,
-                &mut self.concurrency,
-            ),
-            (
-                ENV_PER_HOST,
-                "per_host",
-                settings::PER_HOST,
-                &mut self.per_host,
-            ),
-        ];
-        for (name, setter, range, slot) in counts {
-            match var(name) {
-                Ok(Some(text)) => match range.parse(&text) {
-                    // Within the range, which fits a usize.
-                    Ok(n) => *slot = usize::try_from(n).unwrap_or(usize::MAX),
-                    Err(message) => self.env_errors.push((setter, invalid(name, message))),
-                },
-                Ok(None) => {}
-                Err(error) => self.env_errors.push((setter, error)),
-            }
-        }
-        match var(ENV_DELAY) {
-            Ok(Some(text)) => match settings::DELAY.parse(&text) {
-                Ok(delay) => self.delay = delay,
-                Err(message) => self.env_errors.push(("delay", invalid(ENV_DELAY, message))),
-            },
-            Ok(None) => {}
-            Err(error) => self.env_errors.push(("delay", error)),
-        }
-    }
-
-    fn fail(&mut self, error: Error) {
-        self.error.get_or_insert(error);
-    }
-
-    /// Takes a setter's checked value: the value, or `None` after recording why not. The
-    /// setter overrides its environment variable, bad or not.
-    fn checked<T>(&mut self, setter: &'static str, checked: Result<T, String>) -> Option<T> {
-        self.env_errors.retain(|(name, _)| *name != setter);
-        match checked {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.fail(Error::InvalidSetting {
-                    name: setter,
-                    message,
-                });
-                None
-            }
-        }
-    }
-
-    /// Sets a count after checking it against its range.
-    fn set_count(
-        mut self,
-        setter: &'static str,
-        range: settings::CountRange,
-        n: usize,
-        slot: fn(&mut Self) -> &mut usize,
-    ) -> Self {
-        if self.checked(setter, range.check(n as u64)).is_some() {
-            *slot(&mut self) = n;
-        }
-        self
-    }
-
-    /// Adds a seed URL: an absolute http or https URL, crawled at depth 0. Seeds are always
-    /// crawled, whatever the include and exclude patterns; duplicates are crawled once.
-    pub fn seed(mut self, url: impl AsRef<str>) -> Self {
-        self.seeds.push(url.as_ref().to_owned());
-        self
-    }
-
-    /// Adds several seed URLs.
-    pub fn seeds<I, S>(mut self, urls: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        self.seeds
-            .extend(urls.into_iter().map(|u| u.as_ref().to_owned()));
-        self
-    }
-
-    /// Which discovered URLs are followed, relative to the seeds. By default,
-    /// [`Scope::Host`].
-    ///
-    /// A seed follows its redirects within its site ([`arachne_core::same_site`]), and its
-    /// part of the scope is then taken from where it lands: with [`Scope::Prefix`], a seed
-    /// `http://a.test/book` that redirects to `/book/` covers `/book/`, not the whole host.
-    /// A redirect to another site is recorded as `redirect_out_of_scope`. While a seed has
-    /// not landed, URLs that only its part of the scope allows wait, and sitemaps too.
-    pub fn scope(mut self, scope: Scope) -> Self {
-        self.scope = scope;
-        self
-    }
-
-    /// Follows only URLs matching this regular expression (or another include pattern).
-    /// Patterns match the whole normalized URL text, anywhere in it unless anchored. By
-    /// default, none: every URL in scope.
-    pub fn include(mut self, pattern: impl Into<String>) -> Self {
-        self.include.push(pattern.into());
-        self
-    }
-
-    /// Never follows URLs matching this regular expression. By default, none.
-    pub fn exclude(mut self, pattern: impl Into<String>) -> Self {
-        self.exclude.push(pattern.into());
-        self
-    }
-
-    /// The greatest link distance from a seed that is crawled: 0 crawls only the seeds.
-    /// By default, no limit.
-    ///
-    /// With a depth limit the crawl goes level by level (no URL of depth d+1 starts before
-    /// every URL of depth d is done), so each URL's depth is its shortest link distance and
-    /// the limit is exact. Without one, levels overlap for speed, and a URL's depth is that
-    /// of the path it was first found by, which concurrency can make longer than the
-    /// shortest.
-    pub fn max_depth(mut self, depth: u32) -> Self {
-        self.max_depth = Some(depth);
-        self
-    }
-
-    /// The most URLs fetched (records written), counting seeds and failures: at least 1. By
-    /// default, no limit.
-    pub fn max_pages(mut self, pages: u64) -> Self {
-        if let Some(pages) = self.checked("max_pages", settings::MAX_PAGES.check(pages)) {
-            self.max_pages = Some(pages);
-        }
-        self
-    }
-
-    /// Requests in flight at once over the crawl. A request counts from dispatch until its
-    /// page is parsed and delivered to outputs and subscribers. By default,
-    /// [`DEFAULT_CONCURRENCY`] (64), or `ARACHNE_CONCURRENCY`; from 1 to 10,000
-    /// ([`settings::CONCURRENCY`]).
-    pub fn concurrency(self, n: usize) -> Self {
-        self.set_count("concurrency", settings::CONCURRENCY, n, |b| {
-            &mut b.concurrency
-        })
-    }
-
-    /// Requests in flight at once to one host (host name and port). By default,
-    /// [`DEFAULT_PER_HOST`] (2), or `ARACHNE_PER_HOST`; from 1 to 10,000.
-    pub fn per_host(self, n: usize) -> Self {
-        self.set_count("per_host", settings::PER_HOST, n, |b| &mut b.per_host)
-    }
-
-    /// Fetcher threads (actix arbiters), each with its own HTTP client and many requests in
-    /// flight. By default, one per four cores ([`default_fetch_threads`]), or
-    /// `ARACHNE_FETCH_THREADS`; from 1 to 64 ([`settings::FETCH_THREADS`]).
-    pub fn fetch_threads(self, n: usize) -> Self {
-        self.set_count("fetch_threads", settings::FETCH_THREADS, n, |b| {
-            &mut b.fetch_threads
-        })
-    }
-
-    /// Parser threads (a `SyncArbiter`), parsing pages in parallel. By default, one per core
-    /// ([`default_parse_threads`]), or `ARACHNE_PARSE_THREADS`; from 1 to 256
-    /// ([`settings::PARSE_THREADS`]).
-    pub fn parse_threads(self, n: usize) -> Self {
-        self.set_count("parse_threads", settings::PARSE_THREADS, n, |b| {
-            &mut b.parse_threads
-        })
-    }
-
-    /// The total time allowed for one request, connecting to the last body byte. By
-    /// default, [`DEFAULT_TIMEOUT`] (30 s); from 1 ms to a day ([`settings::TIMEOUT`]).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        if let Some(timeout) = self.checked("timeout", settings::TIMEOUT.check(timeout)) {
-            self.timeout = timeout;
-        }
-        self
-    }
-
-    /// The time allowed to open a connection. By default, [`DEFAULT_CONNECT_TIMEOUT`]
-    /// (10 s); from 1 ms to a day.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        if let Some(timeout) = self.checked("connect_timeout", settings::TIMEOUT.check(timeout)) {
-            self.connect_timeout = timeout;
-        }
-        self
-    }
-
-    /// The body-size cap, in bytes after decompression; longer bodies are cut and recorded
-    /// as truncated. By default, [`DEFAULT_MAX_BODY`] (10 MiB); from 1 byte to 1 GiB
-    /// ([`settings::MAX_BODY`]).
-    pub fn max_body(mut self, bytes: u64) -> Self {
-        if let Some(bytes) = self.checked("max_body", settings::MAX_BODY.check(bytes)) {
-            self.max_body = bytes;
-        }
-        self
-    }
-
-    /// The most redirects followed for one URL: 0 follows none. By default,
-    /// [`DEFAULT_MAX_REDIRECTS`] (10); at most 100.
-    pub fn max_redirects(mut self, n: u32) -> Self {
-        if self
-            .checked("max_redirects", settings::MAX_REDIRECTS.check(n.into()))
-            .is_some()
-        {
-            self.max_redirects = n;
-        }
-        self
-    }
-
-    /// The `User-Agent` header. By default, [`DEFAULT_USER_AGENT`].
-    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
-        self.user_agent = agent.into();
-        self
-    }
-
-    /// The least time between two request starts to one host (each gap is this times a
-    /// random factor from 1 to 1.5). A longer robots.txt `Crawl-delay` wins. By default,
-    /// [`DEFAULT_DELAY`] (1 s), or `ARACHNE_DELAY`; from 0 (none) to a day
-    /// ([`settings::DELAY`]).
-    pub fn delay(mut self, delay: Duration) -> Self {
-        if let Some(delay) = self.checked("delay", settings::DELAY.check(delay)) {
-            self.delay = delay;
-        }
-        self
-    }
-
-    /// The longest robots.txt `Crawl-delay` obeyed; longer ones are cut to this, and 0
-    /// obeys none. By default, [`DEFAULT_MAX_CRAWL_DELAY`] (30 s); at most a day.
-    pub fn max_crawl_delay(mut self, delay: Duration) -> Self {
-        if let Some(delay) = self.checked("max_crawl_delay", settings::MAX_CRAWL_DELAY.check(delay))
-        {
-            self.max_crawl_delay = delay;
-        }
-        self
-    }
-
-    /// Adapts each host's delay to its latency, as Scrapy's AutoThrottle: the delay moves
-    /// halfway to the latency after every response (never below [`Self::delay`], at most
-    /// 60 s), does not shrink on error responses, and doubles on 429 and 503. By default,
-    /// off.
-    pub fn autothrottle(mut self, on: bool) -> Self {
-        self.autothrottle = on;
-        self
-    }
-
-    /// Whether robots.txt is fetched and obeyed (RFC 9309), matching the product token of
-    /// the user agent. URLs it forbids are recorded with the error kind
-    /// `robots_disallowed`. By default, obeyed.
-    pub fn obey_robots(mut self, obey: bool) -> Self {
-        self.obey_robots = obey;
-        self
-    }
-
-    /// Whether the `Sitemap:` lines of robots.txt are followed: those on a host the scope
-    /// covers ([`ScopeRules::covers_host`]); the others are counted in
-    /// `CrawlReport::resources_out_of_scope` and not fetched. Sitemap URLs enter the
-    /// frontier at depth 0, under the same scope rules. By default, on.
-    pub fn sitemaps(mut self, on: bool) -> Self {
-        self.sitemaps_from_robots = on;
-        self
-    }
-
-    /// Adds a sitemap to read (XML, gzipped XML, or text), on any host: it is fetched even
-    /// out of scope, since it was named, and so are its redirects on the same host. The
-    /// sitemaps a sitemap index lists, and the URLs of all of them, obey the scope.
-    /// Sitemaps are read once every seed has landed. One that cannot be read is logged at
-    /// warn level and counted in `CrawlReport::sitemaps_failed`.
-    pub fn sitemap(mut self, url: impl AsRef<str>) -> Self {
-        self.sitemap_urls.push(url.as_ref().to_owned());
-        self
-    }
-
-    /// Retries of a transient failure (connect error, reset, timeout, 429, 5xx other than
-    /// 501), with exponential backoff and jitter: 0 retries none. By default,
-    /// [`DEFAULT_RETRIES`] (2); at most 100.
-    pub fn retries(mut self, n: u32) -> Self {
-        if self
-            .checked("retries", settings::RETRIES.check(n.into()))
-            .is_some()
-        {
-            self.retries = n;
-        }
-        self
-    }
-
-    /// The base of the exponential backoff between retries. By default,
-    /// [`DEFAULT_RETRY_BACKOFF`] (1 s); at most an hour.
-    pub fn retry_backoff(mut self, base: Duration) -> Self {
-        if let Some(base) = self.checked("retry_backoff", settings::RETRY_BACKOFF.check(base)) {
-            self.retry_backoff = base;
-        }
-        self
-    }
-
-    /// The longest URL followed, in bytes; longer links are counted and dropped. By
-    /// default, [`DEFAULT_MAX_URL_LENGTH`] (2,048); from 1 to 1 MiB.
-    pub fn max_url_length(self, bytes: usize) -> Self {
-        self.set_count("max_url_length", settings::MAX_URL_LENGTH, bytes, |b| {
-            &mut b.max_url_length
-        })
-    }
-
-    /// The most URLs queued per host (seeds and sitemap URLs included): at least 1. By
-    /// default, no limit.
-    pub fn max_pages_per_host(mut self, pages: u64) -> Self {
-        if let Some(pages) = self.checked("max_pages_per_host", settings::MAX_PAGES.check(pages)) {
-            self.max_pages_per_host = Some(pages);
-        }
-        self
-    }
-
-    /// Refuses to connect to loopback, private, link-local and unspecified addresses, on
-    /// every request and redirect, whether given literally or resolved from a name; such
-    /// URLs are recorded with the error kind `denied_address`. For crawls whose seeds come
-    /// from untrusted users. By default, off.
-    pub fn deny_private_ips(mut self, deny: bool) -> Self {
-        self.deny_private_ips = deny;
-        self
-    }
-
-    /// Connects to `addr` for host name `host` instead of resolving it (like curl's
-    /// `--resolve`); the port still comes from the URL. By default, none.
-    pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> Self {
-        self.resolve.push((host.into().to_ascii_lowercase(), addr));
-        self
-    }
-
-    /// Writes records as JSON Lines to a file, created (or truncated) by `build`.
-    pub fn jsonl_file(mut self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        match File::create(path) {
-            Ok(file) => self.outputs.push(Box::new(JsonLinesWriter::new(file))),
-            Err(source) => self.fail(Error::CreateOutput {
-                path: path.to_owned(),
-                source,
-            }),
-        }
-        self
-    }
-
-    /// Writes records as JSON Lines to any writer (standard output, say).
-    pub fn jsonl_writer(self, writer: impl Write + Send + 'static) -> Self {
-        self.output(JsonLinesWriter::new(writer))
-    }
-
-    /// Writes records with a custom [`RecordWriter`]. Each output gets its own sink actor on
-    /// its own thread.
-    pub fn output(mut self, writer: impl RecordWriter) -> Self {
-        self.outputs.push(Box::new(writer));
-        self
-    }
-
-    /// Archives every HTTP exchange (each request and response, redirects and error
-    /// responses included) with an [`ExchangeWriter`], such as `arachne_warc::WarcWriter`.
-    /// Each archive gets its own sink actor on its own thread.
-    pub fn archive(mut self, writer: impl ExchangeWriter) -> Self {
-        self.archives.push(Box::new(writer));
-        self
-    }
-
-    /// Sends every fetched page to an actor: any actor that implements
-    /// `Handler<PageFetched>`, by its `Recipient` (`addr.recipient()`). The crawl waits for
-    /// each delivery, so a slow subscriber slows the crawl instead of piling up pages.
-    pub fn subscribe(mut self, recipient: Recipient<PageFetched>) -> Self {
-        self.page_subscribers.push(recipient);
-        self
-    }
-
-    /// Sends every item that the extractors emit to an actor that implements
-    /// `Handler<ItemExtracted>`.
-    pub fn subscribe_items(mut self, recipient: Recipient<ItemExtracted>) -> Self {
-        self.item_subscribers.push(recipient);
-        self
-    }
-
-    /// Runs an [`Extractor`] on every parsed HTML page, on the parser threads.
-    pub fn extractor(mut self, extractor: impl Extractor) -> Self {
-        self.extractors.push(Arc::new(extractor));
-        self
-    }
-
-    /// Uses another frontier. By default, a [`MemoryFrontier`].
-    pub fn frontier(mut self, frontier: impl Frontier) -> Self {
-        self.frontier = Some(Box::new(frontier));
-        self
-    }
-
-    /// Uses another seen set, possibly shared with other crawls. By default, a new
-    /// [`MemorySeenSet`].
-    pub fn seen_set(mut self, seen: Arc<dyn SeenSet>) -> Self {
-        self.seen = Some(seen);
-        self
-    }
-
-    /// Checks the settings and builds the crawler.
-    ///
-    /// # Errors
-    /// The first bad setting: [`Error::NoSeeds`], [`Error::InvalidSeed`],
-    /// [`Error::Pattern`], [`Error::InvalidSetting`], [`Error::CreateOutput`] or
-    /// [`Error::Client`].
-    pub fn build(self) -> Result<Crawler, Error> {
-        if let Some(error) = self.error {
-            return Err(error);
-        }
-        if let Some((_, error)) = self.env_errors.into_iter().next() {
-            return Err(error);
-        }
-        if self.seeds.is_empty() {
-            return Err(Error::NoSeeds);
-        }
-        let seeds = self
-            .seeds
-            .iter()
-            .map(|s| parse_seed(s).map_err(Error::InvalidSeed))
-            .collect::<Result<Vec<Url>, Error>>()?;
-        let sitemaps = self
-            .sitemap_urls
-            .iter()
-            .map(|s| parse_seed(s).map_err(Error::InvalidSeed))
-            .collect::<Result<Vec<Url>, Error>>()?;
-        let scope = ScopeRules::new(self.scope, &seeds, &self.include, &self.exclude)?;
-        install_crypto_provider();
-        let product_token = product_token(&self.user_agent).to_owned();
-        // Kept for the request records of archives.
-        let user_agent = self.user_agent.clone();
-        let client_settings = ClientSettings {
-            user_agent: self.user_agent,
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout.min(self.timeout),
-            resolver: Resolver {
-                overrides: Arc::new(self.resolve.into_iter().collect()),
-                deny_private: self.deny_private_ips,
-            },
-        };
-        let clients = (0..self.fetch_threads)
-            .map(|_| build_client(&client_settings))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Client(e.to_string()))?;
-        Ok(Crawler {
-            seeds,
-            sitemaps,
-            scope,
-            limits: Limits {
-                concurrency: self.concurrency,
-                per_host: self.per_host,
-                max_pages: self.max_pages,
-                max_pages_per_host: self.max_pages_per_host,
-                level_sync: self.max_depth.is_some(),
-                delay: self.delay,
-                max_crawl_delay: self.max_crawl_delay,
-                autothrottle: self.autothrottle,
-                obey_robots: self.obey_robots,
-                sitemaps_from_robots: self.sitemaps_from_robots,
-                retry_backoff: self.retry_backoff,
-            },
-            product_token,
-            retries: self.retries,
-            max_url_length: self.max_url_length,
-            deny_private_ips: self.deny_private_ips,
-            max_depth: self.max_depth,
-            parse_threads: self.parse_threads,
-            max_body: self.max_body,
-            max_redirects: self.max_redirects,
-            clients,
-            outputs: self.outputs,
-            archives: self.archives,
-            user_agent,
-            page_subscribers: self.page_subscribers,
-            item_subscribers: self.item_subscribers,
-            extractors: self.extractors,
-            frontier: self
-                .frontier
-                .unwrap_or_else(|| Box::new(MemoryFrontier::new())),
-            seen: self.seen.unwrap_or_else(|| Arc::new(MemorySeenSet::new())),
-            stats: Arc::new(CrawlStats::default()),
-            stop: Arc::new(AtomicBool::new(false)),
-        })
-    }
-}
-
-/// Installs rustls's `ring` provider as the process default, unless one is installed.
-fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race to another thread installing one is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
 /// A crawl, ready to run. Build one with [`Crawler::builder`].
+///
+/// Three ways to run it, from any kind of program:
+/// - [`Crawler::run`]: a future, awaited in any async runtime (tokio, actix, or another);
+/// - [`Crawler::run_blocking`]: from plain synchronous code;
+/// - [`Crawler::events`]: a stream of pages and items, for code that would rather pull
+///   than be called.
+///
+/// The crawl always runs on an actix system of its own, on a thread of its own, so it
+/// needs nothing from the caller's runtime, and user actors in the caller's actix system
+/// receive pages as well as any.
 pub struct Crawler {
-    seeds: Vec<Url>,
-    sitemaps: Vec<Url>,
-    scope: ScopeRules,
-    limits: Limits,
-    product_token: String,
-    retries: u32,
-    max_url_length: usize,
-    deny_private_ips: bool,
-    max_depth: Option<u32>,
-    parse_threads: usize,
-    max_body: u64,
-    max_redirects: u32,
+    pub(crate) seeds: Vec<CrawlRequest>,
+    pub(crate) sitemaps: Vec<Url>,
+    pub(crate) scope: ScopeRules,
+    pub(crate) limits: Limits,
+    pub(crate) product_token: String,
+    pub(crate) retries: u32,
+    pub(crate) max_url_length: usize,
+    pub(crate) deny_private_ips: bool,
+    pub(crate) max_depth: Option<u32>,
+    pub(crate) parse_threads: usize,
+    pub(crate) max_body: u64,
+    pub(crate) max_redirects: u32,
+    pub(crate) client_settings: ClientSettings,
     /// One client per fetcher thread.
-    clients: Vec<reqwest::Client>,
-    outputs: Vec<Box<dyn RecordWriter>>,
-    archives: Vec<Box<dyn ExchangeWriter>>,
-    user_agent: String,
-    page_subscribers: Vec<Recipient<PageFetched>>,
-    item_subscribers: Vec<Recipient<ItemExtracted>>,
-    extractors: Vec<Arc<dyn Extractor>>,
-    frontier: Box<dyn Frontier>,
-    seen: Arc<dyn SeenSet>,
-    stats: Arc<CrawlStats>,
-    stop: Arc<AtomicBool>,
-}
-
-/// Stops a running crawl gracefully, from any thread: nothing new is dispatched, requests in
-/// flight finish (within the timeout) and are recorded, outputs are flushed, and
-/// [`Crawler::run`] returns the report (with `stopped` set).
-#[derive(Debug, Clone)]
-pub struct StopHandle(Arc<AtomicBool>);
-
-impl StopHandle {
-    /// Asks the crawl to stop. Calling it again does nothing more.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether a stop was asked for.
-    pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
+    pub(crate) clients: Vec<reqwest::Client>,
+    pub(crate) outputs: Vec<Box<dyn RecordWriter>>,
+    pub(crate) archives: Vec<Box<dyn ExchangeWriter>>,
+    pub(crate) item_outputs: Vec<Box<dyn ItemWriter>>,
+    pub(crate) user_agent: String,
+    pub(crate) subscribers: Subscribers,
+    pub(crate) spider: Arc<dyn Spider>,
+    /// Whether `spider` is the default, link-following one.
+    pub(crate) default_spider: bool,
+    pub(crate) stages: Vec<StageKind>,
+    pub(crate) hooks: Vec<Arc<dyn Hook>>,
+    pub(crate) handle: CrawlHandle,
+    pub(crate) item_limit: Option<u64>,
+    pub(crate) frontier: Box<dyn Frontier>,
+    pub(crate) seen: Arc<dyn SeenSet>,
+    pub(crate) stats: Arc<CrawlStats>,
 }
 
 impl fmt::Debug for Crawler {
@@ -770,6 +79,18 @@ impl fmt::Debug for Crawler {
             .field("fetch_threads", &self.clients.len())
             .field("parse_threads", &self.parse_threads)
             .finish_non_exhaustive()
+    }
+}
+
+/// Stops the crawl when the future awaiting it is dropped (a `select!` that gave up, a
+/// cancelled task): a crawl nobody waits for should not go on.
+struct StopOnDrop(Option<CrawlHandle>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.stop("the future running the crawl was dropped");
+        }
     }
 }
 
@@ -784,60 +105,162 @@ impl Crawler {
         Arc::clone(&self.stats)
     }
 
-    /// A handle to stop this crawl gracefully while it runs.
-    pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(Arc::clone(&self.stop))
+    /// The handle that steers this crawl: stop it, or give it requests.
+    pub fn handle(&self) -> CrawlHandle {
+        self.handle.clone()
     }
 
-    /// The seeds, normalized.
-    pub fn seeds(&self) -> &[Url] {
-        &self.seeds
+    /// The seeds, resolved and normalized.
+    pub fn seeds(&self) -> impl Iterator<Item = &Url> {
+        self.seeds.iter().map(|seed| &seed.url)
     }
 
-    /// Runs the crawl to the end and returns its report.
+    /// Runs the crawl to the end and returns its report. Await it in any async runtime:
+    /// the crawl runs on a thread of its own. Dropping the future stops the crawl.
     ///
-    /// Must be awaited inside a running actix system (`#[actix::main]`,
-    /// `actix::System::new().block_on(..)`); [`Crawler::run_blocking`] makes one. The future
-    /// resolves exactly when no URL is queued or in flight and every output is flushed.
+    /// The future resolves exactly when no URL is queued or in flight and every output is
+    /// flushed.
     ///
     /// # Errors
     /// [`Error::WriteOutput`] when an output could not be written (the crawl itself
-    /// completed), [`Error::Interrupted`] when the actor system stopped first.
-    pub async fn run(mut self) -> Result<CrawlReport, Error> {
+    /// completed), [`Error::Interrupted`] when the crawl's actor system stopped first,
+    /// [`Error::Thread`] when its thread could not start.
+    pub async fn run(self) -> Result<CrawlReport, Error> {
+        let mut guard = StopOnDrop(Some(self.handle.clone()));
+        let (done, result) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("arachne-crawl".into())
+            .spawn(move || {
+                let report = actix::System::new().block_on(self.run_here(None));
+                let _ = done.send(report);
+            })
+            .map_err(Error::Thread)?;
+        let report = result.await.map_err(|_| Error::Interrupted)?;
+        guard.0 = None;
+        report
+    }
+
+    /// Runs the crawl to the end on this thread, blocking it, and returns its report: for
+    /// synchronous programs. Subscribers can be closures, actors the crawl starts
+    /// ([`CrawlerBuilder::subscribe_actor`]), or actors of another thread's system.
+    ///
+    /// # Errors
+    /// As [`Crawler::run`], and [`Error::BlockingInRuntime`] when called from inside an
+    /// async runtime (a tokio runtime, an actix system), where `run().await` belongs.
+    pub fn run_blocking(self) -> Result<CrawlReport, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() || actix::System::try_current().is_some() {
+            return Err(Error::BlockingInRuntime);
+        }
+        actix::System::new().block_on(self.run_here(None))
+    }
+
+    /// Starts the crawl and returns the stream of its pages and items, ending with
+    /// [`Event::Finished`] and its report. Works in any async runtime; the crawl waits
+    /// while the stream is not read (at most 64 events wait), and stops when the stream is
+    /// dropped.
+    ///
+    /// ```no_run
+    /// use arachne_actors::{Crawler, Event};
+    ///
+    /// # async fn example() -> Result<(), arachne_actors::Error> {
+    /// let mut events = Crawler::builder().seed("https://example.com/").build()?.events();
+    /// while let Some(event) = events.next().await {
+    ///     match event {
+    ///         Event::Page(page) => println!("{:?} {}", page.record.status, page.record.url),
+    ///         Event::Item(item) => println!("{:?}", item.item),
+    ///         Event::Finished(report) => println!("{}", report?),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn events(self) -> Events {
+        let (sender, receiver) = mpsc::channel(64);
+        let handle = self.handle.clone();
+        let finish = sender.clone();
+        let started = std::thread::Builder::new()
+            .name("arachne-crawl".into())
+            .spawn(move || {
+                let report = actix::System::new().block_on(self.run_here(Some(sender)));
+                let _ = finish.blocking_send(Event::Finished(report));
+            });
+        let failed = match started {
+            Ok(_) => None,
+            Err(e) => Some(Event::Finished(Err(Error::Thread(e)))),
+        };
+        Events {
+            receiver,
+            failed,
+            guard: StopOnDrop(Some(handle)),
+            finished: false,
+        }
+    }
+
+    /// Runs the crawl in the current actix system.
+    async fn run_here(mut self, events: Option<mpsc::Sender<Event>>) -> Result<CrawlReport, Error> {
         let (done_tx, done_rx) = oneshot::channel();
         let scope = SharedScope::new(self.scope.clone());
+        let mut subscribers = std::mem::take(&mut self.subscribers);
+        for start in std::mem::take(&mut subscribers.page_starters) {
+            subscribers.page_actors.push(start());
+        }
+        for start in std::mem::take(&mut subscribers.item_starters) {
+            subscribers.item_actors.push(start());
+        }
+        let wants_links = !subscribers.page_actors.is_empty()
+            || !subscribers.page_fns.is_empty()
+            || events.is_some();
 
         let parse_shared = Arc::new(ParseShared {
             scope: scope.clone(),
             seen: Arc::clone(&self.seen),
             max_depth: self.max_depth,
             max_url_length: self.max_url_length,
-            extractors: std::mem::take(&mut self.extractors),
-            keep_links: !self.page_subscribers.is_empty(),
+            spider: Arc::clone(&self.spider),
+            keep_links: wants_links,
         });
         let parser = SyncArbiter::start(self.parse_threads, move || {
             Parser::new(Arc::clone(&parse_shared))
         });
 
         let mut arbiters = Vec::new();
-        let mut sinks = Vec::new();
-        for writer in std::mem::take(&mut self.outputs) {
-            let arbiter = Arbiter::new();
-            let output = Output::Records(writer);
-            sinks.push(Sink::start_in_arbiter(&arbiter.handle(), move |_| {
-                Sink::new(output)
-            }));
-            arbiters.push(arbiter);
-        }
-        let mut archives = Vec::new();
-        for writer in std::mem::take(&mut self.archives) {
-            let arbiter = Arbiter::new();
-            let output = Output::Exchanges(writer);
-            archives.push(Sink::start_in_arbiter(&arbiter.handle(), move |_| {
-                Sink::new(output)
-            }));
-            arbiters.push(arbiter);
-        }
+        let mut start_sinks = |outputs: Vec<Output>| -> Vec<actix::Addr<Sink>> {
+            outputs
+                .into_iter()
+                .map(|output| {
+                    let arbiter = Arbiter::new();
+                    let sink =
+                        Sink::start_in_arbiter(&arbiter.handle(), move |_| Sink::new(output));
+                    arbiters.push(arbiter);
+                    sink
+                })
+                .collect()
+        };
+        let record_sinks = start_sinks(
+            std::mem::take(&mut self.outputs)
+                .into_iter()
+                .map(Output::Records)
+                .collect(),
+        );
+        let archives = start_sinks(
+            std::mem::take(&mut self.archives)
+                .into_iter()
+                .map(Output::Exchanges)
+                .collect(),
+        );
+        let item_sinks = start_sinks(
+            std::mem::take(&mut self.item_outputs)
+                .into_iter()
+                .map(Output::Items)
+                .collect(),
+        );
+        let all_sinks: Vec<actix::Addr<Sink>> = record_sinks
+            .iter()
+            .chain(&archives)
+            .chain(&item_sinks)
+            .cloned()
+            .collect();
 
         let fetch_shared = Arc::new(FetchShared {
             max_body: self.max_body,
@@ -848,11 +271,25 @@ impl Crawler {
             scope: scope.clone(),
             seen: Arc::clone(&self.seen),
             parser,
-            sinks: sinks.clone(),
-            archives: archives.clone(),
+            spider: Arc::clone(&self.spider),
+            default_spider: self.default_spider,
+            hooks: std::mem::take(&mut self.hooks),
+            archives,
             user_agent: self.user_agent.clone(),
-            page_subscribers: std::mem::take(&mut self.page_subscribers),
-            item_subscribers: std::mem::take(&mut self.item_subscribers),
+            delivery: Delivery {
+                record_sinks,
+                item_sinks,
+                stages: std::mem::take(&mut self.stages),
+                page_actors: subscribers.page_actors,
+                item_actors: subscribers.item_actors,
+                page_fns: subscribers.page_fns,
+                item_fns: subscribers.item_fns,
+                events,
+                handle: self.handle.clone(),
+                items_emitted: AtomicU64::new(0),
+                item_limit: self.item_limit,
+            },
+            client_settings: self.client_settings.clone(),
         });
 
         let frontier = std::mem::replace(&mut self.frontier, Box::new(MemoryFrontier::new()));
@@ -862,12 +299,13 @@ impl Crawler {
             self.limits.clone(),
             Arc::clone(&self.stats),
             done_tx,
-            Arc::clone(&self.stop),
+            self.handle.clone(),
+            Arc::clone(&self.seen),
             scope,
         );
-        for seed in &self.seeds {
-            if self.seen.insert(Fingerprint::of(seed)) {
-                supervisor.enqueue(CrawlRequest::seed(seed.clone()));
+        for seed in std::mem::take(&mut self.seeds) {
+            if self.seen.insert(seed.fingerprint()) {
+                supervisor.enqueue(seed);
             }
         }
         for sitemap in std::mem::take(&mut self.sitemaps) {
@@ -894,7 +332,7 @@ impl Crawler {
             arbiter.stop();
         }
         let mut write_error = None;
-        for sink in sinks.iter().chain(&archives) {
+        for sink in &all_sinks {
             match sink.send(Flush).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -914,13 +352,66 @@ impl Crawler {
             None => Ok(report),
         }
     }
+}
 
-    /// Runs the crawl in a new actix system on this thread, blocking until it ends. Use
-    /// [`Crawler::run`] instead from inside an actix system.
-    ///
-    /// # Errors
-    /// As [`Crawler::run`].
-    pub fn run_blocking(self) -> Result<CrawlReport, Error> {
-        actix::System::new().block_on(self.run())
+/// The pages and items of a running crawl, in the order they are delivered, then
+/// [`Event::Finished`]. Made by [`Crawler::events`]. It is a [`futures_core::Stream`];
+/// [`Events::next`] reads it without any stream library.
+pub struct Events {
+    receiver: mpsc::Receiver<Event>,
+    /// The end, when the crawl could not even start.
+    failed: Option<Event>,
+    /// Stops the crawl if the stream is dropped before its end.
+    guard: StopOnDrop,
+    finished: bool,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// The next event; `None` after [`Event::Finished`].
+    pub async fn next(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        if let Some(event) = self.failed.take() {
+            self.finished = true;
+            self.guard.0 = None;
+            return Poll::Ready(Some(event));
+        }
+        match self.receiver.poll_recv(cx) {
+            Poll::Ready(Some(event)) => {
+                if matches!(event, Event::Finished(_)) {
+                    self.finished = true;
+                    self.guard.0 = None;
+                }
+                Poll::Ready(Some(event))
+            }
+            Poll::Ready(None) => {
+                // The crawl's thread died without a word: say so, once.
+                self.finished = true;
+                self.guard.0 = None;
+                Poll::Ready(Some(Event::Finished(Err(Error::Interrupted))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl futures_core::Stream for Events {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.get_mut().poll_event(cx)
     }
 }

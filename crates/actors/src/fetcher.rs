@@ -1,29 +1,34 @@
 //! Fetcher actors: one per fetcher thread, each running many requests at once.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use actix::{Actor, Addr, Context, Handler, Message, Recipient};
+use actix::{Actor, Addr, Context, Handler, Message};
+use arachne_core::hook::{Decision, Hook, Incoming, Outgoing};
+use arachne_core::spider::Spider;
 use arachne_core::{
-    CrawlRequest, ErrorKind, Fingerprint, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError,
-    Redirect, RobotsRules, SITEMAP_MAX_BYTES, SeenSet, host_key, is_html, normalize, same_site,
+    CrawlRequest, ErrorKind, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError, Redirect,
+    RobotsRules, SITEMAP_MAX_BYTES, SeenSet, host_key, is_html, normalize, same_site,
 };
 use bytes::Bytes;
+use reqwest::Method;
 use reqwest::header::{
     ACCEPT_ENCODING as ACCEPT_ENCODING_HEADER, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap,
-    HeaderValue, LOCATION, RETRY_AFTER,
+    HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
 };
 use url::{Host, Url};
 
 use crate::decode::{ACCEPT_ENCODING, Body, BodyDecoder};
-use crate::messages::{ItemExtracted, PageFetched};
+use crate::deliver::{self, Delivery};
 use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
 use crate::resolve::{DeniedAddress, Resolver, is_denied};
 use crate::scope::SharedScope;
-use crate::sink::{Sink, WriteExchange, WriteRecord};
-use crate::supervisor::{Done, Finished, RobotsOutcome, SitemapDone, Supervisor};
+use crate::sink::{Sink, WriteExchange};
+use crate::supervisor::{Done, Finished, PageDone, RobotsOutcome, SitemapDone, Supervisor};
 
 /// What every fetcher shares: limits, scope, the seen set, and where results go.
 pub(crate) struct FetchShared {
@@ -36,13 +41,21 @@ pub(crate) struct FetchShared {
     pub scope: SharedScope,
     pub seen: Arc<dyn SeenSet>,
     pub parser: Addr<Parser>,
-    pub sinks: Vec<Addr<Sink>>,
+    /// The spider: the fetcher asks it which statuses it wants parsed.
+    pub spider: Arc<dyn Spider>,
+    /// Whether the spider is the default one, which only follows links: then only HTML is
+    /// sent to the parsers.
+    pub default_spider: bool,
+    /// Request and response hooks, in order.
+    pub hooks: Vec<Arc<dyn Hook>>,
     /// Sinks that archive every HTTP exchange (redirects and error responses included).
     pub archives: Vec<Addr<Sink>>,
     /// The user agent, for the request records of archives.
     pub user_agent: String,
-    pub page_subscribers: Vec<Recipient<PageFetched>>,
-    pub item_subscribers: Vec<Recipient<ItemExtracted>>,
+    /// Outputs, pipeline and subscribers.
+    pub delivery: Delivery,
+    /// How to build a client for a proxy a hook asks for.
+    pub client_settings: ClientSettings,
 }
 
 /// What a job fetches.
@@ -67,6 +80,9 @@ pub(crate) struct FetchJob {
     pub request: CrawlRequest,
     /// The URL to request now: `request.url`, or the target of the last redirect.
     pub target: Url,
+    /// The request as the last redirect left it (a 303 turns a POST into a GET); `None`
+    /// before any redirect.
+    pub hop: Option<Box<CrawlRequest>>,
     pub redirects: Vec<Redirect>,
     /// Requests made for the current hop (retries included).
     pub attempts: u32,
@@ -79,11 +95,19 @@ impl FetchJob {
         Self {
             kind,
             target: request.url.clone(),
+            hop: None,
             request,
             redirects: Vec::new(),
             attempts: 0,
             started: None,
         }
+    }
+}
+
+impl FetchJob {
+    /// The request to send now: the one queued, or what its redirects made of it.
+    pub fn current(&self) -> &CrawlRequest {
+        self.hop.as_deref().unwrap_or(&self.request)
     }
 }
 
@@ -105,6 +129,8 @@ pub(crate) struct Fetcher {
 
 struct FetchContext {
     client: reqwest::Client,
+    /// Clients for the proxies hooks asked for, built on first use on this thread.
+    proxies: RefCell<HashMap<Url, reqwest::Client>>,
     shared: Arc<FetchShared>,
     supervisor: Addr<Supervisor>,
 }
@@ -118,6 +144,7 @@ impl Fetcher {
         Self {
             ctx: Rc::new(FetchContext {
                 client,
+                proxies: RefCell::new(HashMap::new()),
                 shared,
                 supervisor,
             }),
@@ -217,11 +244,8 @@ impl Drop for DoneGuard {
         let finished = match nesting {
             None => {
                 let job = FetchJob::new(JobKind::Page, request);
-                Finished::page(
-                    failed_record(&job, Instant::now(), SystemTime::now(), error),
-                    Vec::new(),
-                    LinkCounts::default(),
-                )
+                let record = failed_record(&job, Instant::now(), SystemTime::now(), error);
+                Finished::Page(Box::new(PageDone::failed(record, job.request.is_seed())))
             }
             Some(None) => Finished::Robots {
                 host: self.host.clone(),
@@ -251,6 +275,8 @@ struct Response {
     body: Bytes,
     truncated: bool,
     error: Option<RecordError>,
+    /// A hook asked to try again, for this reason.
+    hook_retry: Option<String>,
 }
 
 impl Response {
@@ -262,6 +288,16 @@ impl Response {
             body: Bytes::new(),
             truncated: false,
             error: Some(error),
+            hook_retry: None,
+        }
+    }
+
+    /// No response: a request hook asked to try again later.
+    fn retry(why: String) -> Self {
+        Self {
+            error: None,
+            hook_retry: Some(why),
+            ..Self::failed(dropped(String::new()))
         }
     }
 
@@ -297,7 +333,7 @@ enum Hop {
     /// The job goes on to `job.target`: back to the supervisor for politeness.
     Redirect(FetchJob),
     /// The job ends with this response.
-    Final(Response, FetchJob),
+    Final(Box<Response>, FetchJob),
 }
 
 type HopStats = Option<(Duration, Option<u16>)>;
@@ -320,6 +356,39 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
     };
     let stats = Some((hop_started.elapsed(), response.status));
     let shared = &ctx.shared;
+    let mut response = *response;
+    if response.error.is_none()
+        && let Some(status) = response.status
+    {
+        let incoming = Incoming::new(
+            job.current(),
+            &job.target,
+            status,
+            &response.headers,
+            &response.body,
+        );
+        for hook in &shared.hooks {
+            match hook.response(&incoming) {
+                Decision::Continue => continue,
+                Decision::Retry(why) => response.hook_retry = Some(why),
+                Decision::Drop(why) => response.error = Some(dropped(why)),
+            }
+            break;
+        }
+    }
+    if let Some(why) = response.hook_retry.take() {
+        if job.attempts <= shared.retries {
+            tracing::debug!(url = %job.target, %why, "a hook asked for a retry");
+            return (
+                Finished::Retry {
+                    job: Box::new(job),
+                    retry_after: None,
+                },
+                stats,
+            );
+        }
+        response.error = Some(dropped(format!("{why} (after {} attempts)", job.attempts)));
+    }
     if response.is_transient() && job.attempts <= shared.retries {
         let retry_after = response.retry_after();
         return (
@@ -330,17 +399,20 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
             stats,
         );
     }
-    let parseable = response.error.is_none()
-        && response.status.is_some_and(|s| (200..300).contains(&s))
-        && is_html(response.content_type.as_deref(), &response.body);
+    let headers = Arc::new(std::mem::take(&mut response.headers));
+    let wanted = response.error.is_none()
+        && response
+            .status
+            .is_some_and(|status| shared.spider.wants(status))
+        && (!shared.default_spider || is_html(response.content_type.as_deref(), &response.body));
     let mut output = ParseOutput::default();
     let mut error = response.error;
-    if parseable {
+    if wanted {
         let parse = Parse {
-            url: job.request.url.clone(),
+            request: job.current().clone(),
             final_url: job.target.clone(),
-            depth: job.request.depth,
-            content_type: response.content_type.clone(),
+            status: response.status.unwrap_or_default(),
+            headers: Arc::clone(&headers),
             body: response.body.clone(),
         };
         match shared.parser.send(parse).await {
@@ -359,6 +431,12 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
             }
         }
     }
+    if let Some(why) = &output.spider_error {
+        tracing::debug!(url = %job.target, error = %why, "the spider failed on a page");
+    }
+    if let Some(reason) = output.stop.take() {
+        shared.delivery.handle.stop(reason);
+    }
     let record = Arc::new(PageRecord {
         url: job.request.url.clone(),
         final_url: job.target.clone(),
@@ -369,7 +447,7 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
         bytes: response.body.len() as u64,
         truncated: response.truncated,
         links: output.counts.found,
-        new_links: u32::try_from(output.new_links.len()).unwrap_or(u32::MAX),
+        new_links: u32::try_from(output.new_requests.len()).unwrap_or(u32::MAX),
         redirects: job.redirects,
         attempts: job.attempts,
         elapsed_ms: elapsed_ms(started.0),
@@ -377,72 +455,48 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
         error,
     });
     tracing::debug!(url = %record.url, status = ?record.status, ms = record.elapsed_ms, error = ?record.error.as_ref().map(|e| e.kind), "fetched");
-    deliver(
-        ctx,
+    let items = deliver::items(&shared.delivery, &job.request, output.items).await;
+    let headers = Arc::try_unwrap(headers).unwrap_or_else(|shared| (*shared).clone());
+    deliver::page(
+        &shared.delivery,
         &record,
-        response.headers,
+        headers,
         response.body,
         output.links,
-        output.items,
     )
     .await;
-    (
-        Finished::page(record, output.new_links, output.counts),
-        stats,
-    )
+    let done = PageDone {
+        record,
+        seed: job.request.is_seed(),
+        new_requests: output.new_requests,
+        counts: output.counts,
+        items,
+        spider_error: output.spider_error.is_some(),
+    };
+    (Finished::Page(Box::new(done)), stats)
+}
+
+/// The error of a page a hook dropped.
+fn dropped(why: String) -> RecordError {
+    RecordError {
+        kind: ErrorKind::Dropped,
+        message: why,
+    }
 }
 
 /// Records a page without fetching it.
 async fn refuse(ctx: &FetchContext, job: FetchJob, error: RecordError) -> Finished {
     let record = failed_record(&job, Instant::now(), SystemTime::now(), error);
-    deliver(
-        ctx,
+    let delivery = &ctx.shared.delivery;
+    deliver::page(
+        delivery,
         &record,
         HeaderMap::new(),
         Bytes::new(),
         Vec::new(),
-        Vec::new(),
     )
     .await;
-    Finished::page(record, Vec::new(), LinkCounts::default())
-}
-
-/// Hands a record to the outputs and a page and its items to the subscribers. The page's
-/// slot stays taken until every one of them has it, which bounds what waits in their
-/// mailboxes.
-async fn deliver(
-    ctx: &FetchContext,
-    record: &Arc<PageRecord>,
-    headers: HeaderMap,
-    body: Bytes,
-    links: Vec<Url>,
-    items: Vec<serde_json::Value>,
-) {
-    let shared = &ctx.shared;
-    for sink in &shared.sinks {
-        let _ = sink.send(WriteRecord(Arc::clone(record))).await;
-    }
-    if !shared.page_subscribers.is_empty() {
-        let page = PageFetched {
-            record: Arc::clone(record),
-            headers: Arc::new(headers),
-            body,
-            links: links.into(),
-        };
-        for subscriber in &shared.page_subscribers {
-            // A subscriber that has stopped no longer wants pages; the crawl goes on.
-            let _ = subscriber.send(page.clone()).await;
-        }
-    }
-    for item in items {
-        for subscriber in &shared.item_subscribers {
-            let msg = ItemExtracted {
-                url: record.url.clone(),
-                item: item.clone(),
-            };
-            let _ = subscriber.send(msg).await;
-        }
-    }
+    Finished::Page(Box::new(PageDone::failed(record, job.request.is_seed())))
 }
 
 /// Refuses a request to a private address given literally, when private addresses are
@@ -473,22 +527,49 @@ struct ResponseHead {
     headers: HeaderMap,
 }
 
-/// Sends a GET, refusing private addresses given literally when they are denied (names are
-/// checked by the resolver). Every request of the crawl goes through here.
-async fn send_get(
+/// What to send: a method, a URL, headers and a body, through a proxy or not.
+struct Outbound<'a> {
+    method: Method,
+    url: &'a Url,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    proxy: Option<Url>,
+}
+
+impl<'a> Outbound<'a> {
+    /// A plain GET (robots.txt, sitemaps).
+    fn get(url: &'a Url) -> Self {
+        Self {
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            proxy: None,
+        }
+    }
+}
+
+/// Sends a request, refusing private addresses given literally when they are denied (names
+/// are checked by the resolver). Every request of the crawl goes through here.
+async fn send(
     ctx: &FetchContext,
-    url: &Url,
+    outbound: &Outbound<'_>,
 ) -> Result<(reqwest::Response, ResponseHead), RecordError> {
-    if let Some(error) = denied_literal(&ctx.shared, url) {
+    if let Some(error) = denied_literal(&ctx.shared, outbound.url) {
         return Err(error);
     }
+    let client = match &outbound.proxy {
+        None => ctx.client.clone(),
+        Some(proxy) => proxy_client(ctx, proxy)?,
+    };
+    let mut request = client
+        .request(outbound.method.clone(), outbound.url.clone())
+        .headers(outbound.headers.clone());
+    if let Some(body) = &outbound.body {
+        request = request.body(body.clone());
+    }
     let sent_at = SystemTime::now();
-    let mut response = ctx
-        .client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| error_of(&e))?;
+    let mut response = request.send().await.map_err(|e| error_of(&e))?;
     let head = ResponseHead {
         sent_at,
         version: response.version(),
@@ -503,12 +584,92 @@ async fn send_get(
     Ok((response, head))
 }
 
+/// The client of this fetcher thread for a proxy, built on first use.
+fn proxy_client(ctx: &FetchContext, proxy: &Url) -> Result<reqwest::Client, RecordError> {
+    if let Some(client) = ctx.proxies.borrow().get(proxy) {
+        return Ok(client.clone());
+    }
+    let client =
+        build_client(&ctx.shared.client_settings, Some(proxy)).map_err(|e| RecordError {
+            kind: ErrorKind::Request,
+            message: format!("cannot use the proxy {proxy}: {e}"),
+        })?;
+    ctx.proxies
+        .borrow_mut()
+        .insert(proxy.clone(), client.clone());
+    Ok(client)
+}
+
+/// Why a request hook did not let a request go.
+enum HookVerdict {
+    /// Try again later.
+    Retry(String),
+    /// Record the page with this error.
+    Error(RecordError),
+}
+
+/// The request for this hop of a page: its method, headers and body, shaped by the hooks.
+/// `Err` when a hook dropped it, asked to retry it, or set a header that is not valid.
+fn page_request<'j>(ctx: &FetchContext, job: &'j FetchJob) -> Result<Outbound<'j>, HookVerdict> {
+    let current = job.current();
+    let mut headers = HeaderMap::new();
+    let mut errors = Vec::new();
+    for (name, value) in current.headers() {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+            _ => errors.push(format!("invalid header `{name}`")),
+        }
+    }
+    let mut proxy = None;
+    let mut outgoing = Outgoing::new(
+        current,
+        &job.target,
+        job.attempts,
+        &mut headers,
+        &mut proxy,
+        &mut errors,
+    );
+    for hook in &ctx.shared.hooks {
+        match hook.request(&mut outgoing) {
+            Decision::Continue => {}
+            Decision::Retry(why) => return Err(HookVerdict::Retry(why)),
+            Decision::Drop(why) => return Err(HookVerdict::Error(dropped(why))),
+        }
+    }
+    if let Some(error) = errors.into_iter().next() {
+        return Err(HookVerdict::Error(RecordError {
+            kind: ErrorKind::Request,
+            message: error,
+        }));
+    }
+    Ok(Outbound {
+        method: current.method().clone(),
+        url: &job.target,
+        headers,
+        body: current.body().cloned(),
+        proxy,
+    })
+}
+
 /// Requests `job.target` and reads the response, or decides where its redirect leads.
 async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     let shared = &ctx.shared;
-    let (mut response, head) = match send_get(ctx, &job.target).await {
+    let sent = match page_request(ctx, &job) {
+        Ok(outbound) => {
+            let archived = Sent::of(shared, &outbound);
+            send(ctx, &outbound).await.map(|sent| (sent, archived))
+        }
+        Err(HookVerdict::Retry(why)) => return Hop::Final(Box::new(Response::retry(why)), job),
+        Err(HookVerdict::Error(error)) => Err(error),
+    };
+    let ((mut response, head), request) = match sent {
         Ok(sent) => sent,
-        Err(error) => return Hop::Final(Response::failed(error), job),
+        Err(error) => return Hop::Final(Box::new(Response::failed(error)), job),
     };
     let status = head.status;
     let content_type = head
@@ -526,7 +687,7 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
             .map(normalize);
         // Read the (small) body so the connection can be reused.
         let (body, _) = read_body(&mut response, &head, 64 * 1024, true).await;
-        archive(ctx, &job.target, &head, &body).await;
+        archive(ctx, &job.target, &request, &head, &body).await;
         job.redirects.push(Redirect {
             url: job.target.clone(),
             status,
@@ -539,10 +700,11 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
             body: Bytes::new(),
             truncated: false,
             error: None,
+            hook_retry: None,
         };
         let fail = |mut last: Response, job, kind, message: String| {
             last.error = Some(RecordError { kind, message });
-            Hop::Final(last, job)
+            Hop::Final(Box::new(last), job)
         };
         let Some(location) = location else {
             return fail(
@@ -587,10 +749,12 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
                 format!("redirect to {location} not followed: out of scope"),
             );
         }
-        if !shared.seen.insert(Fingerprint::of(&location)) {
+        let next = job.current().redirected(location.clone(), status);
+        if !shared.seen.insert(next.fingerprint()) {
             // The target is crawled on its own (or was): this URL ends at its redirect.
-            return Hop::Final(last, job);
+            return Hop::Final(Box::new(last), job);
         }
+        job.hop = Some(Box::new(next));
         job.target = location;
         job.attempts = 0;
         return Hop::Redirect(job);
@@ -599,52 +763,98 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
     let keep_raw = !shared.archives.is_empty();
     let (body, error) = read_body(&mut response, &head, shared.max_body, keep_raw).await;
     if error.is_none() {
-        archive(ctx, &job.target, &head, &body).await;
+        archive(ctx, &job.target, &request, &head, &body).await;
     }
     Hop::Final(
-        Response {
+        Box::new(Response {
             status: Some(status),
             headers: head.headers,
             content_type,
             body: body.decoded,
             truncated: body.truncated,
             error,
-        },
+            hook_retry: None,
+        }),
         job,
     )
 }
 
+/// A request as an archive records it: method, the headers set beyond the crawler's own,
+/// and the body.
+#[derive(Default)]
+struct Sent {
+    method: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Sent {
+    /// What archives need of a request; nothing when there are none.
+    fn of(shared: &FetchShared, outbound: &Outbound<'_>) -> Self {
+        if shared.archives.is_empty() {
+            return Self::default();
+        }
+        Self {
+            method: outbound.method.as_str().to_owned(),
+            headers: outbound
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
+            body: outbound.body.clone().unwrap_or_default(),
+        }
+    }
+
+    /// A plain GET.
+    fn get() -> Self {
+        Self {
+            method: "GET".into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Hands an exchange to every archive (WARC, say), waiting until each has it: the headers
 /// and the body as received. Does nothing without archives.
-async fn archive(ctx: &FetchContext, url: &Url, head: &ResponseHead, body: &Body) {
+async fn archive(ctx: &FetchContext, url: &Url, sent: &Sent, head: &ResponseHead, body: &Body) {
     let shared = &ctx.shared;
     if shared.archives.is_empty() {
         return;
     }
-    // The request as reqwest sends it.
-    let request_headers = vec![
+    // The request as reqwest sends it (cookies aside: the jar adds them on the way out).
+    let mut request_headers = vec![
         ("Host".to_owned(), host_key(url).into_owned()),
         ("User-Agent".to_owned(), shared.user_agent.clone()),
         ("Accept".to_owned(), "*/*".to_owned()),
         ("Accept-Encoding".to_owned(), ACCEPT_ENCODING.to_owned()),
     ];
+    request_headers.extend(sent.headers.iter().cloned());
+    if !sent.body.is_empty() {
+        request_headers.push(("Content-Length".to_owned(), sent.body.len().to_string()));
+    }
     let response_headers = head
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
-    let record = Arc::new(HttpExchange::new(
-        url.clone(),
-        head.remote_addr,
-        head.sent_at,
-        request_headers,
-        format!("{:?}", head.version),
-        head.status,
-        head.reason.clone(),
-        response_headers,
-        body.raw.clone().unwrap_or_else(|| body.decoded.clone()),
-        body.truncated,
-    ));
+    let record = Arc::new(
+        HttpExchange::new(
+            url.clone(),
+            head.remote_addr,
+            head.sent_at,
+            request_headers,
+            format!("{:?}", head.version),
+            head.status,
+            head.reason.clone(),
+            response_headers,
+            body.raw.clone().unwrap_or_else(|| body.decoded.clone()),
+            body.truncated,
+        )
+        .with_request(&sent.method, sent.body.clone()),
+    );
     for sink in &shared.archives {
         let _ = sink.send(WriteExchange(Arc::clone(&record))).await;
     }
@@ -660,7 +870,7 @@ async fn get_resource(
 ) -> Result<(u16, Bytes), RecordError> {
     let mut url = url.clone();
     for _ in 0..=5 {
-        let (mut response, head) = send_get(ctx, &url).await?;
+        let (mut response, head) = send(ctx, &Outbound::get(&url)).await?;
         if (300..400).contains(&head.status)
             && let Some(next) = head
                 .headers
@@ -684,7 +894,7 @@ async fn get_resource(
         if let Some(error) = error {
             return Err(error);
         }
-        archive(ctx, &url, &head, &body).await;
+        archive(ctx, &url, &Sent::get(), &head, &body).await;
         return Ok((head.status, body.decoded));
     }
     // More than five redirects: RFC 9309 lets a crawler treat robots.txt as unavailable,
@@ -872,9 +1082,19 @@ fn failed_record(
     })
 }
 
-/// Builds the HTTP client of one fetcher thread.
-pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// Builds the HTTP client of one fetcher thread, or of one proxy on it.
+pub(crate) fn build_client(
+    settings: &ClientSettings,
+    proxy: Option<&Url>,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(jar) = &settings.cookies {
+        builder = builder.cookie_provider(Arc::clone(jar));
+    }
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+    }
+    builder
         .user_agent(settings.user_agent.clone())
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
@@ -897,6 +1117,8 @@ pub(crate) struct ClientSettings {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub resolver: Resolver,
+    /// The crawl's cookie jar, shared by every client; `None` when cookies are off.
+    pub cookies: Option<Arc<reqwest::cookie::Jar>>,
 }
 
 #[cfg(test)]

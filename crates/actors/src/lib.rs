@@ -5,12 +5,14 @@
 //! - the **supervisor** owns the frontier and the limits, and dispatches URLs to fetchers
 //!   only while they have free capacity;
 //! - **fetchers**, one per fetcher thread, run many requests at once with `reqwest`;
-//! - **parsers**, a `SyncArbiter` pool, parse HTML in parallel threads, extract links and
-//!   run user [`Extractor`](arachne_core::Extractor)s, and claim new URLs in the shared seen
-//!   set;
+//! - **parsers**, a `SyncArbiter` pool, parse HTML in parallel threads, extract links, run
+//!   the user's [`Spider`](arachne_core::spider::Spider), and claim new requests in the
+//!   shared seen set;
 //! - **sinks**, one per output, write records so that they never interleave;
+//! - items go through the **pipeline** stages, then to item outputs;
 //! - **subscribers**, any user actor with a `Handler<`[`PageFetched`]`>` or
-//!   `Handler<`[`ItemExtracted`]`>`, receive pages and items.
+//!   `Handler<`[`ItemScraped`]`>`, closures, or the [`Events`] stream, receive pages and
+//!   items.
 //!
 //! # Example
 //! ```no_run
@@ -30,8 +32,11 @@
 
 #![deny(missing_docs)]
 
+mod builder;
 mod crawler;
 mod decode;
+mod deliver;
+mod error;
 mod fetcher;
 mod messages;
 mod parser;
@@ -40,5 +45,7 @@ mod scope;
 mod sink;
 mod supervisor;
 
-pub use crawler::{Crawler, CrawlerBuilder, Error, StopHandle};
-pub use messages::{ItemExtracted, PageFetched};
+pub use builder::CrawlerBuilder;
+pub use crawler::{Crawler, Events};
+pub use error::Error;
+pub use messages::{Event, ItemScraped, PageFetched, ProcessItem};

@@ -1,14 +1,18 @@
-//! Parser actors: a `SyncArbiter` pool that turns HTML bodies into links and items.
+//! Parser actors: a `SyncArbiter` pool that runs the spider on each response, and claims
+//! the page's new links and follow-up requests in the seen set.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use actix::{Actor, Handler, Message, MessageResult, SyncContext};
+use arachne_core::spider::{Out, Page, Spider};
 use arachne_core::{
-    Extractor, Fingerprint, ParsedPage, SITEMAP_MAX_URLS, ScopeRules, SeenSet, SkipCounts,
-    decode_html, extract_links, has_repeating_segments, parse_seed, parse_sitemap,
+    CrawlRequest, Fingerprint, Item, RequestError, SITEMAP_MAX_URLS, ScopeRules, SeenSet,
+    SkipCounts, decode_html, extract_links, has_repeating_segments, is_html, parse_seed,
+    parse_sitemap,
 };
 use bytes::Bytes;
+use http::HeaderMap;
 use url::Url;
 
 use crate::scope::SharedScope;
@@ -19,20 +23,20 @@ pub(crate) struct ParseShared {
     pub seen: Arc<dyn SeenSet>,
     pub max_depth: Option<u32>,
     pub max_url_length: usize,
-    pub extractors: Vec<Arc<dyn Extractor>>,
+    pub spider: Arc<dyn Spider>,
     /// Whether subscribers want the full list of links of each page.
     pub keep_links: bool,
 }
 
-/// Parse one HTML body. Carries bytes, never a DOM: the DOM lives and dies on the parser
+/// Parse one response. Carries bytes, never a DOM: the DOM lives and dies on the parser
 /// thread.
 #[derive(Message)]
 #[rtype(result = "Result<ParseOutput, String>")]
 pub(crate) struct Parse {
-    pub url: Url,
+    pub request: CrawlRequest,
     pub final_url: Url,
-    pub depth: u32,
-    pub content_type: Option<String>,
+    pub status: u16,
+    pub headers: Arc<HeaderMap>,
     pub body: Bytes,
 }
 
@@ -47,6 +51,8 @@ pub(crate) struct LinkCounts {
     /// With a repeating path (`/a/b/a/b/a/b`).
     pub repeating: u32,
     pub skipped: SkipCounts,
+    /// Follow-up requests that could not be queued (not a URL, a bad body).
+    pub rejected: u32,
 }
 
 /// Read a sitemap body (gzipped or not) and claim its new in-scope URLs. Fails when the
@@ -72,10 +78,15 @@ pub(crate) struct SitemapOutput {
 pub(crate) struct ParseOutput {
     /// All links, when subscribers want them; empty otherwise.
     pub links: Vec<Url>,
-    /// In-scope links this page was the first to find.
-    pub new_links: Vec<Url>,
+    /// Requests this page was the first to ask for, in scope: its new links and the
+    /// spider's follow-up requests.
+    pub new_requests: Vec<CrawlRequest>,
     pub counts: LinkCounts,
-    pub items: Vec<serde_json::Value>,
+    pub items: Vec<Item>,
+    /// Why the spider failed on this page, if it did.
+    pub spider_error: Option<String>,
+    /// A stop the spider asked for.
+    pub stop: Option<String>,
 }
 
 /// One parser thread.
@@ -93,12 +104,13 @@ impl Actor for Parser {
     type Context = SyncContext<Self>;
 }
 
-/// Parses the page, runs the extractors, and claims the page's new links in the seen set.
+/// Runs the spider on the page, and claims the page's new requests in the seen set.
 impl Handler<Parse> for Parser {
     type Result = MessageResult<Parse>;
 
     fn handle(&mut self, msg: Parse, _: &mut Self::Context) -> Self::Result {
-        // A panic must not take the thread (and the page's accounting) down with it.
+        // A panic (in the HTML parser, or in the user's spider) must not take the thread,
+        // and the page's accounting, down with it.
         let result =
             catch_unwind(AssertUnwindSafe(|| parse_page(&self.shared, &msg))).map_err(|panic| {
                 let what = panic
@@ -106,7 +118,7 @@ impl Handler<Parse> for Parser {
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                format!("the HTML parser failed on this page: {what}")
+                format!("parsing this page panicked: {what}")
             });
         MessageResult(result)
     }
@@ -147,8 +159,8 @@ impl Handler<ParseSitemap> for Parser {
     }
 }
 
-/// Sorts one link: whether it is in scope, new, and passes the trap guards and the depth
-/// limit; it is then claimed in the seen set. Links already seen cost one lookup.
+/// Sorts one request: whether it is in scope, new, and passes the trap guards and the
+/// depth limit; it is then claimed in the seen set. Requests already seen cost one lookup.
 fn claim(
     shared: &ParseShared,
     scope: &ScopeRules,
@@ -177,49 +189,90 @@ fn claim(
 }
 
 /// The whole of a parser's work on one page, as a plain function.
-pub(crate) fn parse_page(shared: &ParseShared, page: &Parse) -> ParseOutput {
-    let (text, _encoding) = decode_html(&page.body, page.content_type.as_deref());
-    let text = match arachne_core::nesting_cut(&text, arachne_core::MAX_NESTING) {
-        Some(cut) => &text[..cut],
-        None => &text[..],
-    };
-    let html = scraper::Html::parse_document(text);
-    let found = extract_links(&html, &page.final_url);
-    let mut items = Vec::new();
-    if !shared.extractors.is_empty() {
-        let view = ParsedPage::new(&page.url, &page.final_url, page.depth, &html);
-        for extractor in &shared.extractors {
-            extractor.extract(&view, &mut items);
-        }
+pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
+    let content_type = msg
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let mut found = arachne_core::PageLinks::default();
+    let parsed = is_html(content_type, &msg.body).then(|| {
+        // One parse, for the crawler's links and the spider's document.
+        let (text, _encoding) = decode_html(&msg.body, content_type);
+        let cut = arachne_core::nesting_cut(&text, arachne_core::MAX_NESTING);
+        let html = scraper::Html::parse_document(&text[..cut.unwrap_or(text.len())]);
+        found = extract_links(&html, &msg.final_url);
+        (text, html)
+    });
+    let mut page = Page::new(
+        &msg.request,
+        &msg.final_url,
+        msg.status,
+        &msg.headers,
+        &msg.body,
+    );
+    if let Some((text, html)) = parsed {
+        page = page.with_parsed(text, html, &found.links);
     }
-    drop(html);
+    let mut out = Out::new(page.base());
+    let result = shared.spider.parse(&page, &mut out);
+    let output = out.finish();
+    drop(page);
 
-    let within_depth = shared.max_depth.is_none_or(|max| page.depth < max);
+    let within_depth = shared.max_depth.is_none_or(|max| msg.request.depth < max);
+    let depth = msg.request.depth + 1;
+    let parent = &msg.request.url;
     let mut counts = LinkCounts {
         found: u32::try_from(found.links.len()).unwrap_or(u32::MAX),
         skipped: found.skipped,
         ..LinkCounts::default()
     };
     let scope = shared.scope.get();
-    let new_links = found
-        .links
-        .iter()
-        .zip(&found.fingerprints)
-        .filter(|&(url, &fingerprint)| {
-            claim(shared, &scope, url, fingerprint, within_depth, &mut counts)
-        })
-        .map(|(url, _)| url.clone())
-        .collect();
-    let links = if shared.keep_links {
-        found.links
-    } else {
-        Vec::new()
+    let mut new_requests = Vec::new();
+    if output.follow_links {
+        for (url, &fingerprint) in found.links.iter().zip(&found.fingerprints) {
+            if claim(shared, &scope, url, fingerprint, within_depth, &mut counts) {
+                new_requests.push(CrawlRequest::link(url.clone(), depth, parent.clone()));
+            }
+        }
+    }
+    for request in output.requests {
+        match request.resolve(Some(&output.base), depth, Some(parent.clone())) {
+            Ok(request) => {
+                let fingerprint = request.fingerprint();
+                if claim(
+                    shared,
+                    &scope,
+                    &request.url,
+                    fingerprint,
+                    within_depth,
+                    &mut counts,
+                ) {
+                    new_requests.push(request);
+                }
+            }
+            Err(RequestError::Link(skip)) => counts.skipped.add(skip),
+            Err(error) => {
+                counts.rejected += 1;
+                tracing::debug!(page = %msg.request.url, %error, "follow-up request rejected");
+            }
+        }
+    }
+    let spider_error = match (result, output.errors.first()) {
+        (Err(e), _) => Some(e.to_string()),
+        (Ok(()), Some(e)) => Some(e.clone()),
+        (Ok(()), None) => None,
     };
     ParseOutput {
-        links,
-        new_links,
+        links: if shared.keep_links {
+            found.links
+        } else {
+            Vec::new()
+        },
+        new_requests,
         counts,
-        items,
+        items: output.items,
+        spider_error,
+        stop: output.stop,
     }
 }
 
@@ -236,7 +289,7 @@ mod tests {
             seen: Arc::new(MemorySeenSet::new()),
             max_depth,
             max_url_length: 100,
-            extractors: vec![],
+            spider: Arc::new(arachne_core::spider::FollowLinks),
             keep_links: true,
         }
     }
@@ -244,10 +297,13 @@ mod tests {
     fn page(depth: u32, html: &'static str) -> Parse {
         let url: Url = "http://a.test/p".parse().unwrap();
         Parse {
-            url: url.clone(),
+            request: CrawlRequest {
+                depth,
+                ..CrawlRequest::seed(url.clone())
+            },
             final_url: url,
-            depth,
-            content_type: None,
+            status: 200,
+            headers: Arc::new(HeaderMap::new()),
             body: Bytes::from(html),
         }
     }
@@ -258,7 +314,7 @@ mod tests {
         let html = r#"<a href="/x">x</a><a href="/y">y</a><a href="http://b.test/">b</a><a href="mailto:m@a.test">m</a>"#;
         let out = parse_page(&shared, &page(1, html));
         assert_eq!(out.links.len(), 3);
-        assert_eq!(out.new_links.len(), 2);
+        assert_eq!(out.new_requests.len(), 2);
         assert_eq!(
             (
                 out.counts.found,
@@ -269,7 +325,7 @@ mod tests {
         );
         // The same links from another page are no longer new.
         let again = parse_page(&shared, &page(1, html));
-        assert!(again.new_links.is_empty());
+        assert!(again.new_requests.is_empty());
     }
 
     #[test]
@@ -286,7 +342,7 @@ mod tests {
                 ..page(0, "")
             },
         );
-        assert!(out.new_links.is_empty());
+        assert!(out.new_requests.is_empty());
         assert_eq!((out.counts.too_long, out.counts.repeating), (1, 1));
     }
 
@@ -294,7 +350,7 @@ mod tests {
     fn pages_at_max_depth_queue_nothing() {
         let shared = shared(Some(1));
         let out = parse_page(&shared, &page(1, r#"<a href="/x">x</a>"#));
-        assert!(out.new_links.is_empty());
+        assert!(out.new_requests.is_empty());
         assert_eq!(out.counts.beyond_depth, 1);
         assert!(!shared.seen.contains(Fingerprint::of_str("http://a.test/x")));
     }

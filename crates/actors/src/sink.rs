@@ -3,7 +3,7 @@
 use std::io;
 
 use actix::{Actor, Context, Handler, Message};
-use arachne_core::{ExchangeWriter, HttpExchange, PageRecord, RecordWriter};
+use arachne_core::{ExchangeWriter, HttpExchange, ItemWriter, PageRecord, RecordWriter};
 
 /// Write one record.
 #[derive(Message)]
@@ -15,10 +15,16 @@ pub(crate) struct WriteRecord(pub std::sync::Arc<PageRecord>);
 #[rtype(result = "()")]
 pub(crate) struct WriteExchange(pub std::sync::Arc<HttpExchange>);
 
+/// Write one item: its type's name and its JSON form.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct WriteItem(pub &'static str, pub std::sync::Arc<serde_json::Value>);
+
 /// What a sink writes to.
 pub(crate) enum Output {
     Records(Box<dyn RecordWriter>),
     Exchanges(Box<dyn ExchangeWriter>),
+    Items(Box<dyn ItemWriter>),
 }
 
 /// Write out everything buffered; answers with the first error met since the start.
@@ -66,7 +72,7 @@ impl Handler<WriteRecord> for Sink {
     fn handle(&mut self, msg: WriteRecord, _: &mut Self::Context) {
         self.write(|output| match output {
             Output::Records(writer) => writer.write_record(&msg.0),
-            Output::Exchanges(_) => Ok(()),
+            _ => Ok(()),
         });
     }
 }
@@ -78,7 +84,19 @@ impl Handler<WriteExchange> for Sink {
     fn handle(&mut self, msg: WriteExchange, _: &mut Self::Context) {
         self.write(|output| match output {
             Output::Exchanges(writer) => writer.write_exchange(&msg.0),
-            Output::Records(_) => Ok(()),
+            _ => Ok(()),
+        });
+    }
+}
+
+/// Appends an item to the output.
+impl Handler<WriteItem> for Sink {
+    type Result = ();
+
+    fn handle(&mut self, msg: WriteItem, _: &mut Self::Context) {
+        self.write(|output| match output {
+            Output::Items(writer) => writer.write_item(msg.0, &msg.1),
+            _ => Ok(()),
         });
     }
 }
@@ -94,6 +112,7 @@ impl Handler<Flush> for Sink {
         match &mut self.writer {
             Output::Records(writer) => writer.flush(),
             Output::Exchanges(writer) => writer.flush(),
+            Output::Items(writer) => writer.flush(),
         }
     }
 }

@@ -4,18 +4,18 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use arachne_core::{
-    CrawlReport, CrawlRequest, CrawlStats, ErrorKind, Fingerprint, Frontier, MAX_RETRY_AFTER,
-    MAX_SITEMAP_NESTING, MAX_SITEMAPS, PageRecord, ROBOTS_ATTEMPTS, RecordError, RobotsRules,
-    ScopeRules, host_key, robots_url,
+    CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, EndReason, ErrorKind, Fingerprint,
+    Frontier, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, PageRecord, ROBOTS_ATTEMPTS,
+    RecordError, RobotsRules, ScopeRules, SeenSet, host_key, robots_url,
 };
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::deliver::ItemCounts;
 use crate::fetcher::{Fetch, FetchJob, Fetcher, JobKind};
 use crate::parser::LinkCounts;
 use crate::scope::SharedScope;
@@ -83,17 +83,29 @@ pub(crate) struct SitemapDone {
 
 pub(crate) struct PageDone {
     pub record: Arc<PageRecord>,
-    pub new_links: Vec<Url>,
+    /// Whether the page was one of the seeds.
+    pub seed: bool,
+    /// The requests the page was first to ask for: its new links and the spider's
+    /// follow-ups, in scope and claimed.
+    pub new_requests: Vec<CrawlRequest>,
     pub counts: LinkCounts,
+    /// What became of the page's items.
+    pub items: ItemCounts,
+    /// Whether the spider failed on the page.
+    pub spider_error: bool,
 }
 
-impl Finished {
-    pub fn page(record: Arc<PageRecord>, new_links: Vec<Url>, counts: LinkCounts) -> Self {
-        Finished::Page(Box::new(PageDone {
+impl PageDone {
+    /// A page recorded without a response to parse.
+    pub fn failed(record: Arc<PageRecord>, seed: bool) -> Self {
+        Self {
             record,
-            new_links,
-            counts,
-        }))
+            seed,
+            new_requests: Vec::new(),
+            counts: LinkCounts::default(),
+            items: ItemCounts::default(),
+            spider_error: false,
+        }
     }
 }
 
@@ -114,6 +126,12 @@ pub(crate) struct Limits {
     pub obey_robots: bool,
     pub sitemaps_from_robots: bool,
     pub retry_backoff: Duration,
+    /// Stop after this many failed records (`close_after_errors`).
+    pub close_after_errors: Option<u64>,
+    /// Stop after this long (`close_after`).
+    pub close_after: Option<Duration>,
+    /// The longest URL queued, for requests given through the handle.
+    pub max_url_length: usize,
 }
 
 /// Autothrottle's aim: on average this many requests in flight per host (Scrapy's
@@ -276,8 +294,10 @@ pub(crate) struct Supervisor {
     started: Instant,
     /// Where the report goes when the crawl ends; taken then, so it ends once.
     done: Option<oneshot::Sender<CrawlReport>>,
-    /// Set from outside (a `StopHandle`) to stop the crawl gracefully.
-    stop: Arc<AtomicBool>,
+    /// Stops the crawl gracefully from anywhere, and brings requests given from outside.
+    handle: CrawlHandle,
+    /// The seen set, for the requests given through the handle.
+    seen: Arc<dyn SeenSet>,
     /// Stopping: nothing new starts; what is in flight finishes and is recorded.
     stopping: bool,
     /// The crawl's scope, shared with fetchers and parsers. The supervisor changes it when
@@ -313,7 +333,8 @@ impl Supervisor {
         limits: Limits,
         stats: Arc<CrawlStats>,
         done: oneshot::Sender<CrawlReport>,
-        stop: Arc<AtomicBool>,
+        handle: CrawlHandle,
+        seen: Arc<dyn SeenSet>,
         scope: SharedScope,
     ) -> Self {
         Self {
@@ -335,7 +356,8 @@ impl Supervisor {
             stats,
             started: Instant::now(),
             done: Some(done),
-            stop,
+            handle,
+            seen,
             stopping: false,
             current: scope.get(),
             settled: scope.get(),
@@ -810,9 +832,9 @@ impl Supervisor {
         tracing::debug!(sitemap = %url, pages = pages.len(), nested = nested.len(), "sitemap read");
         for page in pages {
             self.enqueue(CrawlRequest {
-                url: page,
-                depth: 0,
                 parent: Some(url.clone()),
+                seed: false,
+                ..CrawlRequest::seed(page)
             });
         }
         for sitemap in nested {
@@ -868,11 +890,62 @@ impl Supervisor {
             let mut report = std::mem::take(&mut self.report);
             report.not_crawled += (self.frontier.len() + self.held.len()) as u64;
             report.stopped = self.stopping;
+            report.ended = if self.stopping {
+                self.handle.stop_reason().unwrap_or(EndReason::Stopped {
+                    by: "a stop was asked for".into(),
+                })
+            } else if self.page_limit_reached() && report.not_crawled > 0 {
+                EndReason::PageLimit
+            } else {
+                EndReason::Completed
+            };
             report.elapsed = self.started.elapsed();
-            tracing::info!(pages = report.pages, elapsed = ?report.elapsed, stopped = report.stopped, "crawl finished");
+            tracing::info!(pages = report.pages, elapsed = ?report.elapsed, ended = %report.ended, "crawl finished");
             let _ = done.send(report);
         }
         ctx.stop();
+    }
+
+    /// Starts stopping, once: nothing new is dispatched, and what waits between two
+    /// requests is recorded as interrupted.
+    fn begin_stop(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        tracing::info!(
+            in_flight = self.in_flight,
+            reason = ?self.handle.stop_reason(),
+            "stopping: finishing the requests in flight"
+        );
+        self.stopping = true;
+        self.dispatch(ctx);
+        self.finish_if_done(ctx);
+    }
+
+    /// Queues the requests given through the handle, as requests found by no page: they
+    /// obey the scope, the seen set and the limits like any other.
+    fn take_handle_requests(&mut self) {
+        for request in self.handle.take_requests() {
+            let request = match request.resolve(None, 0, None) {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::warn!(%error, "a request given through the handle was rejected");
+                    self.report.requests_rejected += 1;
+                    continue;
+                }
+            };
+            if !self.current.allows(&request.url) {
+                self.report.out_of_scope += 1;
+                continue;
+            }
+            if request.url.as_str().len() > self.limits.max_url_length {
+                self.report.too_long += 1;
+                continue;
+            }
+            if self.seen.insert(request.fingerprint()) {
+                self.enqueue(request);
+            }
+        }
     }
 }
 
@@ -960,18 +1033,23 @@ impl Actor for Supervisor {
             robots = self.limits.obey_robots,
             "crawl started"
         );
-        // The stop flag is set from any thread (a signal handler, say): look at it often.
+        // The handle is used from any thread (a signal handler, say): look at it often.
         ctx.run_interval(Duration::from_millis(50), |supervisor, ctx| {
-            if !supervisor.stopping && supervisor.stop.load(Ordering::Relaxed) {
-                tracing::info!(
-                    in_flight = supervisor.in_flight,
-                    "stopping: finishing the requests in flight"
-                );
-                supervisor.stopping = true;
+            if supervisor.handle.is_stopped() {
+                supervisor.begin_stop(ctx);
+            } else {
+                supervisor.take_handle_requests();
                 supervisor.dispatch(ctx);
                 supervisor.finish_if_done(ctx);
             }
         });
+        if let Some(limit) = self.limits.close_after {
+            ctx.run_later(limit, |supervisor, ctx| {
+                supervisor.handle.stop_with(EndReason::TimeLimit);
+                supervisor.begin_stop(ctx);
+            });
+        }
+        self.take_handle_requests();
         self.dispatch(ctx);
         self.finish_if_done(ctx);
     }
@@ -1010,10 +1088,13 @@ impl Handler<Done> for Supervisor {
             Finished::Page(page) => {
                 let PageDone {
                     record,
-                    new_links,
+                    seed,
+                    new_requests,
                     counts,
+                    items,
+                    spider_error,
                 } = *page;
-                if record.depth == 0 && record.parent.is_none() {
+                if seed {
                     // A seed whose redirect target was crawled already ends at its
                     // redirect; it landed there all the same.
                     if record.error.is_none()
@@ -1028,22 +1109,38 @@ impl Handler<Done> for Supervisor {
                 }
                 self.stats.record(&record);
                 self.report.add(&record);
+                if seed {
+                    self.report.add_seed(&record);
+                }
+                for (kind, n) in items.emitted {
+                    *self.report.items.entry(kind.to_owned()).or_default() += n;
+                }
+                self.report.items_dropped += items.dropped;
+                self.report.items_lost += items.lost;
+                self.report.spider_errors += u64::from(spider_error);
+                self.report.requests_rejected += u64::from(counts.rejected);
                 self.report.links_found += u64::from(counts.found);
-                self.report.links_queued += new_links.len() as u64;
+                self.report.links_queued += new_requests.len() as u64;
                 self.report.out_of_scope += u64::from(counts.out_of_scope);
                 self.report.beyond_max_depth += u64::from(counts.beyond_depth);
                 self.report.too_long += u64::from(counts.too_long);
                 self.report.repeating_path += u64::from(counts.repeating);
                 self.report.skipped.merge(&counts.skipped);
-                for url in new_links {
-                    self.enqueue(CrawlRequest {
-                        url,
-                        depth: record.depth + 1,
-                        parent: Some(record.url.clone()),
-                    });
+                for request in new_requests {
+                    self.enqueue(request);
+                }
+                if let Some(max) = self.limits.close_after_errors
+                    && self.report.error_count() >= max
+                {
+                    self.handle.stop_with(EndReason::ErrorLimit);
+                    self.begin_stop(ctx);
+                }
+                if self.handle.is_stopped() {
+                    self.begin_stop(ctx);
                 }
             }
         }
+        self.take_handle_requests();
         self.dispatch(ctx);
         self.finish_if_done(ctx);
     }

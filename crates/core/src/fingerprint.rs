@@ -25,6 +25,17 @@ impl Fingerprint {
         Self(xxhash_rust::xxh3::xxh3_128(url.as_bytes()))
     }
 
+    /// The fingerprint of several byte strings taken together (each length-prefixed, so
+    /// that `["ab", "c"]` and `["a", "bc"]` differ): a request's method, URL and body.
+    pub fn of_parts(parts: &[&[u8]]) -> Self {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for part in parts {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        Self(hasher.digest128())
+    }
+
     /// The fingerprint as a number.
     pub fn as_u128(self) -> u128 {
         self.0

@@ -1,36 +1,11 @@
 //! The frontier: URLs waiting to be fetched, in per-host queues.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use url::Url;
 
-/// A URL waiting in the frontier, with where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrawlRequest {
-    /// The normalized URL to fetch.
-    pub url: Url,
-    /// Link distance from a seed: seeds are depth 0.
-    pub depth: u32,
-    /// The page on which the URL was first found (none for seeds).
-    pub parent: Option<Url>,
-}
-
-impl CrawlRequest {
-    /// A request for a seed URL (depth 0, no parent).
-    pub fn seed(url: Url) -> Self {
-        Self {
-            url,
-            depth: 0,
-            parent: None,
-        }
-    }
-
-    /// Whether this is a seed: depth 0 and no parent (URLs from sitemaps have their
-    /// sitemap as parent).
-    pub fn is_seed(&self) -> bool {
-        self.depth == 0 && self.parent.is_none()
-    }
-}
+use crate::request::CrawlRequest;
 
 /// The key of the queue a URL waits in, and of the politeness and robots.txt state of its
 /// host: the host name, lower case, with the port when it is not the scheme's default
@@ -47,8 +22,9 @@ pub fn host_key(url: &Url) -> std::borrow::Cow<'_, str> {
 ///
 /// The frontier keeps one queue per host ([`host_key`]). The supervisor asks it for the next
 /// request of any host that politeness allows right now; the frontier chooses among those
-/// hosts in turn, and within a host returns the shallowest request first, first in first out
-/// within a depth: the crawl is breadth-first.
+/// hosts in turn, and within a host returns the request of highest priority first, then the
+/// shallowest, first in first out among equals: with default priorities the crawl is
+/// breadth-first.
 ///
 /// The in-memory frontier is the default; the trait lets on-disk and shared frontiers stand
 /// in without changes to the actors.
@@ -97,11 +73,15 @@ pub trait Frontier: Send + 'static {
     }
 }
 
-/// The in-memory frontier: per-host queues ordered by depth, hosts served in turn.
+/// The order of requests within a host: highest priority, then shallowest.
+type Rank = (Reverse<i32>, u32);
+
+/// The in-memory frontier: per-host queues ordered by priority and depth, hosts served in
+/// turn.
 #[derive(Debug, Default)]
 pub struct MemoryFrontier {
-    /// Waiting requests of each host that has any, by depth, FIFO within a depth.
-    hosts: HashMap<String, BTreeMap<u32, VecDeque<CrawlRequest>>>,
+    /// Waiting requests of each host that has any, by rank, FIFO within a rank.
+    hosts: HashMap<String, BTreeMap<Rank, VecDeque<CrawlRequest>>>,
     /// Hosts with waiting requests, in the order they get their next turn.
     turns: VecDeque<String>,
     len: usize,
@@ -124,27 +104,29 @@ impl Frontier for MemoryFrontier {
                 self.hosts.entry(host.into_owned()).or_default()
             }
         };
-        queues.entry(request.depth).or_default().push_back(request);
+        let rank = (Reverse(request.priority()), request.depth);
+        queues.entry(rank).or_default().push_back(request);
         self.len += 1;
     }
 
     fn pop(&mut self, max_depth: u32, ready: &mut dyn FnMut(&str) -> bool) -> Option<CrawlRequest> {
         for _ in 0..self.turns.len() {
             let host = self.turns.pop_front()?;
-            let shallow_enough = self
+            // The first rank within the depth cap (level by level with a depth limit).
+            let rank = self
                 .hosts
                 .get(&host)
-                .and_then(|queues| queues.first_key_value())
-                .is_some_and(|(&depth, _)| depth <= max_depth);
-            if !shallow_enough || !ready(&host) {
+                .and_then(|queues| queues.keys().find(|(_, depth)| *depth <= max_depth))
+                .copied();
+            let Some(rank) = rank.filter(|_| ready(&host)) else {
                 self.turns.push_back(host);
                 continue;
-            }
+            };
             let queues = self.hosts.get_mut(&host)?;
-            let mut shallowest = queues.first_entry()?;
-            let request = shallowest.get_mut().pop_front();
-            if shallowest.get().is_empty() {
-                shallowest.remove();
+            let queue = queues.get_mut(&rank)?;
+            let request = queue.pop_front();
+            if queue.is_empty() {
+                queues.remove(&rank);
             }
             if queues.is_empty() {
                 self.hosts.remove(&host);
@@ -170,9 +152,8 @@ mod tests {
 
     fn req(url: &str, depth: u32) -> CrawlRequest {
         CrawlRequest {
-            url: url.parse().unwrap(),
             depth,
-            parent: None,
+            ..CrawlRequest::seed(url.parse().unwrap())
         }
     }
 
@@ -200,6 +181,43 @@ mod tests {
             ]
         );
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn priority_goes_first_within_a_host() {
+        let mut f = MemoryFrontier::new();
+        f.push(req("http://a.test/shallow", 1));
+        let urgent = crate::Request::get("http://a.test/urgent")
+            .priority(5)
+            .resolve(None, 3, None)
+            .unwrap();
+        f.push(urgent);
+        let later = crate::Request::get("http://a.test/later")
+            .priority(-1)
+            .resolve(None, 0, None)
+            .unwrap();
+        f.push(later);
+        assert_eq!(
+            drain(&mut f),
+            [
+                "http://a.test/urgent",
+                "http://a.test/shallow",
+                "http://a.test/later"
+            ]
+        );
+        // Under a depth cap, the best request within it.
+        let mut f = MemoryFrontier::new();
+        f.push(
+            crate::Request::get("http://a.test/deep")
+                .priority(9)
+                .resolve(None, 2, None)
+                .unwrap(),
+        );
+        f.push(req("http://a.test/ok", 1));
+        assert_eq!(
+            f.pop(1, &mut |_| true).unwrap().url.as_str(),
+            "http://a.test/ok"
+        );
     }
 
     #[test]

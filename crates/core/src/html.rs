@@ -236,14 +236,19 @@ static LINK_SELECTOR: LazyLock<Selector> = LazyLock::new(|| {
 static BASE_SELECTOR: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("base[href]").expect("static selector"));
 
-/// Extracts the links of a parsed page (see the module docs for which elements count).
-pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
-    let base = doc
-        .select(&BASE_SELECTOR)
+/// The URL that relative links of a page resolve against: its first `<base href>`
+/// (resolved against the page URL), or the page URL.
+pub fn base_url(doc: &Html, page_url: &Url) -> Url {
+    doc.select(&BASE_SELECTOR)
         .next()
         .and_then(|base| base.value().attr("href"))
         .and_then(|href| page_url.join(href.trim()).ok())
-        .unwrap_or_else(|| page_url.clone());
+        .unwrap_or_else(|| page_url.clone())
+}
+
+/// Extracts the links of a parsed page (see the module docs for which elements count).
+pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
+    let base = base_url(doc, page_url);
     let mut out = PageLinks::default();
     let mut distinct: HashSet<Fingerprint, BuildFingerprintHasher> = HashSet::default();
     for element in doc.select(&LINK_SELECTOR) {

@@ -9,7 +9,11 @@
 //! - [`Frontier`] and [`MemoryFrontier`]: per-host queues of URLs to fetch, breadth-first.
 //! - [`Scope`] and [`ScopeRules`]: which discovered URLs are followed.
 //! - [`extract_links`], [`decode_html`], [`is_html`]: what parser threads do with a body.
-//! - [`Extractor`]: user code that turns parsed pages into items.
+//! - [`Request`] and [`CrawlRequest`]: what to fetch, with its intent (label, data,
+//!   priority, method, headers, body).
+//! - [`spider`]: user code that turns pages into [`Item`]s and follow-up requests;
+//!   [`pipeline`]: stages items pass through; [`hook`]: request and response hooks.
+//! - [`CrawlHandle`]: stops a crawl or gives it requests, from anywhere.
 //! - [`PageRecord`] and [`CrawlReport`]: the outputs.
 //! - [`settings`]: durations, sizes and counts as text, and the range each setting accepts.
 //!
@@ -38,19 +42,24 @@
 #![deny(missing_docs)]
 
 mod config;
-mod extract;
+mod control;
 mod fingerprint;
 mod frontier;
+pub mod hook;
 mod html;
+mod item;
 mod normalize;
 mod output;
+pub mod pipeline;
 mod record;
 mod report;
+mod request;
 mod robots;
 mod scope;
 mod seen;
 pub mod settings;
 mod sitemap;
+pub mod spider;
 mod traps;
 
 pub use config::{
@@ -60,19 +69,22 @@ pub use config::{
     ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING,
     MAX_SITEMAPS, ROBOTS_ATTEMPTS, available_cores, default_fetch_threads, default_parse_threads,
 };
-pub use extract::{Extractor, ParsedPage};
+pub use control::CrawlHandle;
 pub use fingerprint::{BuildFingerprintHasher, Fingerprint, FingerprintHasher};
-pub use frontier::{CrawlRequest, Frontier, MemoryFrontier, host_key};
+pub use frontier::{Frontier, MemoryFrontier, host_key};
 pub use html::{
-    MAX_NESTING, PageLinks, SkipCounts, charset_param, decode_html, extract_links, is_html,
-    nesting_cut, refresh_url,
+    MAX_NESTING, PageLinks, SkipCounts, base_url, charset_param, decode_html, extract_links,
+    is_html, nesting_cut, refresh_url,
 };
+pub use item::Item;
 pub use normalize::{LinkSkip, normalize, parse_seed, resolve_link};
 pub use output::{
-    CSV_COLUMNS, CsvWriter, ExchangeWriter, HttpExchange, JsonLinesWriter, RecordWriter,
+    CSV_COLUMNS, CsvItems, CsvWriter, ExchangeWriter, HttpExchange, ItemWriter, JsonLinesItems,
+    JsonLinesWriter, RecordWriter,
 };
 pub use record::{ErrorKind, PageRecord, RecordError, Redirect};
-pub use report::{CrawlReport, CrawlStats, StatsSnapshot};
+pub use report::{CrawlReport, CrawlStats, EndReason, StatsSnapshot};
+pub use request::{CrawlRequest, Intent, Request, RequestError};
 pub use robots::{ROBOTS_MAX_BYTES, RobotsRules, product_token, robots_url};
 pub use scope::{PatternError, Scope, ScopeRules, same_site};
 pub use seen::{MemorySeenSet, SeenSet};

@@ -79,6 +79,10 @@ pub struct HttpExchange {
     pub body: bytes::Bytes,
     /// Whether the body was cut at the cap.
     pub truncated: bool,
+    /// The request method (`GET`).
+    pub method: String,
+    /// The request body, if one was sent.
+    pub request_body: bytes::Bytes,
 }
 
 impl HttpExchange {
@@ -107,7 +111,19 @@ impl HttpExchange {
             response_headers,
             body,
             truncated,
+            method: "GET".to_owned(),
+            request_body: bytes::Bytes::new(),
         }
+    }
+
+    /// The same exchange for a request with another method or a body (a POST).
+    #[must_use]
+    pub fn with_request(mut self, method: &str, body: bytes::Bytes) -> Self {
+        if !method.is_empty() {
+            method.clone_into(&mut self.method);
+        }
+        self.request_body = body;
+        self
     }
 }
 
@@ -222,6 +238,119 @@ impl<W: Write + Send + 'static> RecordWriter for CsvWriter<W> {
     }
 }
 
+/// Writes scraped items to one output. Like a [`RecordWriter`], it is owned by one sink
+/// actor, so items never interleave.
+pub trait ItemWriter: Send + 'static {
+    /// Writes one item: its type's name (`Book`) and its JSON form.
+    ///
+    /// # Errors
+    /// The I/O error of the underlying output.
+    fn write_item(&mut self, kind: &str, item: &serde_json::Value) -> io::Result<()>;
+
+    /// Writes out everything buffered.
+    ///
+    /// # Errors
+    /// The I/O error of the underlying output.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// Items as JSON Lines: one JSON value per line, fields in the order of their type, each
+/// line written whole.
+#[derive(Debug)]
+pub struct JsonLinesItems<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> JsonLinesItems<W> {
+    /// A writer over `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            line: Vec::with_capacity(256),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> ItemWriter for JsonLinesItems<W> {
+    fn write_item(&mut self, _kind: &str, item: &serde_json::Value) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, item).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Items as CSV (RFC 4180), as Scrapy's CSV exporter writes them: the columns are the
+/// fields of the first item, in order; later items fill those columns (missing fields are
+/// empty cells, other fields are left out). Strings go as they are, nested values as JSON,
+/// `null` as an empty cell. An item that is not an object is one column, `value`.
+#[derive(Debug)]
+pub struct CsvItems<W: Write> {
+    out: W,
+    columns: Option<Vec<String>>,
+    row: Vec<u8>,
+}
+
+impl<W: Write> CsvItems<W> {
+    /// A writer over `out`; each row is written whole, in one write.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            columns: None,
+            row: Vec::with_capacity(256),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> ItemWriter for CsvItems<W> {
+    fn write_item(&mut self, _kind: &str, item: &serde_json::Value) -> io::Result<()> {
+        use serde_json::Value;
+        self.row.clear();
+        if self.columns.is_none() {
+            let columns: Vec<String> = match item {
+                Value::Object(fields) => fields.keys().cloned().collect(),
+                _ => vec!["value".to_owned()],
+            };
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    self.row.push(b',');
+                }
+                csv_cell(&mut self.row, column);
+            }
+            self.row.extend_from_slice(b"\r\n");
+            self.columns = Some(columns);
+        }
+        let text = |value: Option<&Value>| match value {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let columns = self.columns.as_deref().unwrap_or_default();
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.row.push(b',');
+            }
+            let cell = match item {
+                Value::Object(fields) => text(fields.get(column)),
+                other if column == "value" => text(Some(other)),
+                _ => String::new(),
+            };
+            csv_cell(&mut self.row, &cell);
+        }
+        self.row.extend_from_slice(b"\r\n");
+        self.out.write_all(&self.row)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +396,28 @@ mod tests {
         assert!(lines[1].contains(",\"text/html; charset=\"\"utf-8\"\"\","));
         assert!(lines[1].ends_with(",redirect_loop,\"loop, again\""));
         assert_eq!(lines[1], lines[2]);
+    }
+
+    #[test]
+    fn items_as_json_lines_and_csv() {
+        let book = serde_json::json!({"title": "Dune, part 1", "price": 9.5, "tags": ["sf"], "isbn": null});
+        let other = serde_json::json!({"price": 3, "title": "B", "extra": true});
+        let mut jsonl = JsonLinesItems::new(Vec::new());
+        jsonl.write_item("Book", &book).unwrap();
+        let text = String::from_utf8(jsonl.out).unwrap();
+        assert_eq!(
+            text, "{\"title\":\"Dune, part 1\",\"price\":9.5,\"tags\":[\"sf\"],\"isbn\":null}\n",
+            "field order kept"
+        );
+
+        let mut csv = CsvItems::new(Vec::new());
+        csv.write_item("Book", &book).unwrap();
+        csv.write_item("Book", &other).unwrap();
+        csv.write_item("Text", &serde_json::json!("plain")).unwrap();
+        let text = String::from_utf8(csv.out).unwrap();
+        assert_eq!(
+            text,
+            "title,price,tags,isbn\r\n\"Dune, part 1\",9.5,\"[\"\"sf\"\"]\",\r\nB,3,,\r\n,,,\r\n"
+        );
     }
 }

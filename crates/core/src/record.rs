@@ -101,6 +101,9 @@ pub enum ErrorKind {
     /// The crawl was stopped (Ctrl-C, say) while this URL was between two requests: a
     /// redirect hop or a retry was not made.
     Interrupted,
+    /// A hook dropped the request or its response (see `hook::Decision::Drop`), or asked
+    /// for retries past the budget.
+    Dropped,
     /// The fetch was lost inside the crawler (a fault in arachne, never expected).
     Internal,
 }
@@ -124,6 +127,7 @@ impl ErrorKind {
             ErrorKind::RobotsUnavailable => "robots_unavailable",
             ErrorKind::DeniedAddress => "denied_address",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Dropped => "dropped",
             ErrorKind::Internal => "internal",
         }
     }

@@ -124,11 +124,61 @@ pub struct CrawlReport {
     /// named by robots.txt or a sitemap index on other hosts, and robots.txt and sitemap
     /// redirects to other hosts (such a sitemap also counts in `sitemaps_failed`).
     pub resources_out_of_scope: u64,
-    /// Whether the crawl was stopped before it ran out of work.
+    /// Items emitted to outputs and subscribers, by type (`Book`), after the pipeline.
+    pub items: BTreeMap<String, u64>,
+    /// Items that pipeline stages dropped.
+    pub items_dropped: u64,
+    /// Items not emitted: their `Serialize` failed, or the crawl had stopped.
+    pub items_lost: u64,
+    /// Pages on which the spider failed (a missing element, say); the crawl went on.
+    pub spider_errors: u64,
+    /// Follow-up requests a spider or a handle made that could not be queued (not a URL,
+    /// a body that did not serialize, ...).
+    pub requests_rejected: u64,
+    /// Why the crawl ended.
+    pub ended: EndReason,
+    /// Whether the crawl was stopped before it ran out of work (by a signal, user code or
+    /// a close condition; see `ended`).
     pub stopped: bool,
     /// Wall-clock time of the crawl.
     #[serde(with = "secs")]
     pub elapsed: Duration,
+}
+
+/// Why a crawl ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+#[non_exhaustive]
+pub enum EndReason {
+    /// Nothing was left to crawl.
+    #[default]
+    Completed,
+    /// The page limit was reached (`max_pages`).
+    PageLimit,
+    /// The item limit was reached (`close_after_items`).
+    ItemLimit,
+    /// The error limit was reached (`close_after_errors`).
+    ErrorLimit,
+    /// The time limit passed (`close_after`).
+    TimeLimit,
+    /// A stop was asked for: by a signal, a spider, or a `CrawlHandle`.
+    Stopped {
+        /// The reason given.
+        by: String,
+    },
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Completed => f.write_str("completed"),
+            EndReason::PageLimit => f.write_str("page limit reached"),
+            EndReason::ItemLimit => f.write_str("item limit reached"),
+            EndReason::ErrorLimit => f.write_str("error limit reached"),
+            EndReason::TimeLimit => f.write_str("time limit reached"),
+            EndReason::Stopped { by } => write!(f, "stopped: {by}"),
+        }
+    }
 }
 
 impl CrawlReport {
@@ -147,19 +197,21 @@ impl CrawlReport {
         if let Some(error) = &record.error {
             *self.errors.entry(error.kind).or_default() += 1;
         }
-        if record.depth == 0 && record.parent.is_none() {
-            self.seeds += 1;
-            let failure = match (&record.error, record.status) {
-                (Some(error), _) => Some(format!("{}: {}", error.kind, error.message)),
-                (None, Some(status)) if status >= 400 => Some(format!("HTTP status {status}")),
-                (None, None) => Some("no response".to_owned()),
-                (None, Some(_)) => None,
-            };
-            if let Some(why) = failure {
-                self.seeds_failed += 1;
-                if self.seed_errors.len() < Self::SEED_ERRORS_KEPT {
-                    self.seed_errors.push(format!("{}: {why}", record.url));
-                }
+    }
+
+    /// Counts the outcome of a seed (after [`CrawlReport::add`]).
+    pub fn add_seed(&mut self, record: &PageRecord) {
+        self.seeds += 1;
+        let failure = match (&record.error, record.status) {
+            (Some(error), _) => Some(format!("{}: {}", error.kind, error.message)),
+            (None, Some(status)) if status >= 400 => Some(format!("HTTP status {status}")),
+            (None, None) => Some("no response".to_owned()),
+            (None, Some(_)) => None,
+        };
+        if let Some(why) = failure {
+            self.seeds_failed += 1;
+            if self.seed_errors.len() < Self::SEED_ERRORS_KEPT {
+                self.seed_errors.push(format!("{}: {why}", record.url));
             }
         }
     }
@@ -308,18 +360,38 @@ impl fmt::Display for CrawlReport {
                 )
             )?;
         }
-        if self.stopped {
+        if !self.items.is_empty() || self.items_dropped + self.items_lost > 0 {
+            let mut parts: Vec<String> = self
+                .items
+                .iter()
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
+            if parts.is_empty() {
+                parts.push("0".into());
+            }
+            if self.items_dropped > 0 {
+                parts.push(format!("{} dropped by the pipeline", self.items_dropped));
+            }
+            if self.items_lost > 0 {
+                parts.push(format!("{} not emitted", self.items_lost));
+            }
+            writeln!(f, "  items    {}", list(parts))?;
+        }
+        if self.spider_errors + self.requests_rejected > 0 {
             writeln!(
                 f,
-                "  stopped early: {} not crawled",
-                count(self.not_crawled, "queued URL", "queued URLs")
+                "  spider   {} failed, {} rejected",
+                count(self.spider_errors, "page", "pages"),
+                count(self.requests_rejected, "request", "requests")
             )?;
-        } else if self.not_crawled > 0 {
-            writeln!(
+        }
+        match &self.ended {
+            EndReason::Completed if self.not_crawled == 0 => {}
+            ended => writeln!(
                 f,
-                "  page limit reached: {} not crawled",
+                "  ended    {ended}: {} not crawled",
                 count(self.not_crawled, "queued URL", "queued URLs")
-            )?;
+            )?,
         }
         Ok(())
     }
@@ -344,6 +416,14 @@ mod secs {
 mod tests {
     use super::*;
     use crate::record::RecordError;
+
+    /// Adds a record to the report, as a seed when at depth 0.
+    fn add(report: &mut CrawlReport, record: &PageRecord) {
+        report.add(record);
+        if record.depth == 0 {
+            report.add_seed(record);
+        }
+    }
 
     fn record(url: &str, depth: u32, status: Option<u16>, error: Option<ErrorKind>) -> PageRecord {
         let url: url::Url = url.parse().unwrap();
@@ -372,7 +452,7 @@ mod tests {
     #[test]
     fn summary_counts_in_words() {
         let mut report = CrawlReport::default();
-        report.add(&record("http://a.test/", 0, Some(200), None));
+        add(&mut report, &record("http://a.test/", 0, Some(200), None));
         report.elapsed = Duration::from_secs(1);
         let text = report.to_string();
         assert!(
@@ -406,8 +486,11 @@ mod tests {
     #[test]
     fn every_seed_failed_is_said_plainly() {
         let mut report = CrawlReport::default();
-        report.add(&record("http://a.test/", 0, None, Some(ErrorKind::Connect)));
-        report.add(&record("http://b.test/", 0, Some(404), None));
+        add(
+            &mut report,
+            &record("http://a.test/", 0, None, Some(ErrorKind::Connect)),
+        );
+        add(&mut report, &record("http://b.test/", 0, Some(404), None));
         assert!(report.every_seed_failed());
         let text = report.to_string();
         assert!(
@@ -415,20 +498,24 @@ mod tests {
             "{text}"
         );
         assert_eq!(report.seed_errors[1], "http://b.test/: HTTP status 404");
-        report.add(&record("http://c.test/", 0, Some(200), None));
+        add(&mut report, &record("http://c.test/", 0, Some(200), None));
         assert!(!report.every_seed_failed());
-        report.add(&record(
-            "http://c.test/x",
-            1,
-            None,
-            Some(ErrorKind::Timeout),
-        ));
+        add(
+            &mut report,
+            &record("http://c.test/x", 1, None, Some(ErrorKind::Timeout)),
+        );
         assert_eq!((report.seeds, report.seeds_failed), (3, 2));
 
         // Pages from a sitemap were crawled all the same; a stopped crawl says nothing.
         let mut report = CrawlReport::default();
-        report.add(&record("http://a.test/", 0, None, Some(ErrorKind::Connect)));
-        report.add(&record("http://a.test/listed", 1, Some(200), None));
+        add(
+            &mut report,
+            &record("http://a.test/", 0, None, Some(ErrorKind::Connect)),
+        );
+        add(
+            &mut report,
+            &record("http://a.test/listed", 1, Some(200), None),
+        );
         let text = report.to_string();
         assert!(
             text.contains("  every seed failed: http://a.test/"),

@@ -235,7 +235,7 @@ impl ExchangeWriter for WarcWriter {
             Some(query) => format!("{}?{query}", exchange.url.path()),
             None => exchange.url.path().to_owned(),
         };
-        let mut request = format!("GET {target} HTTP/1.1\r\n");
+        let mut request = format!("{} {target} HTTP/1.1\r\n", exchange.method);
         for (name, value) in &exchange.request_headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -254,7 +254,9 @@ impl ExchangeWriter for WarcWriter {
             "Content-Type",
             "application/http; msgtype=request".to_owned(),
         ));
-        self.write_record(headers, request.as_bytes(), Some(b""))
+        let mut block = request.into_bytes();
+        block.extend_from_slice(&exchange.request_body);
+        self.write_record(headers, &block, Some(&exchange.request_body))
     }
 
     fn flush(&mut self) -> io::Result<()> {
