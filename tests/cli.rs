@@ -440,3 +440,80 @@ fn stats_json_progress_lines_and_logs() {
     assert!(report["pages_per_sec"].as_f64().unwrap() > 0.0);
     std::fs::remove_file(stats).unwrap();
 }
+
+#[test]
+fn extract_fields_into_items_with_headers_and_an_item_limit() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let site = SyntheticSite::new(60, 3);
+    let server = arachne_testkit::TestServer::start(move |req| {
+        log.lock()
+            .unwrap()
+            .push(req.header("x-token").unwrap_or("").to_owned());
+        site.respond(req)
+    });
+    let output = arachne(
+        &[
+            "crawl",
+            &server.url("/page/0"),
+            "--extract",
+            "title=h1",
+            "--extract",
+            "first_link=a@href",
+            "--items",
+            "-",
+            "--close-after-items",
+            "10",
+            "-H",
+            "X-Token: secret",
+            "--no-progress",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let items: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(items.len(), 10, "exactly the item limit");
+    for item in &items {
+        let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["url", "title", "first_link"]);
+        assert!(item["title"].as_str().unwrap().starts_with("Page "));
+    }
+    assert!(stderr.contains("items    10 Fields"), "{stderr}");
+    assert!(stderr.contains("ended    item limit reached"), "{stderr}");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == "secret")
+            .count()
+            >= 10,
+        "the header went with the page requests"
+    );
+}
+
+#[test]
+fn items_as_csv_from_a_config_file() {
+    let server = SyntheticSite::new(5, 2).serve();
+    let config = temp_file(
+        "items.toml",
+        &format!(
+            "seeds = [\"{}\"]\nextract = [\"title=h1\"]\nitems = \"-\"\nitems-format = \"csv\"\nquiet = true\n",
+            server.url("/page/0")
+        ),
+    );
+    let output = arachne(&["crawl", "--config", config.to_str().unwrap()], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("url,title\r\n"), "{text}");
+    assert_eq!(text.lines().count(), 6);
+    std::fs::remove_file(config).unwrap();
+}

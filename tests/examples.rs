@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use arachne_testkit::{Response, Routes, SyntheticSite};
+use arachne_testkit::{Response, Routes, Shop, SyntheticSite};
 
 /// A command for an example binary that `cargo test` built beside this test binary.
 fn example_command(name: &str, args: &[&str]) -> Command {
@@ -30,13 +30,16 @@ fn example(name: &str, args: &[&str]) -> Output {
 }
 
 /// The examples that crawl from a URL argument, with the arguments before MAX_PAGES.
-const URL_EXAMPLES: [(&str, &[&str]); 6] = [
+const URL_EXAMPLES: [(&str, &[&str]); 9] = [
     ("basic_crawl", &[]),
     ("custom_actor", &[]),
     ("link_checker", &[]),
     ("extract_items", &[]),
     ("sitemap_crawl", &[]),
     ("warc_archive", &["arachne-example-usage.warc.gz"]),
+    ("books", &["arachne-example-books.jsonl"]),
+    ("login", &["user", "password"]),
+    ("api", &[]),
 ];
 
 #[test]
@@ -244,4 +247,147 @@ fn warc_archive_writes_a_readable_warc() {
     let records = arachne::output::read_warc(&path).unwrap();
     assert_eq!(records.len(), 23);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn books_scrapes_the_shop_through_a_pipeline() {
+    let shop = Shop::default();
+    let priced: Vec<String> = shop
+        .books()
+        .iter()
+        .filter(|b| b.price.is_some())
+        .map(|b| b.title.clone())
+        .collect();
+    let server = shop.serve();
+    let dir = std::env::temp_dir().join(format!("arachne-books-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("books.jsonl");
+    let output = example("books", &[&server.url("/"), out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let books: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut titles: Vec<String> = books
+        .iter()
+        .map(|b| b["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    let mut want = priced.clone();
+    want.sort();
+    assert_eq!(titles, want, "every priced book once, none without a price");
+    let keys: Vec<&String> = books[0].as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["title", "price", "url"],
+        "fields in the order of the type"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!("{} books with a price, 3 dropped", priced.len())),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn login_posts_the_form_and_crawls_with_the_session() {
+    let server = Shop::default().serve();
+    let (user, password) = arachne_testkit::shop::CREDENTIALS;
+    let output = example("login", &[&server.url("/login"), user, password]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for n in 1..=arachne_testkit::shop::MEMBER_PAGES {
+        let line = format!("{}\tMember page {n}", server.url(&format!("/members/{n}")));
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} missing: {stdout}"
+        );
+    }
+    assert!(stdout.contains("\tYour account"), "{stdout}");
+
+    // A wrong password: the members' pages stay shut.
+    let output = example("login", &[&server.url("/login"), user, "wrong"]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("Member page"), "{stdout}");
+}
+
+#[test]
+fn api_follows_the_pages_of_a_json_api() {
+    let shop = Shop::default();
+    let count = shop.books().len();
+    let server = shop.serve();
+    let output = example("api", &[&server.url("/api/books?page=1")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let records: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), count);
+    let ids: std::collections::BTreeSet<u64> =
+        records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), count, "each page once");
+    assert_eq!(server.hits("/api/books?page=5"), 1);
+}
+
+/// The `books` example's spider, compiled here too to be tested on its own.
+#[path = "../examples/books/spider.rs"]
+mod books_example;
+
+/// The `books` example's spider on the shop's pages, with no network: the fixture answers
+/// in place, and `run_spider` runs the spider as the crawl would.
+mod books_spider {
+    use arachne::Request;
+    use arachne::spider::run_spider;
+    use arachne_testkit::Shop;
+
+    use super::books_example::{Book, spider};
+
+    fn fixture(shop: &Shop, path: &str) -> arachne::bytes::Bytes {
+        let request = arachne_testkit::Request {
+            method: "GET".into(),
+            target: path.into(),
+            headers: Vec::new(),
+            body: Default::default(),
+        };
+        shop.respond(&request).body
+    }
+
+    #[test]
+    fn list_pages_lead_to_books_and_the_next_list() {
+        let shop = Shop::default();
+        let list = Request::get("http://shop.test/").label("list");
+        let out = run_spider(&spider(), list, 200, fixture(&shop, "/")).unwrap();
+        let labels: Vec<_> = out.requests.iter().map(|r| r.label().unwrap()).collect();
+        assert_eq!(labels, ["book", "book", "book", "book", "book", "list"]);
+        assert_eq!(
+            out.requests[0].url.as_str(),
+            "http://shop.test/catalogue/1/index.html"
+        );
+        assert_eq!(
+            out.requests[5].url.as_str(),
+            "http://shop.test/catalogue/page-2.html"
+        );
+    }
+
+    #[test]
+    fn book_pages_become_books() {
+        let shop = Shop::default();
+        let page = |id: usize| {
+            let request =
+                Request::get(format!("http://shop.test/catalogue/{id}/index.html")).label("book");
+            let body = fixture(&shop, &format!("/catalogue/{id}/index.html"));
+            run_spider(&spider(), request, 200, body).unwrap()
+        };
+        let book = page(1).items.remove(0).downcast::<Book>().unwrap();
+        assert_eq!(book.title, shop.books()[0].title);
+        assert_eq!(book.price, shop.books()[0].price);
+        let unpriced = page(7).items.remove(0).downcast::<Book>().unwrap();
+        assert_eq!(unpriced.price, None, "the pipeline drops it");
+    }
 }

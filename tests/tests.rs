@@ -28,8 +28,14 @@ mod hostile;
 mod guards;
 // WARC and CSV outputs, checked by reading them back and with warcio.
 mod outputs;
-// User actors and extractors receive pages and items.
+// User actors, closures and the event stream receive pages and items; runtimes.
 mod handlers;
+// Spiders steer the crawl: labels, data, priorities, POSTs, JSON; follow-ups obey the rules.
+mod spiders;
+// Item pipelines, item outputs and the item limit.
+mod pipelines;
+// Request and response hooks, cookies, the crawl handle and close conditions.
+mod control;
 // The `arachne` binary: records, summary, exit codes, environment knobs.
 mod cli;
 // Bad values from flags, environment and config file: refused up front, named as written.

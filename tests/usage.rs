@@ -126,6 +126,14 @@ fn zero_is_refused_for_limits_and_errors_name_the_flag() {
 #[test]
 fn options_that_need_another_are_refused() {
     refused(&["--format", "csv"], &[], &["--format needs --out"]);
+    refused(&["--extract", "t=h1"], &[], &["--extract needs --items"]);
+    refused(&["--items", "-"], &[], &["--items needs --extract"]);
+    refused(
+        &["--extract", "t=[["],
+        &[],
+        &["--extract", "not a CSS selector"],
+    );
+    refused(&["-H", "no colon"], &[], &["--header", "NAME: VALUE"]);
     refused(
         &["--warc-max-size", "1GB"],
         &[],

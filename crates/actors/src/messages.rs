@@ -86,6 +86,39 @@ impl ItemScraped {
 
 /// An item for a pipeline stage that is an actor (for work that waits: a database, say):
 /// the actor answers with the item, changed or not, or `None` to drop it.
+///
+/// ```
+/// use actix::prelude::*;
+/// use arachne_actors::ProcessItem;
+/// use arachne_core::{CrawlHandle, Item};
+///
+/// /// Keeps the first item of each title; drops the others.
+/// #[derive(Default)]
+/// struct Dedup(std::collections::HashSet<String>);
+///
+/// impl Actor for Dedup {
+///     type Context = Context<Self>;
+/// }
+///
+/// impl Handler<ProcessItem> for Dedup {
+///     type Result = Option<Item>;
+///
+///     fn handle(&mut self, msg: ProcessItem, _: &mut Context<Self>) -> Option<Item> {
+///         let title = msg.item.to_json().ok()?["title"].as_str()?.to_owned();
+///         self.0.insert(title).then_some(msg.item)
+///     }
+/// }
+///
+/// System::new().block_on(async {
+///     let dedup = Dedup::default().start();
+///     let item = || Item::new(serde_json::json!({"title": "Dune"}));
+///     let url: url::Url = "http://a.test/".parse().unwrap();
+///     let first = dedup.send(ProcessItem::new(item(), url.clone(), CrawlHandle::new())).await;
+///     let again = dedup.send(ProcessItem::new(item(), url, CrawlHandle::new())).await;
+///     assert!(first.unwrap().is_some() && again.unwrap().is_none());
+/// });
+/// // In a crawl: `Crawler::builder().stage_actor(dedup.recipient())`.
+/// ```
 #[derive(Debug, Message)]
 #[rtype(result = "Option<Item>")]
 #[non_exhaustive]

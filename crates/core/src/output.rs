@@ -240,6 +240,31 @@ impl<W: Write + Send + 'static> RecordWriter for CsvWriter<W> {
 
 /// Writes scraped items to one output. Like a [`RecordWriter`], it is owned by one sink
 /// actor, so items never interleave.
+///
+/// # Example: one file per item type
+/// ```
+/// use std::collections::HashMap;
+/// use std::io::{self, Write};
+/// use arachne_core::ItemWriter;
+///
+/// #[derive(Default)]
+/// struct ByKind(HashMap<String, Vec<u8>>);
+///
+/// impl ItemWriter for ByKind {
+///     fn write_item(&mut self, kind: &str, item: &serde_json::Value) -> io::Result<()> {
+///         let out = self.0.entry(kind.to_owned()).or_default();
+///         serde_json::to_writer(&mut *out, item)?;
+///         out.write_all(b"\n")
+///     }
+///     fn flush(&mut self) -> io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let mut writer = ByKind::default();
+/// writer.write_item("Book", &serde_json::json!({"title": "Dune"})).unwrap();
+/// assert_eq!(writer.0["Book"], b"{\"title\":\"Dune\"}\n");
+/// ```
 pub trait ItemWriter: Send + 'static {
     /// Writes one item: its type's name (`Book`) and its JSON form.
     ///

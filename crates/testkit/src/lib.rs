@@ -6,7 +6,9 @@
 //! - [`TestServer`]: a server answering with any function of the [`Request`];
 //! - [`SyntheticSite`]: a deterministic site of N pages with cycles and links spelled in
 //!   many equivalent ways, optionally with realistic page sizes;
-//! - [`Routes`]: fixed fixture pages by path.
+//! - [`Routes`]: fixed fixture pages by path;
+//! - [`Shop`]: a small shop, with categories, paginated lists, product pages, a login form
+//!   and a JSON API, for spiders and examples.
 //!
 //! ```
 //! use arachne_testkit::SyntheticSite;
@@ -19,7 +21,9 @@
 #![deny(missing_docs)]
 
 mod server;
+pub mod shop;
 mod site;
 
 pub use server::{Behavior, Request, Response, TestServer, brotli, gzip};
+pub use shop::Shop;
 pub use site::{Routes, SyntheticSite};

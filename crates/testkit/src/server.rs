@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -23,6 +23,8 @@ pub struct Request {
     pub target: String,
     /// Headers, names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The body (by `Content-Length`, at most 1 MiB).
+    pub body: Bytes,
 }
 
 impl Request {
@@ -326,6 +328,7 @@ async fn serve(
             method: method.to_owned(),
             target: target.to_owned(),
             headers: Vec::new(),
+            body: Bytes::new(),
         };
         loop {
             line.clear();
@@ -341,6 +344,16 @@ async fn serve(
                     .headers
                     .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             }
+        }
+        let length = request
+            .header("content-length")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(1024 * 1024);
+        if length > 0 {
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body).await?;
+            request.body = Bytes::from(body);
         }
         let _in_flight = {
             let mut politeness = log
