@@ -41,10 +41,13 @@ impl Handler<ItemScraped> for TitleCollector {
     }
 }
 
-/// Hands over the titles collected so far.
-#[derive(Message)]
-#[rtype(result = "Vec<(Url, String)>")]
+/// Hands over the titles collected so far. (Written out rather than derived: actix's
+/// derive macros need `actix` as a dependency of your own, the re-export is not enough.)
 struct TakeTitles;
+
+impl Message for TakeTitles {
+    type Result = Vec<(Url, String)>;
+}
 
 impl Handler<TakeTitles> for TitleCollector {
     type Result = MessageResult<TakeTitles>;

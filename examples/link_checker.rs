@@ -52,9 +52,11 @@ impl Handler<PageFetched> for LinkChecker {
 }
 
 /// The final list: each broken URL, what is wrong, and who links to it.
-#[derive(Message)]
-#[rtype(result = "Vec<(Url, String, Vec<Url>)>")]
 struct Findings;
+
+impl Message for Findings {
+    type Result = Vec<(Url, String, Vec<Url>)>;
+}
 
 impl Handler<Findings> for LinkChecker {
     type Result = MessageResult<Findings>;

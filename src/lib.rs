@@ -42,7 +42,11 @@
 //!         .route("book", |page: &Page<'_>, out: &mut Out| {
 //!             out.item(Book {
 //!                 title: page.text("h1")?,
-//!                 price: page.text(".price")?.trim_start_matches('£').parse().ok(),
+//!                 // No price on the page: `None`, which the pipeline drops.
+//!                 price: page
+//!                     .text(".price")
+//!                     .ok()
+//!                     .and_then(|p| p.trim_start_matches('£').parse().ok()),
 //!             });
 //!             Ok(())
 //!         });
@@ -82,20 +86,26 @@
 //!     }
 //! }
 //!
-//! #[actix::main]
-//! async fn main() -> Result<(), arachne::Error> {
-//!     let printer = Printer.start();
-//!     let report = Crawler::builder()
-//!         .seed("https://example.com/")
-//!         .max_pages(50)
-//!         .subscribe(printer.recipient())
-//!         .build()?
-//!         .run()
-//!         .await?;
-//!     eprintln!("{report}");
-//!     Ok(())
+//! fn main() -> Result<(), arachne::Error> {
+//!     // The printer lives in this thread's actix system; the crawl runs on its own.
+//!     System::new().block_on(async {
+//!         let printer = Printer.start();
+//!         let report = Crawler::builder()
+//!             .seed("https://example.com/")
+//!             .max_pages(50)
+//!             .subscribe(printer.recipient())
+//!             .build()?
+//!             .run()
+//!             .await?;
+//!         eprintln!("{report}");
+//!         Ok(())
+//!     })
 //! }
 //! ```
+//!
+//! actix's derive macros (`#[derive(Message)]`) and `#[actix::main]` look for a crate
+//! named `actix`: to use them, add `actix = "0.13"` to your dependencies (the same version
+//! as `arachne::actix`); or implement `Message` by hand, as the examples do.
 //!
 //! # From tokio, without actors
 //! ```no_run
@@ -128,6 +138,9 @@
 //! | requests in flight per host | [`CrawlerBuilder::per_host`] | `--per-host` | `ARACHNE_PER_HOST` | 2 |
 //! | delay between request starts per host | [`CrawlerBuilder::delay`] | `--delay` | `ARACHNE_DELAY` | 1 s |
 //!
+//! Examples in the docs of re-exported items name the crates they come from:
+//! `arachne_core::X` and `arachne_actors::X` are in `arachne` by the map above.
+//!
 //! The environment is read only when asked: [`CrawlerBuilder::from_env`] (the command
 //! line uses it); a setter always wins over it.
 
@@ -144,9 +157,85 @@ pub use arachne_core::spider::{Out, Page, Router, Spider, SpiderError};
 pub use arachne_core::{CrawlHandle, CrawlReport, Item, Request, Scope};
 pub use url::Url;
 
-pub use arachne_core::hook;
-pub use arachne_core::pipeline;
-pub use arachne_core::spider;
+/// Spiders: user code that turns pages into items and follow-up requests.
+///
+/// A [`Spider`] runs on the parser threads with each response as a [`Page`] and fills an
+/// [`Out`]; a [`Router`] dispatches pages by the label of their request; any closure
+/// `Fn(&Page, &mut Out) -> Result<(), SpiderError>` is a spider; [`spider::FollowLinks`]
+/// (follow every in-scope link) is the default. [`spider::run_spider`] runs one on a
+/// fixture, with no network:
+///
+/// ```
+/// use arachne::spider::run_spider;
+/// use arachne::{Out, Page, Request, Router};
+///
+/// #[derive(serde::Serialize)]
+/// struct Title(String);
+///
+/// let spider = Router::new()
+///     .route("list", |page: &Page<'_>, out: &mut Out| {
+///         out.follow(page.select("a.item"), "item");
+///         Ok(())
+///     })
+///     .route("item", |page: &Page<'_>, out: &mut Out| {
+///         out.item(Title(page.text("h1")?));
+///         Ok(())
+///     });
+/// let list = Request::get("https://shop.test/").label("list");
+/// let out = run_spider(&spider, list, 200, r#"<a class="item" href="/i/1">1</a>"#).unwrap();
+/// assert_eq!(out.requests[0].url.as_str(), "https://shop.test/i/1");
+/// ```
+///
+/// The items' own examples name the crate they come from, `arachne_core`: read `arachne`.
+pub mod spider {
+    pub use arachne_core::spider::*;
+}
+
+/// Item pipelines: ordered stages that transform or drop items on their way to outputs.
+///
+/// ```
+/// use arachne::pipeline::{Stage, typed};
+/// use arachne::Item;
+///
+/// #[derive(serde::Serialize)]
+/// struct Book { price: Option<f64> }
+///
+/// let priced = typed(|book: Book| book.price.is_some().then_some(book));
+/// assert!(priced.process(Item::new(Book { price: None })).is_none());
+/// ```
+///
+/// In a crawl: `.pipeline(|book: Book| ..)`, `.stage(stage)`, or an actor answering
+/// [`ProcessItem`] with `.stage_actor(..)`.
+pub mod pipeline {
+    pub use arachne_core::pipeline::*;
+}
+
+/// Request and response hooks (Scrapy's downloader middlewares, Colly's `OnRequest` and
+/// `OnResponse`).
+///
+/// ```
+/// use arachne::hook::{Decision, Hook, Incoming, Outgoing};
+///
+/// struct Token(String);
+///
+/// impl Hook for Token {
+///     fn request(&self, request: &mut Outgoing<'_>) -> Decision {
+///         request.set_header("Authorization", &format!("Bearer {}", self.0));
+///         Decision::Continue
+///     }
+///     fn response(&self, response: &Incoming<'_>) -> Decision {
+///         match response.status() {
+///             403 => Decision::Drop("forbidden".into()),
+///             _ => Decision::Continue,
+///         }
+///     }
+/// }
+/// // In a crawl: `.hook(Token("t".into()))`, or the closures `.on_request(..)`,
+/// // `.on_response(..)`.
+/// ```
+pub mod hook {
+    pub use arachne_core::hook::*;
+}
 
 /// Requests: what to fetch, and what the crawl queues.
 pub mod request {
@@ -177,6 +266,30 @@ pub mod scope {
 
 /// Where requests wait and what was seen: the traits for other backends, and the in-memory
 /// defaults.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use std::sync::Mutex;
+/// use arachne::store::{Fingerprint, SeenSet};
+///
+/// /// A seen set behind one lock (the default is a sharded DashMap).
+/// #[derive(Default)]
+/// struct Locked(Mutex<HashSet<Fingerprint>>);
+///
+/// impl SeenSet for Locked {
+///     fn insert(&self, fp: Fingerprint) -> bool {
+///         self.0.lock().unwrap().insert(fp)
+///     }
+///     fn contains(&self, fp: Fingerprint) -> bool {
+///         self.0.lock().unwrap().contains(&fp)
+///     }
+///     fn len(&self) -> usize {
+///         self.0.lock().unwrap().len()
+///     }
+/// }
+/// // In a crawl: `.seen_set(std::sync::Arc::new(Locked::default()))`; a frontier of your
+/// // own queues `arachne::request::CrawlRequest`s: `.frontier(..)`.
+/// ```
 pub mod store {
     pub use arachne_core::{
         BuildFingerprintHasher, Fingerprint, FingerprintHasher, Frontier, MemoryFrontier,
@@ -193,7 +306,7 @@ pub mod config {
         DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST,
         DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
         ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS, ENV_PARSE_THREADS, ENV_PER_HOST,
-        ROBOTS_ATTEMPTS, available_cores, default_fetch_threads, default_parse_threads,
+        available_cores, default_fetch_threads, default_parse_threads,
     };
 }
 
@@ -206,6 +319,9 @@ pub use bytes;
 pub use http;
 /// The HTML parser and CSS selectors behind [`Page::select`].
 pub use scraper;
+/// Serialization: items are `Serialize` types. With arachne's serde rather than your own,
+/// derive with `#[derive(arachne::serde::Serialize)] #[serde(crate = "arachne::serde")]`.
+pub use serde;
 /// JSON values: request data and items as JSON.
 pub use serde_json;
 /// The URL crate.

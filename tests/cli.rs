@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::support::arachne;
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "url",
     "final_url",
     "status",
@@ -20,6 +20,7 @@ const FIELDS: [&str; 15] = [
     "attempts",
     "elapsed_ms",
     "fetched_at",
+    "method",
     "error",
 ];
 
@@ -483,7 +484,12 @@ fn extract_fields_into_items_with_headers_and_an_item_limit() {
         assert_eq!(keys, ["url", "title", "first_link"]);
         assert!(item["title"].as_str().unwrap().starts_with("Page "));
     }
-    assert!(stderr.contains("items    10 Fields"), "{stderr}");
+    assert!(stderr.contains("items    10 Extracted"), "{stderr}");
+    let link = items[0]["first_link"].as_str().unwrap();
+    assert!(
+        link.starts_with("http://127.0.0.1:"),
+        "links are absolute: {link}"
+    );
     assert!(stderr.contains("ended    item limit reached"), "{stderr}");
     assert!(
         seen.lock()

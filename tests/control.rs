@@ -258,3 +258,83 @@ fn close_after_errors_and_after_a_time() {
     assert_eq!(report.ended, EndReason::TimeLimit);
     assert!(report.pages < 2000);
 }
+
+#[test]
+fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let (other, seen) = recording();
+    let target = other.url_as("other.test", "/");
+    let server = TestServer::start(move |req| match req.path() {
+        "/robots.txt" => Response::not_found(),
+        "/here" => Response::redirect(302, "/there"),
+        "/there" => Response::html(format!(
+            "auth: {}",
+            req.header("authorization").unwrap_or("none")
+        )),
+        _ => Response::redirect(302, &target),
+    });
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&bodies);
+    crawl(
+        local()
+            .scope(arachne::Scope::Any)
+            .resolve("other.test", other.addr())
+            .seed(Request::get(server.url("/away")).basic_auth("me", "pw"))
+            .seed(Request::get(server.url("/here")).basic_auth("me", "pw"))
+            .on_page(move |page| log.lock().unwrap().push(page.text().into_owned())),
+    );
+    let seen = seen.lock().unwrap();
+    let (_, headers) = seen.iter().find(|(target, _)| target == "/").unwrap();
+    assert!(
+        headers.iter().all(|(name, _)| name != "authorization"),
+        "{headers:?}"
+    );
+    assert!(
+        bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|b| b.starts_with("auth: Basic ")),
+        "kept on the same origin"
+    );
+}
+
+#[test]
+fn a_post_answered_by_a_303_to_itself_is_not_a_loop() {
+    let server = TestServer::start(|req| match (req.method.as_str(), req.path()) {
+        (_, "/robots.txt") => Response::not_found(),
+        ("POST", "/form") => Response::redirect(303, "/form"),
+        _ => Response::html("thanks"),
+    });
+    let (_, records) = crawl(local().seed(Request::post(server.url("/form")).form(&[("a", "1")])));
+    let record = &records[0];
+    assert!(record.error.is_none(), "{:?}", record.error);
+    assert_eq!((record.status, record.redirects.len()), (Some(200), 1));
+}
+
+#[test]
+fn a_stop_before_the_run_holds_and_late_requests_are_refused() {
+    let server = Routes::new().page("/", "home").serve();
+    let builder = local().seed(server.url("/"));
+    let handle = builder.handle();
+    handle.stop("not today");
+    let (report, records) = crawl(builder);
+    assert!(records.is_empty());
+    assert_eq!(server.total_requests(), 0, "not even robots.txt");
+    assert_eq!(
+        report.ended,
+        EndReason::Stopped {
+            by: "not today".into()
+        }
+    );
+    assert!(!handle.enqueue(server.url("/")), "the crawl is over");
+
+    let server = Routes::new().page("/", "home").serve();
+    let builder = local().seed(server.url("/"));
+    let handle = builder.handle();
+    crawl(builder);
+    assert!(handle.is_finished());
+    assert!(
+        !handle.enqueue(server.url("/late")),
+        "too late, and said so"
+    );
+}

@@ -289,6 +289,15 @@ fn books_scrapes_the_shop_through_a_pipeline() {
         stdout.contains(&format!("{} books with a price, 3 dropped", priced.len())),
         "{stdout}"
     );
+    for category in arachne_testkit::shop::CATEGORIES {
+        let first = format!("/catalogue/category/{category}/index.html");
+        let second = format!("/catalogue/category/{category}/page-2.html");
+        assert_eq!(
+            (server.hits(&first), server.hits(&second)),
+            (1, 1),
+            "{category}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -311,6 +320,11 @@ fn login_posts_the_form_and_crawls_with_the_session() {
 
     // A wrong password: the members' pages stay shut.
     let output = example("login", &[&server.url("/login"), user, "wrong"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(!stdout.contains("Member page"), "{stdout}");
 }
@@ -364,7 +378,12 @@ mod books_spider {
         let list = Request::get("http://shop.test/").label("list");
         let out = run_spider(&spider(), list, 200, fixture(&shop, "/")).unwrap();
         let labels: Vec<_> = out.requests.iter().map(|r| r.label().unwrap()).collect();
-        assert_eq!(labels, ["book", "book", "book", "book", "book", "list"]);
+        assert_eq!(
+            labels,
+            [
+                "book", "book", "book", "book", "book", "list", "list", "list", "list"
+            ]
+        );
         assert_eq!(
             out.requests[0].url.as_str(),
             "http://shop.test/catalogue/1/index.html"
@@ -372,6 +391,10 @@ mod books_spider {
         assert_eq!(
             out.requests[5].url.as_str(),
             "http://shop.test/catalogue/page-2.html"
+        );
+        assert_eq!(
+            out.requests[6].url.as_str(),
+            "http://shop.test/catalogue/category/travel/index.html"
         );
     }
 

@@ -211,7 +211,7 @@ fn run_works_under_tokio_without_actix() {
 }
 
 #[test]
-fn run_blocking_inside_a_runtime_is_a_clear_error() {
+fn run_blocking_works_from_tokio_but_not_on_an_actix_thread() {
     let server = SyntheticSite::new(3, 1).serve();
     let seed = server.url("/page/0");
     let (in_tokio, in_actix) = run_guarded(move || {
@@ -224,15 +224,17 @@ fn run_blocking_inside_a_runtime_is_a_clear_error() {
         let in_actix = System::new().block_on(async move { crawler.run_blocking() });
         (in_tokio, in_actix)
     });
-    for result in [in_tokio, in_actix] {
-        let error = result.unwrap_err();
-        assert!(
-            matches!(error, arachne::Error::BlockingInRuntime),
-            "{error}"
-        );
-        assert!(error.to_string().contains("run().await"));
-    }
-    assert_eq!(server.total_requests(), 0);
+    assert_eq!(
+        in_tokio.unwrap().pages,
+        3,
+        "the crawl has a thread of its own"
+    );
+    let error = in_actix.unwrap_err();
+    assert!(
+        matches!(error, arachne::Error::BlockingInRuntime),
+        "{error}"
+    );
+    assert!(error.to_string().contains("run().await"));
 }
 
 /// Counts pages, and says how many when the crawl's system stops it.
@@ -386,4 +388,53 @@ fn messages_can_be_made_to_test_handlers() {
     assert_eq!(items[0].label.as_deref(), Some("list"));
     items[0].handle.stop("from a test");
     assert!(handle.is_stopped(), "the same crawl's handle");
+}
+
+#[test]
+fn dropping_the_run_future_stops_the_crawl() {
+    let server = slow_site(2000);
+    let seed = server.url("/page/0");
+    let stats = run_guarded(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let (seen_five, five) = tokio::sync::oneshot::channel();
+            let seen_five = Mutex::new(Some(seen_five));
+            let count = Mutex::new(0);
+            let crawler = local()
+                .seed(seed)
+                .per_host(2)
+                .on_page(move |_| {
+                    let mut count = count.lock().unwrap();
+                    *count += 1;
+                    if *count == 5
+                        && let Some(tx) = seen_five.lock().unwrap().take()
+                    {
+                        let _ = tx.send(());
+                    }
+                })
+                .build()
+                .unwrap();
+            let stats = crawler.stats();
+            tokio::select! {
+                _ = crawler.run() => panic!("the crawl of 2000 slow pages ended first"),
+                _ = five => {}
+            }
+            stats
+        })
+    });
+    let deadline = std::time::Instant::now() + crate::support::HANG_GUARD;
+    let mut last = stats.snapshot().pages;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = stats.snapshot();
+        if now.pages == last && now.in_flight == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the crawl went on");
+        last = now.pages;
+    }
+    assert!(last < 2000, "{last} pages");
 }

@@ -108,12 +108,12 @@ fn robots_always_unavailable_refuses_the_host() {
     );
     assert_eq!(
         server.hits("/robots.txt"),
-        arachne::config::ROBOTS_ATTEMPTS as u64
+        arachne_core::ROBOTS_ATTEMPTS as u64
     );
     assert_eq!(server.hits("/"), 0);
     assert_eq!(
         report.robots_fetched,
-        u64::from(arachne::config::ROBOTS_ATTEMPTS)
+        u64::from(arachne_core::ROBOTS_ATTEMPTS)
     );
 }
 

@@ -12,12 +12,15 @@ pub struct Book {
     pub url: String,
 }
 
-/// List pages (`list`) lead to books (`book`) and to the next list page.
+/// List pages (`list`) lead to books (`book`), to the next list page, and to the
+/// categories, which are lists too.
 pub fn spider() -> Router {
     Router::new()
         .route("list", |page: &Page<'_>, out: &mut Out| {
             out.follow(page.select("article.product_pod h3 a"), "book");
             out.follow(page.select("li.next a"), "list");
+            // Each category is a list of its own (the crawl fetches each page once).
+            out.follow(page.select(".side_categories ul li ul li a"), "list");
             Ok(())
         })
         .route("book", |page: &Page<'_>, out: &mut Out| {

@@ -139,7 +139,7 @@ pub(crate) struct CrawlArgs {
     #[arg(long, value_name = "N", value_parser = count::<u64>(settings::MAX_PAGES))]
     pub close_after_items: Option<u64>,
 
-    /// Stop once this many URLs have failed (at least 1).
+    /// Stop once this many pages have failed to fetch (refusals such as robots.txt do not count; at least 1).
     #[arg(long, value_name = "N", value_parser = count::<u64>(settings::MAX_PAGES))]
     pub close_after_errors: Option<u64>,
 

@@ -157,6 +157,14 @@ fn check_combinations(
         (false, true) => return Err("--extract needs --items: where the items go".into()),
         _ => {}
     }
+    if let (Some(out), Some(items)) = (&args.out, &args.items)
+        && out == items
+    {
+        return Err(format!(
+            "--out and --items are both {}: records and items need an output each",
+            out.display()
+        ));
+    }
     if args.warc_max_size.is_some() && args.warc.is_none() {
         return Err("--warc-max-size needs --warc".into());
     }
@@ -371,10 +379,11 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
     builder.build()
 }
 
-/// The items of `--extract`: one per page, with the fields that matched, after the URL.
+/// The items of `--extract`: one per page, its URL and then every field (`null` where
+/// nothing matched); counted as `Extracted` in the report.
 #[derive(serde::Serialize)]
 #[serde(transparent)]
-struct Fields(serde_json::Map<String, serde_json::Value>);
+struct Extracted(serde_json::Map<String, serde_json::Value>);
 
 /// The spider of `--extract`: follows every link, and emits the fields of each page that
 /// has any.
@@ -389,26 +398,35 @@ impl crate::Spider for FieldSpider {
         let mut fields = serde_json::Map::new();
         fields.insert("url".into(), page.request().url.as_str().into());
         let html = page.html();
+        let base = page.base();
+        let mut matched = false;
         for field in &self.0 {
-            let Some(element) = html.select(&field.selector).next() else {
-                continue;
-            };
-            let value = match &field.attr {
-                Some(attr) => element.value().attr(attr).map(str::to_owned),
-                None => Some(
-                    element
-                        .text()
-                        .flat_map(str::split_whitespace)
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ),
-            };
-            if let Some(value) = value {
-                fields.insert(field.name.clone(), value.into());
-            }
+            let value = html.select(&field.selector).next().and_then(|element| {
+                match &field.attr {
+                    // Links as absolute URLs, as a reader of the items wants them.
+                    Some(attr) if matches!(attr.as_str(), "href" | "src") => {
+                        element.value().attr(attr).map(|v| {
+                            base.join(v.trim())
+                                .map_or_else(|_| v.to_owned(), String::from)
+                        })
+                    }
+                    Some(attr) => element.value().attr(attr).map(str::to_owned),
+                    None => Some(
+                        element
+                            .text()
+                            .flat_map(str::split_whitespace)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                }
+            });
+            matched |= value.is_some();
+            // Every field, `null` when it did not match: CSV takes its columns from the
+            // first item.
+            fields.insert(field.name.clone(), value.into());
         }
-        if fields.len() > 1 {
-            out.item(Fields(fields));
+        if matched {
+            out.item(Extracted(fields));
         }
         Ok(())
     }

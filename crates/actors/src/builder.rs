@@ -366,8 +366,9 @@ impl CrawlerBuilder {
     }
 
     /// Stops the crawl once this many items have been emitted (Scrapy's
-    /// `CLOSESPIDER_ITEMCOUNT`): exactly this many reach the outputs. At least 1. By
-    /// default, no limit.
+    /// `CLOSESPIDER_ITEMCOUNT`): exactly this many reach the outputs and subscribers.
+    /// Pipeline stages see items before the limit, so a stage that writes items elsewhere
+    /// may see a few more. At least 1. By default, no limit.
     pub fn close_after_items(mut self, items: u64) -> Self {
         if let Some(items) = self.checked("close_after_items", settings::MAX_PAGES.check(items)) {
             self.close_after_items = Some(items);
@@ -375,8 +376,10 @@ impl CrawlerBuilder {
         self
     }
 
-    /// Stops the crawl once this many records have an error (Scrapy's
-    /// `CLOSESPIDER_ERRORCOUNT`). At least 1. By default, no limit.
+    /// Stops the crawl once this many pages have failed (Scrapy's
+    /// `CLOSESPIDER_ERRORCOUNT`): a fetch that failed (timeout, connect, ...), or a page the
+    /// spider failed on. Refusals (robots.txt, a hook's drop, a denied address) are not
+    /// failures. At least 1. By default, no limit.
     pub fn close_after_errors(mut self, errors: u64) -> Self {
         if let Some(errors) = self.checked("close_after_errors", settings::MAX_PAGES.check(errors))
         {

@@ -140,18 +140,24 @@ impl Crawler {
         report
     }
 
-    /// Runs the crawl to the end on this thread, blocking it, and returns its report: for
-    /// synchronous programs. Subscribers can be closures, actors the crawl starts
-    /// ([`CrawlerBuilder::subscribe_actor`]), or actors of another thread's system.
+    /// Runs the crawl to the end, blocking this thread, and returns its report: for
+    /// synchronous programs (and tokio's `spawn_blocking`). Subscribers can be closures,
+    /// actors the crawl starts ([`CrawlerBuilder::subscribe_actor`]), or actors of another
+    /// thread's system.
     ///
     /// # Errors
-    /// As [`Crawler::run`], and [`Error::BlockingInRuntime`] when called from inside an
-    /// async runtime (a tokio runtime, an actix system), where `run().await` belongs.
+    /// As [`Crawler::run`], and [`Error::BlockingInRuntime`] when called on a thread of an
+    /// actix system: blocking it would stall the actors living there, your subscribers
+    /// perhaps. Use `run().await` there.
     pub fn run_blocking(self) -> Result<CrawlReport, Error> {
-        if tokio::runtime::Handle::try_current().is_ok() || actix::System::try_current().is_some() {
+        if actix::System::try_current().is_some() {
             return Err(Error::BlockingInRuntime);
         }
-        actix::System::new().block_on(self.run_here(None))
+        let crawl = std::thread::Builder::new()
+            .name("arachne-crawl".into())
+            .spawn(move || actix::System::new().block_on(self.run_here(None)))
+            .map_err(Error::Thread)?;
+        crawl.join().unwrap_or(Err(Error::Interrupted))
     }
 
     /// Starts the crawl and returns the stream of its pages and items, ending with

@@ -107,16 +107,8 @@ pub(crate) async fn items(
                 }
             }
         }
-        if let Some(limit) = delivery.item_limit {
-            let emitted = delivery.items_emitted.fetch_add(1, Ordering::AcqRel);
-            if emitted >= limit {
-                counts.lost += 1;
-                continue;
-            }
-            if emitted + 1 == limit {
-                delivery.handle.stop_with(EndReason::ItemLimit);
-            }
-        }
+        // Serialized before it takes a place under the item limit, so that an item that
+        // cannot be written never counts.
         let json = if delivery.item_sinks.is_empty() {
             None
         } else {
@@ -129,6 +121,16 @@ pub(crate) async fn items(
                 }
             }
         };
+        if let Some(limit) = delivery.item_limit {
+            let emitted = delivery.items_emitted.fetch_add(1, Ordering::AcqRel);
+            if emitted >= limit {
+                counts.lost += 1;
+                continue;
+            }
+            if emitted + 1 == limit {
+                delivery.handle.stop_with(EndReason::ItemLimit);
+            }
+        }
         let kind = item.type_name();
         if let Some(json) = json {
             for sink in &delivery.item_sinks {

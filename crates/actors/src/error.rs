@@ -45,10 +45,10 @@ pub enum Error {
     /// down from outside).
     #[error("the crawl was interrupted: the actor system stopped")]
     Interrupted,
-    /// `run_blocking` was called from inside an async runtime (tokio, actix), where
-    /// blocking the thread could stall the crawl's own subscribers. Await
+    /// `run_blocking` was called on a thread of an actix system, where blocking could stall
+    /// the actors that receive the crawl's pages. Await
     /// [`Crawler::run`](crate::Crawler::run) there instead.
-    #[error("run_blocking() was called inside an async runtime: use `crawler.run().await` there")]
+    #[error("run_blocking() was called inside an actix system: use `crawler.run().await` there")]
     BlockingInRuntime,
     /// The crawl's thread could not be started.
     #[error("cannot start the crawl's thread: {0}")]

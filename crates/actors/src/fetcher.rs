@@ -83,6 +83,9 @@ pub(crate) struct FetchJob {
     /// The request as the last redirect left it (a 303 turns a POST into a GET); `None`
     /// before any redirect.
     pub hop: Option<Box<CrawlRequest>>,
+    /// The fingerprints of the requests made so far in the redirect chain: a redirect to one
+    /// of them is a loop (a POST answered by a 303 to its own URL is not: that is a GET).
+    pub chain: Vec<arachne_core::Fingerprint>,
     pub redirects: Vec<Redirect>,
     /// Requests made for the current hop (retries included).
     pub attempts: u32,
@@ -96,6 +99,7 @@ impl FetchJob {
             kind,
             target: request.url.clone(),
             hop: None,
+            chain: Vec::new(),
             request,
             redirects: Vec::new(),
             attempts: 0,
@@ -452,6 +456,7 @@ async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats)
         attempts: job.attempts,
         elapsed_ms: elapsed_ms(started.0),
         fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
+        method: job.request.method().as_str().to_owned(),
         error,
     });
     tracing::debug!(url = %record.url, status = ?record.status, ms = record.elapsed_ms, error = ?record.error.as_ref().map(|e| e.kind), "fetched");
@@ -560,7 +565,19 @@ async fn send(
     }
     let client = match &outbound.proxy {
         None => ctx.client.clone(),
-        Some(proxy) => proxy_client(ctx, proxy)?,
+        Some(proxy) => {
+            // The proxy resolves the target, so the crawler checks it first.
+            if ctx.shared.deny_private
+                && let Some(Host::Domain(name)) = outbound.url.host()
+                && let Some(denied) = ctx.shared.client_settings.resolver.denied(name).await
+            {
+                return Err(RecordError {
+                    kind: ErrorKind::DeniedAddress,
+                    message: denied.to_string(),
+                });
+            }
+            proxy_client(ctx, proxy)?
+        }
     };
     let mut request = client
         .request(outbound.method.clone(), outbound.url.clone())
@@ -584,6 +601,9 @@ async fn send(
     Ok((response, head))
 }
 
+/// The most proxy clients a fetcher thread keeps.
+const MAX_PROXY_CLIENTS: usize = 64;
+
 /// The client of this fetcher thread for a proxy, built on first use.
 fn proxy_client(ctx: &FetchContext, proxy: &Url) -> Result<reqwest::Client, RecordError> {
     if let Some(client) = ctx.proxies.borrow().get(proxy) {
@@ -591,12 +611,15 @@ fn proxy_client(ctx: &FetchContext, proxy: &Url) -> Result<reqwest::Client, Reco
     }
     let client =
         build_client(&ctx.shared.client_settings, Some(proxy)).map_err(|e| RecordError {
-            kind: ErrorKind::Request,
+            kind: ErrorKind::InvalidRequest,
             message: format!("cannot use the proxy {proxy}: {e}"),
         })?;
-    ctx.proxies
-        .borrow_mut()
-        .insert(proxy.clone(), client.clone());
+    let mut proxies = ctx.proxies.borrow_mut();
+    // Rotating proxies should not grow the cache without end.
+    if proxies.len() >= MAX_PROXY_CLIENTS {
+        proxies.clear();
+    }
+    proxies.insert(proxy.clone(), client.clone());
     Ok(client)
 }
 
@@ -643,7 +666,7 @@ fn page_request<'j>(ctx: &FetchContext, job: &'j FetchJob) -> Result<Outbound<'j
     }
     if let Some(error) = errors.into_iter().next() {
         return Err(HookVerdict::Error(RecordError {
-            kind: ErrorKind::Request,
+            kind: ErrorKind::InvalidRequest,
             message: error,
         }));
     }
@@ -730,7 +753,10 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
                 format!("more than {} redirects", shared.max_redirects),
             );
         }
-        if location == job.request.url || job.redirects.iter().any(|r| r.url == location) {
+        let next = job.current().redirected(location.clone(), status);
+        let next_fingerprint = next.fingerprint();
+        job.chain.push(job.current().fingerprint());
+        if job.chain.contains(&next_fingerprint) {
             return fail(
                 last,
                 job,
@@ -749,8 +775,7 @@ async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
                 format!("redirect to {location} not followed: out of scope"),
             );
         }
-        let next = job.current().redirected(location.clone(), status);
-        if !shared.seen.insert(next.fingerprint()) {
+        if !shared.seen.insert(next_fingerprint) {
             // The target is crawled on its own (or was): this URL ends at its redirect.
             return Hop::Final(Box::new(last), job);
         }
@@ -794,16 +819,26 @@ impl Sent {
         if shared.archives.is_empty() {
             return Self::default();
         }
+        let mut headers: Vec<(String, String)> = outbound
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        // The cookies the jar is about to add on the way out.
+        if let Some(jar) = &shared.client_settings.cookies
+            && let Some(cookies) = reqwest::cookie::CookieStore::cookies(&**jar, outbound.url)
+        {
+            headers.push((
+                "Cookie".to_owned(),
+                String::from_utf8_lossy(cookies.as_bytes()).into_owned(),
+            ));
+        }
         Self {
             method: outbound.method.as_str().to_owned(),
-            headers: outbound
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                    (name.as_str().to_owned(), value)
-                })
-                .collect(),
+            headers,
             body: outbound.body.clone().unwrap_or_default(),
         }
     }
@@ -1078,6 +1113,7 @@ fn failed_record(
         attempts: job.attempts,
         elapsed_ms: elapsed_ms(started),
         fetched_at: humantime::format_rfc3339_millis(fetched_at).to_string(),
+        method: job.request.method().as_str().to_owned(),
         error: Some(error),
     })
 }
@@ -1091,8 +1127,11 @@ pub(crate) fn build_client(
     if let Some(jar) = &settings.cookies {
         builder = builder.cookie_provider(Arc::clone(jar));
     }
+    let mut resolver = settings.resolver.clone();
     if let Some(proxy) = proxy {
         builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+        // The proxy is the user's choice, private or not; targets are checked in `send`.
+        resolver.deny_private = false;
     }
     builder
         .user_agent(settings.user_agent.clone())
@@ -1101,7 +1140,7 @@ pub(crate) fn build_client(
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .dns_resolver(settings.resolver.clone())
+        .dns_resolver(resolver)
         // The fetcher decodes bodies itself, so the response headers stay as received.
         .default_headers(HeaderMap::from_iter([(
             ACCEPT_ENCODING_HEADER,

@@ -56,6 +56,26 @@ impl Resolve for Resolver {
     }
 }
 
+impl Resolver {
+    /// Whether a host name resolves to a refused address (any of its addresses): the
+    /// check for requests sent through a proxy, which resolves names itself. A name that
+    /// does not resolve is left to the proxy.
+    pub async fn denied(&self, host: &str) -> Option<DeniedAddress> {
+        let host = host.to_ascii_lowercase();
+        let addrs: Vec<SocketAddr> = match self.overrides.get(&host) {
+            Some(addr) => vec![*addr],
+            None => tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .ok()?
+                .collect(),
+        };
+        addrs
+            .iter()
+            .any(|addr| is_denied(addr.ip()))
+            .then_some(DeniedAddress(host))
+    }
+}
+
 /// Loopback, private, link-local, unspecified, broadcast, shared (CGNAT) and unique-local
 /// addresses: where a crawler fed untrusted URLs must not go.
 pub(crate) fn is_denied(ip: IpAddr) -> bool {

@@ -316,6 +316,8 @@ pub(crate) struct Supervisor {
     /// URLs taken from the frontier that only the part of a pending seed allows: they wait
     /// until every seed has landed, and are checked again then. Sitemaps wait too.
     held: Vec<CrawlRequest>,
+    /// Pages that failed (a fetch failure, or the spider's), for `close_after_errors`.
+    failures: u64,
 }
 
 /// What to do with a URL taken from the frontier, given the scope as it stands.
@@ -365,6 +367,7 @@ impl Supervisor {
             scope_changed: false,
             pending_seeds: HashSet::new(),
             held: Vec::new(),
+            failures: 0,
         }
     }
 
@@ -469,6 +472,11 @@ impl Supervisor {
 
     /// Sends work to fetchers while there is free capacity and polite hosts.
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        if !self.stopping && self.handle.is_stopped() {
+            // A stop asked from anywhere holds at once, not at the next tick.
+            self.begin_stop(ctx);
+            return;
+        }
         let now = Instant::now();
         if self.stopping {
             // Pages between two requests get a record saying they were interrupted.
@@ -592,11 +600,11 @@ impl Supervisor {
     /// Forgets a queued URL that a seed's landing put out of scope.
     fn drop_out_of_scope(&mut self, request: &CrawlRequest) {
         self.report.out_of_scope += 1;
-        // It was counted as queued when it was found.
-        if request.depth == 0 {
-            self.report.sitemap_urls = self.report.sitemap_urls.saturating_sub(1);
-        } else {
+        // It was counted as queued when it was found: on a page, or in a sitemap.
+        if request.depth > 0 {
             self.report.links_queued = self.report.links_queued.saturating_sub(1);
+        } else if request.parent.is_some() {
+            self.report.sitemap_urls = self.report.sitemap_urls.saturating_sub(1);
         }
         if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
             host.accepted = host.accepted.saturating_sub(1);
@@ -887,7 +895,12 @@ impl Supervisor {
             return;
         }
         if let Some(done) = self.done.take() {
+            self.handle.mark_finished();
+            // Requests given at the last moment, before the mark, are counted as not
+            // crawled rather than lost without a word.
+            let late = self.handle.take_requests().len() as u64;
             let mut report = std::mem::take(&mut self.report);
+            report.not_crawled += late;
             report.not_crawled += (self.frontier.len() + self.held.len()) as u64;
             report.stopped = self.stopping;
             report.ended = if self.stopping {
@@ -947,6 +960,19 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// Whether a record's error is a failure, as `close_after_errors` counts them: the page could
+/// not be had. Refusals (robots.txt, a hook, a denied address) and interruptions are
+/// choices, not failures.
+fn is_failure(kind: ErrorKind) -> bool {
+    !matches!(
+        kind,
+        ErrorKind::RobotsDisallowed
+            | ErrorKind::Dropped
+            | ErrorKind::DeniedAddress
+            | ErrorKind::Interrupted
+    )
 }
 
 /// `now + wait`, saturating: a wait too long to represent ends a year from now, which a
@@ -1129,8 +1155,10 @@ impl Handler<Done> for Supervisor {
                 for request in new_requests {
                     self.enqueue(request);
                 }
+                let failed = record.error.as_ref().is_some_and(|e| is_failure(e.kind));
+                self.failures += u64::from(failed || spider_error);
                 if let Some(max) = self.limits.close_after_errors
-                    && self.report.error_count() >= max
+                    && self.failures >= max
                 {
                     self.handle.stop_with(EndReason::ErrorLimit);
                     self.begin_stop(ctx);

@@ -17,7 +17,7 @@ use crate::request::Request;
 /// use arachne_core::CrawlHandle;
 ///
 /// let handle = CrawlHandle::new();
-/// handle.enqueue("https://shop.test/new-arrivals");
+/// assert!(handle.enqueue("https://shop.test/new-arrivals"));
 /// handle.stop("found what we came for");
 /// handle.stop("a second reason is ignored");
 /// assert!(handle.is_stopped());
@@ -29,6 +29,8 @@ pub struct CrawlHandle(Arc<Shared>);
 #[derive(Default)]
 struct Shared {
     stopped: AtomicBool,
+    /// The crawl has ended: requests given now would never be taken.
+    finished: AtomicBool,
     /// Why, the first time it was asked.
     reason: Mutex<Option<EndReason>>,
     /// Requests given to the crawl and not yet taken by it.
@@ -81,16 +83,33 @@ impl CrawlHandle {
 
     /// Gives the crawl a request: an absolute URL with its intent. It is queued as a
     /// request found by no page (depth 0), and obeys the scope, robots.txt, politeness,
-    /// deduplication and limits like any other. Requests given after a stop are dropped.
-    pub fn enqueue(&self, request: impl Into<Request>) {
-        if self.is_stopped() {
-            return;
+    /// deduplication and limits like any other.
+    ///
+    /// Returns `false`, and drops the request, when the crawl was stopped or has ended. A
+    /// crawl ends when nothing is left to do: requests given by code that runs while a
+    /// page is delivered (a spider, a closure, an actor's handler) are always in time,
+    /// while a reader of the event stream may be too late.
+    pub fn enqueue(&self, request: impl Into<Request>) -> bool {
+        if self.is_stopped() || self.0.finished.load(Ordering::Acquire) {
+            return false;
         }
         self.0
             .requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(request.into());
+        true
+    }
+
+    /// Marks the crawl as ended: called by the crawl itself when it finishes, so that
+    /// later [`CrawlHandle::enqueue`] calls say they were too late.
+    pub fn mark_finished(&self) {
+        self.0.finished.store(true, Ordering::Release);
+    }
+
+    /// Whether the crawl has ended.
+    pub fn is_finished(&self) -> bool {
+        self.0.finished.load(Ordering::Acquire)
     }
 
     /// Takes the requests given so far: for the crawl's supervisor.

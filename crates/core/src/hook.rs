@@ -1,5 +1,5 @@
 //! Request and response hooks: code that shapes every page request before it is sent, and
-//! judges every response before it is parsed (Scrapy's downloader middlewares, Colly's
+//! judges every final response before it is parsed (Scrapy's downloader middlewares, Colly's
 //! `OnRequest` and `OnResponse`).
 //!
 //! Hooks run in the order they were added, on the fetcher threads, for every hop of every
@@ -54,8 +54,8 @@ pub trait Hook: Send + Sync + 'static {
         Decision::Continue
     }
 
-    /// Called on each final response of a page (after redirects), body read, before
-    /// it is parsed.
+    /// Called on each final response of a page (after redirects: redirect responses do
+    /// not reach it), body read, before it is parsed.
     fn response(&self, response: &Incoming<'_>) -> Decision {
         let _ = response;
         Decision::Continue
@@ -120,7 +120,8 @@ impl<'a> Outgoing<'a> {
         }
     }
 
-    /// The request as queued (label, data, depth, parent).
+    /// The request as it stands: as queued, or as its redirects made it (a 303 turns a
+    /// POST into a GET); with its label, data, depth and parent.
     pub fn request(&self) -> &CrawlRequest {
         self.request
     }

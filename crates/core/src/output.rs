@@ -154,7 +154,7 @@ pub struct CsvWriter<W: Write> {
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 16] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "url",
     "final_url",
     "status",
@@ -169,6 +169,7 @@ pub const CSV_COLUMNS: [&str; 16] = [
     "attempts",
     "elapsed_ms",
     "fetched_at",
+    "method",
     "error_kind",
     "error_message",
 ];
@@ -218,6 +219,7 @@ impl<W: Write + Send + 'static> RecordWriter for CsvWriter<W> {
             r.attempts.to_string(),
             r.elapsed_ms.to_string(),
             r.fetched_at.clone(),
+            r.method.clone(),
             opt(r.error.as_ref().map(|e| e.kind.to_string())),
             opt(r.error.as_ref().map(|e| e.message.clone())),
         ];
@@ -403,6 +405,7 @@ mod tests {
             attempts: 1,
             elapsed_ms: 2,
             fetched_at: "2026-01-01T00:00:00.000Z".into(),
+            method: "GET".into(),
             error: Some(RecordError {
                 kind: ErrorKind::RedirectLoop,
                 message: "loop, again".into(),

@@ -37,9 +37,16 @@ pub struct PageRecord {
     pub elapsed_ms: u64,
     /// When the fetch started, RFC 3339 in UTC.
     pub fetched_at: String,
+    /// The method of the request as queued (`GET`; `POST` for a form, say).
+    #[serde(default = "get")]
+    pub method: String,
     /// Why the fetch failed or stopped short; `null` on success. An HTTP error status such
     /// as 404 is not an error here: it is in `status`.
     pub error: Option<RecordError>,
+}
+
+fn get() -> String {
+    "GET".to_owned()
 }
 
 /// One redirect response.
@@ -104,6 +111,9 @@ pub enum ErrorKind {
     /// A hook dropped the request or its response (see `hook::Decision::Drop`), or asked
     /// for retries past the budget.
     Dropped,
+    /// The request could not be built: an invalid header, a proxy that is not a proxy
+    /// URL. Never retried.
+    InvalidRequest,
     /// The fetch was lost inside the crawler (a fault in arachne, never expected).
     Internal,
 }
@@ -128,6 +138,7 @@ impl ErrorKind {
             ErrorKind::DeniedAddress => "denied_address",
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Dropped => "dropped",
+            ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Internal => "internal",
         }
     }
@@ -161,6 +172,7 @@ mod tests {
             attempts: 1,
             elapsed_ms: 3,
             fetched_at: "2026-01-01T00:00:00.000Z".into(),
+            method: "GET".into(),
             error: Some(RecordError {
                 kind: ErrorKind::TooManyRedirects,
                 message: "x".into(),
@@ -169,7 +181,7 @@ mod tests {
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(json["error"]["kind"], "too_many_redirects");
         assert!(json["status"].is_null());
-        assert_eq!(json.as_object().unwrap().len(), 15);
+        assert_eq!(json.as_object().unwrap().len(), 16);
         let back: PageRecord = serde_json::from_value(json).unwrap();
         assert_eq!(back, record);
     }

@@ -442,6 +442,7 @@ mod tests {
             attempts: 1,
             elapsed_ms: 1,
             fetched_at: String::new(),
+            method: "GET".into(),
             error: error.map(|kind| RecordError {
                 kind,
                 message: "connection refused".into(),

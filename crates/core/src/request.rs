@@ -27,7 +27,7 @@ use crate::normalize::{LinkSkip, normalize, resolve_link};
 ///     .label("results")
 ///     .data(json!({ "query": "rust" }))
 ///     .priority(10);
-/// assert_eq!(search.label_str(), Some("results"));
+/// assert_eq!(search.intent().label.as_deref(), Some("results"));
 /// assert_eq!(list.target(), "https://shop.test/catalogue/");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -162,11 +162,6 @@ impl Request {
     /// The URL as given.
     pub fn target(&self) -> &str {
         &self.target
-    }
-
-    /// The label, if any.
-    pub fn label_str(&self) -> Option<&str> {
-        self.intent.label.as_deref()
     }
 
     /// The method.
@@ -337,13 +332,13 @@ impl CrawlRequest {
         self.intent.as_ref().and_then(|i| i.body.as_ref())
     }
 
-    /// The identity of the request for deduplication: the URL's fingerprint for a GET or
-    /// HEAD without a body; otherwise the method, URL and body together, so that two
-    /// searches posted to one URL are two requests.
+    /// The identity of the request for deduplication: the URL's fingerprint for a GET
+    /// without a body; otherwise the method, URL and body together, so that two searches
+    /// posted to one URL are two requests, and a HEAD is not the GET of its URL.
     pub fn fingerprint(&self) -> Fingerprint {
         let method = self.method();
         match self.body() {
-            None if *method == Method::GET || *method == Method::HEAD => Fingerprint::of(&self.url),
+            None if *method == Method::GET => Fingerprint::of(&self.url),
             body => Fingerprint::of_parts(&[
                 method.as_str().as_bytes(),
                 self.url.as_str().as_bytes(),
@@ -353,10 +348,22 @@ impl CrawlRequest {
     }
 
     /// The same request at another URL: a redirect hop. 301, 302 and 303 turn it into a GET
-    /// without a body, as browsers do; 307 and 308 keep the method and body.
+    /// without a body, as browsers do; 307 and 308 keep the method and body. Credentials
+    /// (`Authorization`, `Cookie`, `Proxy-Authorization`) do not follow a redirect to
+    /// another origin (scheme, host or port).
     pub fn redirected(&self, url: Url, status: u16) -> Self {
         let mut next = self.clone();
         next.url = normalize(url);
+        let same_origin = self.url.scheme() == next.url.scheme()
+            && self.url.host_str() == next.url.host_str()
+            && self.url.port_or_known_default() == next.url.port_or_known_default();
+        if !same_origin && let Some(intent) = next.intent.as_mut() {
+            intent.headers.retain(|(name, _)| {
+                !["authorization", "cookie", "proxy-authorization"]
+                    .iter()
+                    .any(|secret| name.eq_ignore_ascii_case(secret))
+            });
+        }
         if matches!(status, 301..=303)
             && let Some(intent) = next.intent.as_mut()
             && intent.method != Method::HEAD
@@ -469,6 +476,33 @@ mod tests {
         let after_307 = post.redirected("http://a.test/login2".parse().unwrap(), 307);
         assert_eq!(after_307.method(), &Method::POST);
         assert!(after_307.body().is_some());
+    }
+
+    #[test]
+    fn credentials_stay_with_their_origin() {
+        let r = Request::get("http://a.test/private")
+            .basic_auth("me", "pw")
+            .header("Cookie", "s=1")
+            .header("X-Keep", "yes")
+            .resolve(None, 0, None)
+            .unwrap();
+        let same = r.redirected("http://a.test/elsewhere".parse().unwrap(), 302);
+        assert_eq!(same.headers().len(), 3);
+        for other in ["http://b.test/", "https://a.test/", "http://a.test:8080/"] {
+            let moved = r.redirected(other.parse().unwrap(), 302);
+            assert_eq!(
+                moved.headers(),
+                [("X-Keep".to_owned(), "yes".to_owned())],
+                "{other}"
+            );
+        }
+        let head = Request::new(Method::HEAD, "http://a.test/")
+            .resolve(None, 0, None)
+            .unwrap();
+        let get = Request::get("http://a.test/")
+            .resolve(None, 0, None)
+            .unwrap();
+        assert_ne!(head.fingerprint(), get.fingerprint());
     }
 
     #[test]

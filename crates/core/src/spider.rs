@@ -53,7 +53,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::html::{base_url, decode_html, extract_links, is_html};
+use crate::html::{MAX_NESTING, base_url, decode_html, extract_links, is_html, nesting_cut};
 use crate::item::Item;
 use crate::request::{CrawlRequest, Request, RequestError};
 
@@ -330,8 +330,12 @@ impl<'a> Page<'a> {
     /// The parsed document, parsed on first use (the crawler hands over the one it
     /// parsed for links).
     pub fn html(&self) -> &Html {
-        self.html
-            .get_or_init(|| Html::parse_document(self.body_text()))
+        self.html.get_or_init(|| {
+            // Cut where markup nests too deep, as the crawler does for its own parse.
+            let text = self.body_text();
+            let cut = nesting_cut(text, MAX_NESTING).unwrap_or(text.len());
+            Html::parse_document(&text[..cut])
+        })
     }
 
     /// Every distinct http(s) link of an HTML page, resolved and normalized, in document
