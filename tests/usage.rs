@@ -220,3 +220,20 @@ fn help_shows_the_real_user_agent_and_the_value_syntax() {
     assert!(!help.contains("VERSION"), "{help}");
     assert!(help.contains("Zero means"), "{help}");
 }
+
+#[test]
+fn an_explicit_value_wins_over_a_bad_variable() {
+    // The builder reads the environment only when asked (`from_env`, as the CLI does), and
+    // a value set explicitly makes a bad variable for the same knob irrelevant.
+    let server = SyntheticSite::new(2, 1).serve();
+    let output = arachne(
+        &["crawl", &server.url("/page/0"), "--per-host", "2", "-q"],
+        &[("ARACHNE_PER_HOST", "many")],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.hits("/page/1"), 1);
+}
