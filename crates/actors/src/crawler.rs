@@ -323,10 +323,11 @@ impl Crawler {
             for client in clients {
                 let arbiter = Arbiter::new();
                 let shared = Arc::clone(&fetch_shared);
-                let me = ctx.address();
-                supervisor.add_fetcher(Fetcher::start_in_arbiter(&arbiter.handle(), move |_| {
+                let me = ctx.address().recipient();
+                let fetcher = Fetcher::start_in_arbiter(&arbiter.handle(), move |_| {
                     Fetcher::new(client, shared, me)
-                }));
+                });
+                supervisor.add_fetcher(fetcher.recipient());
                 fetch_arbiters.push(arbiter);
             }
             supervisor

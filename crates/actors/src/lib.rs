@@ -41,6 +41,8 @@ mod error;
 mod fetcher;
 mod messages;
 mod parser;
+mod politeness;
+mod protocol;
 mod resolve;
 mod scope;
 mod sink;

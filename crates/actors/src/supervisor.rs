@@ -6,108 +6,20 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Recipient};
 use arachne_core::{
     CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, EndReason, ErrorKind, Fingerprint,
-    Frontier, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, PageRecord, ROBOTS_ATTEMPTS,
-    RecordError, RobotsRules, ScopeRules, SeenSet, host_key, robots_url,
+    Frontier, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, ROBOTS_ATTEMPTS, RecordError,
+    RobotsRules, ScopeRules, SeenSet, host_key,
 };
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::deliver::ItemCounts;
-use crate::fetcher::{Fetch, FetchJob, Fetcher, JobKind};
-use crate::parser::LinkCounts;
+use crate::politeness::{Gate, Host, RobotsState, after, autothrottle_delay, scaled};
+use crate::protocol::{
+    Done, Fetch, FetchJob, Finished, JobKind, PageDone, RobotsOutcome, SitemapDone,
+};
 use crate::scope::SharedScope;
-
-/// A fetcher finished a job's hop. Exactly one `Done` arrives for every `Fetch` sent.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Done {
-    pub fetcher: usize,
-    /// The host the hop went to, and whether it counted against that host's limit.
-    pub host: String,
-    pub charged_host: bool,
-    /// Latency and status of the response, for autothrottle.
-    pub response: Option<(Duration, Option<u16>)>,
-    pub finished: Finished,
-}
-
-pub(crate) enum Finished {
-    /// The URL is done: its record, and the new in-scope links of its page.
-    Page(Box<PageDone>),
-    /// The URL redirected to a new, in-scope URL: the next hop goes through the supervisor,
-    /// so it obeys the same politeness as any request.
-    Redirect(Box<FetchJob>),
-    /// A transient failure: try the hop again after a backoff, or after `Retry-After`.
-    Retry {
-        job: Box<FetchJob>,
-        retry_after: Option<Duration>,
-    },
-    /// A host's robots.txt arrived, or could not be had.
-    Robots {
-        host: String,
-        outcome: RobotsOutcome,
-    },
-    /// A sitemap was read, or could not be.
-    Sitemap(Box<SitemapDone>),
-}
-
-pub(crate) enum RobotsOutcome {
-    Rules(RobotsRules),
-    /// 5xx, 429 or no response: the host waits, and its robots.txt is tried again. The
-    /// kind says why: `connect` or `timeout` when the host cannot be reached (its pages'
-    /// records then carry that kind), `robots_unavailable` otherwise.
-    Unavailable(RecordError),
-    /// robots.txt redirected to a host out of scope, which is not fetched: the host is
-    /// crawled as if it had none (as for a 4xx, RFC 9309).
-    RedirectOutOfScope(String),
-}
-
-/// What a sitemap gave.
-pub(crate) struct SitemapDone {
-    pub url: Url,
-    /// New in-scope page URLs, claimed in the seen set.
-    pub pages: Vec<Url>,
-    /// Sitemaps that a sitemap index lists.
-    pub nested: Vec<Url>,
-    pub nesting: u32,
-    /// Whether the user named it (or an index the user named lists it).
-    pub from_user: bool,
-    pub counts: LinkCounts,
-    /// Why it could not be read.
-    pub error: Option<String>,
-    /// It redirected out of scope, and the redirect was not followed.
-    pub redirect_out_of_scope: bool,
-}
-
-pub(crate) struct PageDone {
-    pub record: Arc<PageRecord>,
-    /// Whether the page was one of the seeds.
-    pub seed: bool,
-    /// The requests the page was first to ask for: its new links and the spider's
-    /// follow-ups, in scope and claimed.
-    pub new_requests: Vec<CrawlRequest>,
-    pub counts: LinkCounts,
-    /// What became of the page's items.
-    pub items: ItemCounts,
-    /// Whether the spider failed on the page.
-    pub spider_error: bool,
-}
-
-impl PageDone {
-    /// A page recorded without a response to parse.
-    pub fn failed(record: Arc<PageRecord>, seed: bool) -> Self {
-        Self {
-            record,
-            seed,
-            new_requests: Vec::new(),
-            counts: LinkCounts::default(),
-            items: ItemCounts::default(),
-            spider_error: false,
-        }
-    }
-}
 
 /// The limits and politeness settings the supervisor enforces.
 #[derive(Debug, Clone)]
@@ -132,104 +44,6 @@ pub(crate) struct Limits {
     pub close_after: Option<Duration>,
     /// The longest URL queued, for requests given through the handle.
     pub max_url_length: usize,
-}
-
-/// Autothrottle's aim: on average this many requests in flight per host (Scrapy's
-/// `AUTOTHROTTLE_TARGET_CONCURRENCY`).
-const AUTOTHROTTLE_TARGET_CONCURRENCY: f64 = 1.0;
-/// The longest delay autothrottle sets.
-const AUTOTHROTTLE_MAX_DELAY: Duration = Duration::from_secs(60);
-/// The delay autothrottle starts from, unless the configured delay is longer.
-const AUTOTHROTTLE_START_DELAY: Duration = Duration::from_secs(1);
-
-/// What the supervisor knows of one host (a host name and port).
-struct Host {
-    /// Where its robots.txt is (from the first URL of the host seen).
-    robots_url: Url,
-    robots: RobotsState,
-    /// Failed robots.txt fetches so far.
-    robots_attempts: u32,
-    /// Requests in flight to it.
-    in_flight: usize,
-    /// No request starts before this: the delay after the last start, a `Retry-After`
-    /// pause, or a robots.txt retry backoff.
-    next_start: Instant,
-    /// The delay between request starts: the configured one, or autothrottle's.
-    delay: Duration,
-    /// robots.txt `Crawl-delay`, capped.
-    crawl_delay: Option<Duration>,
-    /// URLs of this host accepted into the frontier (the per-host page budget).
-    accepted: u64,
-}
-
-enum RobotsState {
-    /// Not fetched yet (or to be fetched again after a failure).
-    Unknown,
-    Fetching,
-    Ready(Arc<RobotsRules>),
-    /// Given up after [`ROBOTS_ATTEMPTS`] failures: the host's URLs are refused, with this
-    /// error's kind.
-    Unavailable(RecordError),
-}
-
-/// Whether a host may take a request now.
-enum Gate {
-    Go,
-    Wait,
-    /// Its robots.txt must be fetched first.
-    NeedRobots,
-}
-
-impl Host {
-    /// Whether the host may take a request now. A host whose robots.txt is unavailable
-    /// always may: its URLs are refused without a request.
-    fn gate(&self, per_host: usize, now: Instant) -> Gate {
-        let can_start = self.in_flight < per_host && now >= self.next_start;
-        match self.robots {
-            RobotsState::Unknown if can_start => Gate::NeedRobots,
-            RobotsState::Unknown | RobotsState::Fetching => Gate::Wait,
-            RobotsState::Unavailable(_) => Gate::Go,
-            RobotsState::Ready(_) if can_start => Gate::Go,
-            RobotsState::Ready(_) => Gate::Wait,
-        }
-    }
-
-    /// Why `url`, of this host, is recorded without a request, once robots.txt is known.
-    fn refusal(&self, url: &Url) -> Option<RecordError> {
-        match &self.robots {
-            RobotsState::Unavailable(why) => Some(match why.kind {
-                ErrorKind::RobotsUnavailable => RecordError {
-                    kind: ErrorKind::RobotsUnavailable,
-                    message: format!(
-                        "robots.txt of {} unavailable: {}",
-                        host_key(url),
-                        why.message
-                    ),
-                },
-                // The host cannot be reached: say so, as a fetch of the page would.
-                kind => RecordError {
-                    kind,
-                    message: format!(
-                        "{} unreachable (its robots.txt could not be fetched): {}",
-                        host_key(url),
-                        why.message
-                    ),
-                },
-            }),
-            RobotsState::Ready(rules) if !rules.allowed(url) => Some(RecordError {
-                kind: ErrorKind::RobotsDisallowed,
-                message: "disallowed by robots.txt".into(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// Holds the host's next request until `until` at the earliest, and makes sure the
-    /// supervisor wakes up then.
-    fn defer(&mut self, until: Instant, wakeups: &mut BinaryHeap<Reverse<Instant>>) {
-        self.next_start = self.next_start.max(until);
-        wakeups.push(Reverse(self.next_start));
-    }
 }
 
 /// A retry waiting for its time.
@@ -274,7 +88,7 @@ pub(crate) struct Supervisor {
     /// Politeness and robots.txt state per host.
     hosts: HashMap<String, Host>,
     /// Each fetcher and its hops in flight: work goes to the least loaded.
-    fetchers: Vec<(Addr<Fetcher>, usize)>,
+    fetchers: Vec<(Recipient<Fetch>, usize)>,
     /// Requests in flight: dispatched and not yet `Done`. A page counts from dispatch until
     /// it is parsed and delivered, so this bounds every mailbox and every body held in
     /// memory. The crawl ends when this is zero and nothing waits.
@@ -371,7 +185,7 @@ impl Supervisor {
         }
     }
 
-    pub fn add_fetcher(&mut self, fetcher: Addr<Fetcher>) {
+    pub fn add_fetcher(&mut self, fetcher: Recipient<Fetch>) {
         self.fetchers.push((fetcher, 0));
     }
 
@@ -975,21 +789,6 @@ fn is_failure(kind: ErrorKind) -> bool {
     )
 }
 
-/// `now + wait`, saturating: a wait too long to represent ends a year from now, which a
-/// crawl never reaches. Settings are bounded, but the scheduler must not panic whatever
-/// a server or a custom store hands it.
-fn after(now: Instant, wait: Duration) -> Instant {
-    const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-    now.checked_add(wait.min(YEAR))
-        .or_else(|| now.checked_add(Duration::from_secs(60)))
-        .unwrap_or(now)
-}
-
-/// `duration * factor`, saturating instead of panicking.
-fn scaled(duration: Duration, factor: f64) -> Duration {
-    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
-}
-
 /// The state of a URL's host, created on first sight. (A free function, so that it
 /// borrows only the hosts while other fields of the supervisor are in use.)
 fn host_entry<'a>(
@@ -999,51 +798,10 @@ fn host_entry<'a>(
 ) -> &'a mut Host {
     let key = host_key(url);
     if !hosts.contains_key(key.as_ref()) {
-        let host = Host {
-            robots_url: robots_url(url),
-            robots: if limits.obey_robots {
-                RobotsState::Unknown
-            } else {
-                RobotsState::Ready(Arc::new(RobotsRules::allow_all()))
-            },
-            robots_attempts: 0,
-            in_flight: 0,
-            next_start: Instant::now(),
-            delay: if limits.autothrottle {
-                limits.delay.max(AUTOTHROTTLE_START_DELAY)
-            } else {
-                limits.delay
-            },
-            crawl_delay: None,
-            accepted: 0,
-        };
+        let host = Host::new(url, limits.obey_robots, limits.delay, limits.autothrottle);
         hosts.insert(key.clone().into_owned(), host);
     }
     hosts.get_mut(key.as_ref()).expect("inserted above")
-}
-
-/// AutoThrottle's next delay for a host: halfway from the current delay to the latency
-/// (divided by the target concurrency), never shorter after an error response, doubled on
-/// 429 and 503, kept between `min` and [`AUTOTHROTTLE_MAX_DELAY`].
-fn autothrottle_delay(
-    current: Duration,
-    latency: Duration,
-    status: Option<u16>,
-    min: Duration,
-) -> Duration {
-    let max = AUTOTHROTTLE_MAX_DELAY;
-    if matches!(status, Some(429 | 503)) {
-        return current
-            .saturating_mul(2)
-            .clamp(min.max(AUTOTHROTTLE_START_DELAY), max);
-    }
-    let target = latency.div_f64(AUTOTHROTTLE_TARGET_CONCURRENCY);
-    let next = current.saturating_add(target) / 2;
-    let ok = status.is_some_and(|s| (200..400).contains(&s));
-    if !ok && next < current {
-        return current;
-    }
-    next.clamp(min, max)
 }
 
 impl Actor for Supervisor {
@@ -1171,69 +929,5 @@ impl Handler<Done> for Supervisor {
         self.take_handle_requests();
         self.dispatch(ctx);
         self.finish_if_done(ctx);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn time_arithmetic_saturates() {
-        let now = Instant::now();
-        assert!(after(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 300));
-        assert_eq!(
-            after(now, Duration::from_secs(5)),
-            now + Duration::from_secs(5)
-        );
-        assert_eq!(scaled(Duration::MAX, 1.5), Duration::MAX);
-        assert_eq!(scaled(Duration::from_secs(2), 0.5), Duration::from_secs(1));
-        assert_eq!(
-            autothrottle_delay(Duration::MAX, MS, Some(429), Duration::ZERO),
-            AUTOTHROTTLE_MAX_DELAY
-        );
-    }
-
-    #[test]
-    fn autothrottle_moves_halfway_to_latency() {
-        assert_eq!(
-            autothrottle_delay(1000 * MS, 200 * MS, Some(200), Duration::ZERO),
-            600 * MS
-        );
-        assert_eq!(
-            autothrottle_delay(100 * MS, 900 * MS, Some(200), Duration::ZERO),
-            500 * MS
-        );
-        // Never below the configured delay.
-        assert_eq!(
-            autothrottle_delay(100 * MS, Duration::ZERO, Some(200), 80 * MS),
-            80 * MS
-        );
-    }
-
-    #[test]
-    fn autothrottle_does_not_speed_up_on_errors_and_backs_off_on_429() {
-        assert_eq!(
-            autothrottle_delay(1000 * MS, 10 * MS, Some(500), Duration::ZERO),
-            1000 * MS
-        );
-        assert_eq!(
-            autothrottle_delay(1000 * MS, 10 * MS, None, Duration::ZERO),
-            1000 * MS
-        );
-        assert_eq!(
-            autothrottle_delay(1000 * MS, 10 * MS, Some(429), Duration::ZERO),
-            2000 * MS
-        );
-        assert_eq!(
-            autothrottle_delay(50 * MS, 10 * MS, Some(503), Duration::ZERO),
-            AUTOTHROTTLE_START_DELAY
-        );
-        assert_eq!(
-            autothrottle_delay(50_000 * MS, 10 * MS, Some(503), Duration::ZERO),
-            AUTOTHROTTLE_MAX_DELAY
-        );
     }
 }
