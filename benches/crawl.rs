@@ -5,7 +5,15 @@
 //! ```text
 //! cargo bench --bench crawl                        # 30,000 pages, default knobs
 //! cargo bench --bench crawl -- --pages 5000 --parse-threads 2 --per-host 64
+//! cargo bench --bench crawl -- --pages 100000 --state --out   # a state file, JSON Lines
+//! cargo bench --bench crawl -- --pages 100000 --compare       # memory vs state, side by side
 //! ```
+//!
+//! `--state` keeps the crawl in a SQLite state file in the temporary directory; `--out`
+//! writes the records as JSON Lines there (with a state file, through its journal).
+//! `--compare` runs this benchmark twice in child processes, in memory and with a state
+//! file (both with `--out`), so that each has its own peak RSS, and prints both and the
+//! ratio.
 //!
 //! Linux only: CPU time and peak RSS come from /proc.
 
@@ -20,6 +28,9 @@ struct Options {
     per_host: Option<usize>,
     fetch_threads: Option<usize>,
     parse_threads: Option<usize>,
+    state: bool,
+    out: bool,
+    compare: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -29,6 +40,9 @@ fn options() -> Result<Options, String> {
         per_host: None,
         fetch_threads: None,
         parse_threads: None,
+        state: false,
+        out: false,
+        compare: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -43,11 +57,57 @@ fn options() -> Result<Options, String> {
             "--per-host" => options.per_host = Some(value()?),
             "--fetch-threads" => options.fetch_threads = Some(value()?),
             "--parse-threads" => options.parse_threads = Some(value()?),
+            "--state" => options.state = true,
+            "--out" => options.out = true,
+            "--compare" => options.compare = true,
             // cargo bench passes --bench; other harness flags do not apply.
             _ => {}
         }
     }
     Ok(options)
+}
+
+/// Runs this benchmark in a child process per mode, and prints the two side by side.
+fn compare() {
+    let me = std::env::current_exe().expect("the bench's own path");
+    let passed: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !matches!(arg.as_str(), "--compare" | "--state" | "--out" | "--bench"))
+        .collect();
+    let mut results = Vec::new();
+    for mode in ["memory", "state"] {
+        let mut command = std::process::Command::new(&me);
+        command.args(&passed).arg("--out");
+        if mode == "state" {
+            command.arg("--state");
+        }
+        let output = command.output().expect("the bench runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{mode}: {text}");
+        let field = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let result = (
+            mode,
+            field("pages/s"),
+            field("CPU s/1k pages"),
+            field("peak RSS"),
+        );
+        println!(
+            "{:<8} {:>8.0} pages/s  {:.3} CPU s/1k pages (crawler)  peak RSS {:.1} MB",
+            result.0, result.1, result.2, result.3
+        );
+        results.push(result);
+    }
+    println!(
+        "state/memory: {:.0}% of the speed, {:.0}% of the peak RSS",
+        100.0 * results[1].1 / results[0].1,
+        100.0 * results[1].3 / results[0].3
+    );
 }
 
 fn main() {
@@ -58,6 +118,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if options.compare {
+        compare();
+        return;
+    }
     let server = SyntheticSite::realistic(options.pages).serve();
     let server_thread = format!("testkit-{}", server.port());
 
@@ -78,6 +142,16 @@ fn main() {
     }
     if let Some(n) = options.parse_threads {
         builder = builder.parse_threads(n);
+    }
+    let dir = std::env::temp_dir().join(format!("arachne-bench-{}", std::process::id()));
+    if options.state || options.out {
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+    }
+    if options.state {
+        builder = builder.state(dir.join("crawl.db"));
+    }
+    if options.out {
+        builder = builder.jsonl_file(dir.join("pages.jsonl"));
     }
     let crawler = builder.build().expect("valid settings");
     println!("{crawler:?}");
@@ -107,6 +181,11 @@ fn main() {
         "peak RSS         {:.1} MB (crawler and server)",
         peak_rss_kib() as f64 / 1024.0
     );
+    if options.state {
+        let size = std::fs::metadata(dir.join("crawl.db")).map_or(0, |m| m.len());
+        println!("state file       {:.1} MB", size as f64 / 1e6);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The user + system time of this process.

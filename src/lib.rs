@@ -254,7 +254,9 @@ pub mod output {
 
 /// What a crawl reports: the final report, the live counters, and why it ended.
 pub mod report {
-    pub use arachne_core::{CrawlReport, CrawlStats, EndReason, SkipCounts, StatsSnapshot};
+    pub use arachne_core::{
+        CrawlReport, CrawlStats, EndReason, Resumed, SkipCounts, StatsSnapshot,
+    };
 }
 
 /// Which URLs are in the crawl, and how URLs are made comparable.
@@ -264,13 +266,14 @@ pub mod scope {
     };
 }
 
-/// Where requests wait and what was seen: the traits for other backends, and the in-memory
-/// defaults.
+/// Where a crawl's state lives: the [`Store`](store::Store) seam, the in-memory store (the
+/// default), and the SQLite state file ([`SqliteStore`](store::SqliteStore), `--state`)
+/// that makes a crawl resumable and crash-safe.
 ///
 /// ```
 /// use std::collections::HashSet;
-/// use std::sync::Mutex;
-/// use arachne::store::{Fingerprint, SeenSet};
+/// use std::sync::{Arc, Mutex};
+/// use arachne::store::{Fingerprint, MemoryFrontier, MemoryStore, SeenSet};
 ///
 /// /// A seen set behind one lock (the default is a sharded DashMap).
 /// #[derive(Default)]
@@ -287,14 +290,17 @@ pub mod scope {
 ///         self.0.lock().unwrap().len()
 ///     }
 /// }
-/// // In a crawl: `.seen_set(std::sync::Arc::new(Locked::default()))`; a frontier of your
-/// // own queues `arachne::request::CrawlRequest`s: `.frontier(..)`.
+/// let store = MemoryStore::with(MemoryFrontier::new(), Arc::new(Locked::default()));
+/// // In a crawl: `.store(store)`; or keep it all in a file with `.state("crawl.db")`.
+/// # drop(store);
 /// ```
 pub mod store {
+    pub use arachne_core::store::*;
     pub use arachne_core::{
         BuildFingerprintHasher, Fingerprint, FingerprintHasher, Frontier, MemoryFrontier,
         MemorySeenSet, SeenSet, host_key,
     };
+    pub use arachne_sqlite::{SCHEMA, SCHEMA_VERSION, SqliteStore, Summary};
 }
 
 /// Settings: defaults, the environment variables of the knobs, and the values each setting

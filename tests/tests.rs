@@ -38,6 +38,8 @@ mod pipelines;
 mod control;
 // The `arachne` binary: records, summary, exit codes, environment knobs.
 mod cli;
+// State files: kill -9 at random points, graceful stops and resumes, refusals.
+mod state;
 // Bad values from flags, environment and config file: refused up front, named as written.
 mod usage;
 // The example programs, run against local sites.

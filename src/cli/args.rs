@@ -22,6 +22,21 @@ pub(crate) enum Command {
     /// Crawl from one or more seed URLs and write a record per fetched URL.
     #[command(after_help = VALUES_HELP)]
     Crawl(Box<CrawlArgs>),
+    /// Print a summary of a crawl saved with --state (seeds, options, pages done by status,
+    /// queued, errors, hosts, last activity), without crawling.
+    State(StateArgs),
+}
+
+/// The arguments of `arachne state`.
+#[derive(Debug, Args)]
+pub(crate) struct StateArgs {
+    /// The state file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How values are written, shown after the options.
@@ -189,6 +204,17 @@ pub(crate) struct CrawlArgs {
     /// Write the final report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+
+    /// Keep the crawl's whole state in this SQLite file: run the same command again to
+    /// resume after a stop or a crash (without seeds, the saved crawl's seeds and scope are
+    /// used). Outputs named by path hold each record once.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// With --state: resume even if the seeds or scope differ from the saved crawl's (the
+    /// new ones apply), or an output file is shorter than the state says.
+    #[arg(long)]
+    pub force: bool,
 
     /// How often to print a progress line when stderr is not a terminal, 100ms to 1d [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = duration(settings::STATS_INTERVAL))]

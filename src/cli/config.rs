@@ -75,6 +75,8 @@ struct FileConfig {
     warc: Option<PathBuf>,
     warc_max_size: Option<Value>,
     stats_json: Option<PathBuf>,
+    state: Option<PathBuf>,
+    force: Option<bool>,
     stats_interval: Option<Value>,
     verbose: Option<u8>,
     no_progress: Option<bool>,
@@ -231,6 +233,8 @@ fn apply_text(args: &mut CrawlArgs, text: &str, path: &Path) -> Result<(), Strin
     args.out = args.out.take().or(file.out);
     args.warc = args.warc.take().or(file.warc);
     args.stats_json = args.stats_json.take().or(file.stats_json);
+    args.state = args.state.take().or(file.state);
+    args.force |= file.force.unwrap_or(false);
     if args.format.is_none() {
         match file.format.as_deref() {
             None | Some("jsonl" | "csv") => args.format = file.format,
@@ -500,6 +504,7 @@ mod properties {
         match Cli::try_parse_from(["arachne", "crawl", flag.as_str()]) {
             Ok(cli) => match cli.command {
                 Command::Crawl(args) => Ok(*args),
+                Command::State(_) => Err("not a crawl".into()),
             },
             Err(e) => Err(e.to_string()),
         }

@@ -16,9 +16,9 @@ use clap::Parser;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::output::{CsvItems, CsvWriter, JsonLinesItems, WarcWriter};
+use crate::output::{CsvItems, CsvWriter, JsonLinesItems};
 use crate::{CrawlHandle, CrawlReport, Crawler, CrawlerBuilder, Error, Out, Page, SpiderError};
-use args::{Cli, Command, CrawlArgs};
+use args::{Cli, Command, CrawlArgs, StateArgs};
 use progress::{Mode, Progress};
 
 /// Runs the command line with the process's arguments.
@@ -36,6 +36,31 @@ where
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::Crawl(args) => crawl(*args),
+        Command::State(args) => state(&args),
+    }
+}
+
+/// `arachne state FILE`: a saved crawl at a glance.
+fn state(args: &StateArgs) -> ExitCode {
+    match crate::store::SqliteStore::summary(&args.file) {
+        Ok(summary) if args.json => match serde_json::to_string_pretty(&summary) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("arachne: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("arachne: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
     }
 }
 
@@ -95,6 +120,10 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
     {
         eprintln!("arachne: {hint}");
     }
+    if let Err(message) = resume_defaults(&mut args) {
+        return usage(message);
+    }
+    let state = args.state.clone();
     let crawler = match build(args) {
         Ok(crawler) => crawler,
         Err(e) => {
@@ -117,6 +146,18 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
         Ok(report) => {
             if !quiet {
                 eprint!("{report}");
+                if let Some(state) = &state
+                    && report.not_crawled > 0
+                {
+                    eprintln!(
+                        "  state    saved in {}: run the same command again to resume",
+                        state.display()
+                    );
+                }
+            }
+            if let crate::report::EndReason::StoreFailed { error } = &report.ended {
+                eprintln!("arachne: {error}");
+                return ExitCode::FAILURE;
             }
             if let Some((path, file)) = stats_json
                 && let Err(e) = write_stats(file, &report)
@@ -135,6 +176,37 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Without seeds, `--state` resumes the saved crawl: its seeds, and its scope, patterns
+/// and depth limit unless given.
+fn resume_defaults(args: &mut CrawlArgs) -> Result<(), String> {
+    let Some(path) = &args.state else {
+        return Ok(());
+    };
+    if !args.seeds.is_empty() || !path.exists() {
+        return Ok(());
+    }
+    let summary = crate::store::SqliteStore::summary(path).map_err(|e| e.to_string())?;
+    let spec = summary.spec;
+    if spec.seeds.iter().any(|seed| seed.contains(' ')) {
+        return Err(format!(
+            "{} was started by a program with requests other than GET as seeds: resume it from that program",
+            path.display()
+        ));
+    }
+    args.seeds = spec.seeds;
+    if args.scope.is_none() {
+        args.scope = Some(spec.scope.parse()?);
+    }
+    if args.include.is_empty() {
+        args.include = spec.include;
+    }
+    if args.exclude.is_empty() {
+        args.exclude = spec.exclude;
+    }
+    args.max_depth = args.max_depth.or(spec.max_depth);
+    Ok(())
 }
 
 /// How often a progress line is printed when stderr is not a terminal, by default.
@@ -331,50 +403,32 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
     if !args.fields.is_empty() {
         builder = builder.spider(FieldSpider(args.fields));
     }
-    let create_items = |path: &PathBuf| {
-        std::fs::File::create(path).map_err(|source| Error::CreateOutput {
-            path: path.clone(),
-            source,
-        })
-    };
+    let stdout = |path: &PathBuf| path.as_os_str() == "-";
     match (args.items, args.items_format.as_deref()) {
-        (Some(path), Some("csv")) if path.as_os_str() == "-" => {
+        (Some(path), Some("csv")) if stdout(&path) => {
             builder = builder.item_output(CsvItems::new(std::io::stdout()));
         }
-        (Some(path), Some("csv")) => {
-            builder = builder.item_output(CsvItems::new(create_items(&path)?));
-        }
-        (Some(path), _) if path.as_os_str() == "-" => {
+        (Some(path), Some("csv")) => builder = builder.items_csv(path),
+        (Some(path), _) if stdout(&path) => {
             builder = builder.item_output(JsonLinesItems::new(std::io::stdout()));
         }
         (Some(path), _) => builder = builder.items_jsonl(path),
         (None, _) => {}
     }
-    let create = |path: &PathBuf| {
-        std::fs::File::create(path).map_err(|source| Error::CreateOutput {
-            path: path.clone(),
-            source,
-        })
-    };
-    let stdout = |path: &PathBuf| path.as_os_str() == "-";
     match (args.out, args.format.as_deref()) {
         (Some(path), Some("csv")) if stdout(&path) => {
             builder = builder.output(CsvWriter::new(std::io::stdout()))
         }
-        (Some(path), Some("csv")) => builder = builder.output(CsvWriter::new(create(&path)?)),
+        (Some(path), Some("csv")) => builder = builder.csv_file(path),
         (Some(path), _) if stdout(&path) => builder = builder.jsonl_writer(std::io::stdout()),
         (Some(path), _) => builder = builder.jsonl_file(path),
         (None, _) => {}
     }
     if let Some(path) = args.warc {
-        let software = format!("arachne/{}", env!("CARGO_PKG_VERSION"));
-        let warc = WarcWriter::create(&path, args.warc_max_size, &software).map_err(|source| {
-            Error::CreateOutput {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        builder = builder.archive(warc);
+        builder = builder.warc_file(path, args.warc_max_size);
+    }
+    if let Some(path) = args.state {
+        builder = builder.state(path).force(args.force);
     }
     builder.build()
 }

@@ -2,10 +2,9 @@
 //! hooks, outputs and subscribers.
 
 use std::fmt;
-use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,15 +12,15 @@ use actix::{Actor, Handler, Recipient};
 use arachne_core::hook::{Decision, Hook, Incoming, OnRequest, OnResponse, Outgoing};
 use arachne_core::pipeline::{Stage, typed};
 use arachne_core::spider::{FollowLinks, Spider};
+use arachne_core::store::{CrawlSpec, MemoryStore, Opening, Store, StoreError};
 use arachne_core::{
-    CrawlHandle, CrawlRequest, CrawlStats, CsvItems, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
+    CrawlHandle, CrawlRequest, CrawlStats, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DELAY, DEFAULT_MAX_BODY, DEFAULT_MAX_CRAWL_DELAY, DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_URL_LENGTH, DEFAULT_PER_HOST, DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ENV_CONCURRENCY, ENV_DELAY, ENV_FETCH_THREADS,
-    ENV_PARSE_THREADS, ENV_PER_HOST, ExchangeWriter, Frontier, ItemWriter, JsonLinesItems,
-    JsonLinesWriter, MemoryFrontier, MemorySeenSet, RecordWriter, Request, RequestError, Scope,
-    ScopeRules, SeenSet, default_fetch_threads, default_parse_threads, parse_seed, product_token,
-    settings,
+    ENV_PARSE_THREADS, ENV_PER_HOST, ExchangeWriter, Frontier, ItemWriter, JsonLinesWriter,
+    MemoryFrontier, MemorySeenSet, RecordWriter, Request, RequestError, Scope, ScopeRules, SeenSet,
+    default_fetch_threads, default_parse_threads, parse_seed, product_token, settings,
 };
 use url::Url;
 
@@ -30,6 +29,7 @@ use crate::deliver::{ItemFn, PageFn, StageKind};
 use crate::error::Error;
 use crate::fetcher::{ClientSettings, build_client};
 use crate::messages::{ItemScraped, PageFetched, ProcessItem};
+use crate::outputs::{FileKind, FileOutput, OpenError};
 use crate::resolve::Resolver;
 use crate::supervisor::Limits;
 
@@ -71,6 +71,8 @@ pub struct CrawlerBuilder {
     outputs: Vec<Box<dyn RecordWriter>>,
     archives: Vec<Box<dyn ExchangeWriter>>,
     item_outputs: Vec<Box<dyn ItemWriter>>,
+    /// Outputs named by path, opened by `build`.
+    files: Vec<FileOutput>,
     subscribers: Subscribers,
     spider: Option<Arc<dyn Spider>>,
     stages: Vec<StageKind>,
@@ -82,6 +84,9 @@ pub struct CrawlerBuilder {
     close_after: Option<Duration>,
     frontier: Option<Box<dyn Frontier>>,
     seen: Option<Arc<dyn SeenSet>>,
+    store: Option<Box<dyn Store>>,
+    state: Option<PathBuf>,
+    force: bool,
     /// The first bad value given to a setter, reported by `build`.
     error: Option<Error>,
     /// `ARACHNE_*` variables that did not parse, by the setter that overrides them: reported
@@ -155,6 +160,7 @@ impl CrawlerBuilder {
             outputs: Vec::new(),
             archives: Vec::new(),
             item_outputs: Vec::new(),
+            files: Vec::new(),
             subscribers: Subscribers::default(),
             spider: None,
             stages: Vec::new(),
@@ -166,6 +172,9 @@ impl CrawlerBuilder {
             close_after: None,
             frontier: None,
             seen: None,
+            store: None,
+            state: None,
+            force: false,
             error: None,
             env_errors: Vec::new(),
         }
@@ -639,16 +648,38 @@ impl CrawlerBuilder {
         self
     }
 
-    /// Writes records as JSON Lines to a file, created (or truncated) by `build`.
-    pub fn jsonl_file(mut self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        match File::create(path) {
-            Ok(file) => self.outputs.push(Box::new(JsonLinesWriter::new(file))),
-            Err(source) => self.fail(Error::CreateOutput {
-                path: path.to_owned(),
-                source,
-            }),
-        }
+    /// Writes records as JSON Lines to a file, created (or truncated) by `build`. With a
+    /// state file ([`CrawlerBuilder::state`]), a resumed crawl continues it instead, cut
+    /// back to what the state committed: each record is in it once.
+    pub fn jsonl_file(self, path: impl AsRef<Path>) -> Self {
+        self.file(path, FileKind::RecordsJsonl)
+    }
+
+    /// Writes records as CSV to a file (see [`arachne_core::CsvWriter`] for the columns),
+    /// created (or truncated) by `build`, or continued as [`CrawlerBuilder::jsonl_file`]
+    /// says.
+    pub fn csv_file(self, path: impl AsRef<Path>) -> Self {
+        self.file(path, FileKind::RecordsCsv)
+    }
+
+    /// Archives every HTTP exchange (redirects and error responses included) in WARC
+    /// files: `path`, or, with `max_size`, files numbered after it (`NAME-00000.warc.gz`,
+    /// ...), a new one started past that size. Created by `build`, or continued as
+    /// [`CrawlerBuilder::jsonl_file`] says.
+    pub fn warc_file(mut self, path: impl AsRef<Path>, max_size: Option<u64>) -> Self {
+        let software = format!("arachne/{}", env!("CARGO_PKG_VERSION"));
+        self.files.push(FileOutput {
+            path: path.as_ref().to_owned(),
+            kind: FileKind::Warc { max_size, software },
+        });
+        self
+    }
+
+    fn file(mut self, path: impl AsRef<Path>, kind: FileKind) -> Self {
+        self.files.push(FileOutput {
+            path: path.as_ref().to_owned(),
+            kind,
+        });
         self
     }
 
@@ -679,35 +710,17 @@ impl CrawlerBuilder {
         self
     }
 
-    /// Writes items as JSON Lines to a file, created (or truncated) by this call.
-    pub fn items_jsonl(mut self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        match File::create(path) {
-            Ok(file) => self.item_output(JsonLinesItems::new(file)),
-            Err(source) => {
-                self.fail(Error::CreateOutput {
-                    path: path.to_owned(),
-                    source,
-                });
-                self
-            }
-        }
+    /// Writes items as JSON Lines to a file, created (or truncated) by `build`, or
+    /// continued as [`CrawlerBuilder::jsonl_file`] says.
+    pub fn items_jsonl(self, path: impl AsRef<Path>) -> Self {
+        self.file(path, FileKind::ItemsJsonl)
     }
 
-    /// Writes items as CSV to a file, created (or truncated) by this call: see
-    /// [`CsvItems`] for the columns.
-    pub fn items_csv(mut self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        match File::create(path) {
-            Ok(file) => self.item_output(CsvItems::new(file)),
-            Err(source) => {
-                self.fail(Error::CreateOutput {
-                    path: path.to_owned(),
-                    source,
-                });
-                self
-            }
-        }
+    /// Writes items as CSV to a file (see [`arachne_core::CsvItems`] for the columns),
+    /// created (or truncated) by `build`, or continued as [`CrawlerBuilder::jsonl_file`]
+    /// says.
+    pub fn items_csv(self, path: impl AsRef<Path>) -> Self {
+        self.file(path, FileKind::ItemsCsv)
     }
 
     /// Sends every fetched page to an actor that implements `Handler<PageFetched>`, by
@@ -763,17 +776,64 @@ impl CrawlerBuilder {
         self
     }
 
-    /// Uses another frontier. By default, a [`MemoryFrontier`].
+    /// Uses another frontier in the in-memory store. By default, a [`MemoryFrontier`].
     pub fn frontier(mut self, frontier: impl Frontier) -> Self {
         self.frontier = Some(Box::new(frontier));
         self
     }
 
-    /// Uses another seen set, possibly shared with other crawls. By default, a new
-    /// [`MemorySeenSet`].
+    /// Uses another seen set in the in-memory store, possibly shared with other crawls. By
+    /// default, a new [`MemorySeenSet`].
     pub fn seen_set(mut self, seen: Arc<dyn SeenSet>) -> Self {
         self.seen = Some(seen);
         self
+    }
+
+    /// Keeps the crawl's whole state in a SQLite file ([`arachne_sqlite::SqliteStore`]):
+    /// its queue, seen set, outcomes, host state, and how far each output file was
+    /// written. The crawl survives a crash or a stop: building the same crawl with the
+    /// same file resumes it, fetching again only what was in flight, and the output files
+    /// named by path ([`CrawlerBuilder::jsonl_file`] and the like) are continued with each
+    /// record once. A file that holds another crawl (other seeds or scope) is refused
+    /// unless [`CrawlerBuilder::force`].
+    pub fn state(mut self, path: impl AsRef<Path>) -> Self {
+        self.state = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Resumes a state file even if its seeds or scope differ: the crawl continues with
+    /// the new ones. An output file shorter than the state says is continued as it is.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Keeps the crawl's state in another [`Store`]. By default, a
+    /// [`MemoryStore`](arachne_core::store::MemoryStore).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Box::new(store));
+        self
+    }
+
+    /// The settings a state file keeps besides the seeds and scope, as text.
+    fn options(&self) -> std::collections::BTreeMap<String, String> {
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let limit = |n: Option<u64>| n.map_or_else(|| "none".to_owned(), |n| n.to_string());
+        [
+            ("concurrency", self.concurrency.to_string()),
+            ("per-host", self.per_host.to_string()),
+            ("delay", duration(self.delay)),
+            ("autothrottle", self.autothrottle.to_string()),
+            ("robots", self.obey_robots.to_string()),
+            ("max-pages", limit(self.max_pages)),
+            ("max-pages-per-host", limit(self.max_pages_per_host)),
+            ("retries", self.retries.to_string()),
+            ("timeout", duration(self.timeout)),
+            ("user-agent", self.user_agent.clone()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
     }
 
     /// Checks the settings and builds the crawler.
@@ -783,6 +843,7 @@ impl CrawlerBuilder {
     /// [`Error::Pattern`], [`Error::InvalidSetting`], [`Error::CreateOutput`] or
     /// [`Error::Client`].
     pub fn build(self) -> Result<Crawler, Error> {
+        let options = self.options();
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -814,6 +875,68 @@ impl CrawlerBuilder {
             .collect::<Result<Vec<Url>, Error>>()?;
         let seed_urls: Vec<Url> = seeds.iter().map(|s| s.url.clone()).collect();
         let scope = ScopeRules::new(self.scope, &seed_urls, &self.include, &self.exclude)?;
+        let spec = CrawlSpec {
+            seeds: seeds.iter().map(describe_seed).collect(),
+            scope: self.scope.to_string(),
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            max_depth: self.max_depth,
+            options,
+        };
+        let mut store: Box<dyn Store> = match (self.store, self.state) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidSetting {
+                    name: "state",
+                    message: "give a state file or a store, not both".into(),
+                });
+            }
+            (Some(_), None) | (None, Some(_)) if self.frontier.is_some() || self.seen.is_some() => {
+                return Err(Error::InvalidSetting {
+                    name: "frontier",
+                    message: "a frontier or seen set is for the in-memory store; a state file or another store has its own".into(),
+                });
+            }
+            (Some(store), None) => store,
+            (None, Some(path)) => Box::new(arachne_sqlite::SqliteStore::open(&path)?),
+            (None, None) => Box::new(MemoryStore::with(
+                self.frontier
+                    .unwrap_or_else(|| Box::new(MemoryFrontier::new())),
+                self.seen.unwrap_or_else(|| Arc::new(MemorySeenSet::new())),
+            )),
+        };
+        let opening = Opening::new(spec, seeds.iter().map(CrawlRequest::fingerprint).collect())
+            .host_budget(self.max_pages_per_host)
+            .force(self.force);
+        let resume = store.open(&opening)?;
+        for change in &resume.option_changes {
+            tracing::info!(%change, "an option changed since the last run");
+        }
+        for difference in &resume.forced {
+            tracing::warn!(%difference, "continuing the saved crawl with new settings (--force)");
+        }
+        // Opened once the state is: a refused state file leaves the outputs alone.
+        let mut files = Vec::with_capacity(self.files.len());
+        for file in &self.files {
+            let key = crate::outputs::key_of(&file.path);
+            let mark = resume.outputs.iter().find(|mark| mark.path == key);
+            match file.open(mark, self.force) {
+                Ok(opened) => files.push(opened),
+                Err(OpenError::Io(source)) => {
+                    return Err(Error::CreateOutput {
+                        path: file.path.clone(),
+                        source,
+                    });
+                }
+                Err(OpenError::Changed(why)) => {
+                    return Err(Error::State(StoreError::Output {
+                        path: file.path.display().to_string(),
+                        why: format!(
+                            "{why}: it was changed since the crawl stopped. Restore it, or run with --force to continue it as it is"
+                        ),
+                    }));
+                }
+            }
+        }
         install_crypto_provider();
         let product_token = product_token(&self.user_agent).to_owned();
         // Kept for the request records of archives.
@@ -843,7 +966,6 @@ impl CrawlerBuilder {
                 concurrency: self.concurrency,
                 per_host: self.per_host,
                 max_pages: self.max_pages,
-                max_pages_per_host: self.max_pages_per_host,
                 level_sync: self.max_depth.is_some(),
                 delay: self.delay,
                 max_crawl_delay: self.max_crawl_delay,
@@ -854,6 +976,7 @@ impl CrawlerBuilder {
                 close_after_errors: self.close_after_errors,
                 close_after: self.close_after,
                 max_url_length: self.max_url_length,
+                product_token: product_token.clone(),
             },
             product_token,
             retries: self.retries,
@@ -868,6 +991,9 @@ impl CrawlerBuilder {
             outputs: self.outputs,
             archives: self.archives,
             item_outputs: self.item_outputs,
+            files,
+            store: Some(store),
+            resume,
             user_agent,
             subscribers: self.subscribers,
             spider: self.spider.unwrap_or_else(|| Arc::new(FollowLinks)),
@@ -876,12 +1002,17 @@ impl CrawlerBuilder {
             hooks: self.hooks,
             handle: self.handle,
             item_limit: self.close_after_items,
-            frontier: self
-                .frontier
-                .unwrap_or_else(|| Box::new(MemoryFrontier::new())),
-            seen: self.seen.unwrap_or_else(|| Arc::new(MemorySeenSet::new())),
             stats: Arc::new(CrawlStats::default()),
         })
+    }
+}
+
+/// A seed as a state file names it: its URL, with the method in front when it is not GET.
+fn describe_seed(seed: &CrawlRequest) -> String {
+    if seed.method() == http::Method::GET {
+        seed.url.to_string()
+    } else {
+        format!("{} {}", seed.method(), seed.url)
     }
 }
 

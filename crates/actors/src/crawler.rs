@@ -10,9 +10,10 @@ use std::task::{Context, Poll};
 use actix::{Actor, Arbiter, AsyncContext, SyncArbiter};
 use arachne_core::hook::Hook;
 use arachne_core::spider::Spider;
+use arachne_core::store::{Resume, Store};
 use arachne_core::{
-    CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, ExchangeWriter, Frontier, ItemWriter,
-    MemoryFrontier, RecordWriter, ScopeRules, SeenSet,
+    CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, ExchangeWriter, ItemWriter, RecordWriter,
+    ScopeRules,
 };
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
@@ -21,7 +22,9 @@ use crate::builder::{CrawlerBuilder, Subscribers};
 use crate::deliver::{Delivery, StageKind};
 use crate::error::Error;
 use crate::fetcher::{ClientSettings, FetchShared, Fetcher};
+use crate::journal::StoreClient;
 use crate::messages::Event;
+use crate::outputs::{FileWriter, OpenedFile};
 use crate::parser::{ParseShared, Parser};
 use crate::scope::SharedScope;
 use crate::sink::{Flush, Output, Sink};
@@ -66,8 +69,12 @@ pub struct Crawler {
     pub(crate) hooks: Vec<Arc<dyn Hook>>,
     pub(crate) handle: CrawlHandle,
     pub(crate) item_limit: Option<u64>,
-    pub(crate) frontier: Box<dyn Frontier>,
-    pub(crate) seen: Arc<dyn SeenSet>,
+    /// Output files named by path, opened (continued, for a resumed crawl).
+    pub(crate) files: Vec<OpenedFile>,
+    /// The store, opened; taken when the crawl runs.
+    pub(crate) store: Option<Box<dyn Store>>,
+    /// What the store held when it was opened.
+    pub(crate) resume: Resume,
     pub(crate) stats: Arc<CrawlStats>,
 }
 
@@ -218,9 +225,47 @@ impl Crawler {
             || !subscribers.page_fns.is_empty()
             || events.is_some();
 
+        // A durable store writes the crawl's output files itself, in step with its
+        // commits; otherwise they are sinks like any other output.
+        let store = self
+            .store
+            .take()
+            .expect("a crawler is built with a store and runs once");
+        let files = std::mem::take(&mut self.files);
+        let mut record_outputs: Vec<Output> = std::mem::take(&mut self.outputs)
+            .into_iter()
+            .map(Output::Records)
+            .collect();
+        let mut archive_outputs: Vec<Output> = std::mem::take(&mut self.archives)
+            .into_iter()
+            .map(Output::Exchanges)
+            .collect();
+        let mut item_outputs: Vec<Output> = std::mem::take(&mut self.item_outputs)
+            .into_iter()
+            .map(Output::Items)
+            .collect();
+        let (store, durable_archives, durable_items) = if store.durable() {
+            let archives = files
+                .iter()
+                .any(|f| matches!(f.writer, FileWriter::Warc(_)));
+            let items = files
+                .iter()
+                .any(|f| matches!(f.writer, FileWriter::Items(..)));
+            (StoreClient::journal(store, files), archives, items)
+        } else {
+            for file in files {
+                match file.writer {
+                    FileWriter::Records(..) => record_outputs.push(file.into_output()),
+                    FileWriter::Items(..) => item_outputs.push(file.into_output()),
+                    FileWriter::Warc(_) => archive_outputs.push(file.into_output()),
+                }
+            }
+            (StoreClient::in_place(store), false, false)
+        };
+
         let parse_shared = Arc::new(ParseShared {
             scope: scope.clone(),
-            seen: Arc::clone(&self.seen),
+            seen: store.seen(),
             max_depth: self.max_depth,
             max_url_length: self.max_url_length,
             spider: Arc::clone(&self.spider),
@@ -243,24 +288,9 @@ impl Crawler {
                 })
                 .collect()
         };
-        let record_sinks = start_sinks(
-            std::mem::take(&mut self.outputs)
-                .into_iter()
-                .map(Output::Records)
-                .collect(),
-        );
-        let archives = start_sinks(
-            std::mem::take(&mut self.archives)
-                .into_iter()
-                .map(Output::Exchanges)
-                .collect(),
-        );
-        let item_sinks = start_sinks(
-            std::mem::take(&mut self.item_outputs)
-                .into_iter()
-                .map(Output::Items)
-                .collect(),
-        );
+        let record_sinks = start_sinks(record_outputs);
+        let archives = start_sinks(archive_outputs);
+        let item_sinks = start_sinks(item_outputs);
         let all_sinks: Vec<actix::Addr<Sink>> = record_sinks
             .iter()
             .chain(&archives)
@@ -275,16 +305,18 @@ impl Crawler {
             deny_private: self.deny_private_ips,
             product_token: self.product_token.clone(),
             scope: scope.clone(),
-            seen: Arc::clone(&self.seen),
+            store: store.clone(),
             parser,
             spider: Arc::clone(&self.spider),
             default_spider: self.default_spider,
             hooks: std::mem::take(&mut self.hooks),
             archives,
+            durable_archives,
             user_agent: self.user_agent.clone(),
             delivery: Delivery {
                 record_sinks,
                 item_sinks,
+                durable_items,
                 stages: std::mem::take(&mut self.stages),
                 page_actors: subscribers.page_actors,
                 item_actors: subscribers.item_actors,
@@ -298,22 +330,17 @@ impl Crawler {
             client_settings: self.client_settings.clone(),
         });
 
-        let frontier = std::mem::replace(&mut self.frontier, Box::new(MemoryFrontier::new()));
         let clients = std::mem::take(&mut self.clients);
         let mut supervisor = Supervisor::new(
-            frontier,
+            store,
+            &self.resume,
             self.limits.clone(),
             Arc::clone(&self.stats),
             done_tx,
             self.handle.clone(),
-            Arc::clone(&self.seen),
             scope,
         );
-        for seed in std::mem::take(&mut self.seeds) {
-            if self.seen.insert(seed.fingerprint()) {
-                supervisor.enqueue(seed);
-            }
-        }
+        supervisor.add_seeds(std::mem::take(&mut self.seeds), &self.resume.seeds_done);
         for sitemap in std::mem::take(&mut self.sitemaps) {
             supervisor.enqueue_sitemap(sitemap, 0, true);
         }

@@ -15,6 +15,7 @@ use http::HeaderMap;
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::journal::ItemJson;
 use crate::messages::{Event, ItemScraped, PageFetched, ProcessItem};
 use crate::sink::{Sink, WriteItem, WriteRecord};
 
@@ -48,6 +49,9 @@ pub(crate) struct Delivery {
     pub record_sinks: Vec<actix::Addr<Sink>>,
     /// Item outputs.
     pub item_sinks: Vec<actix::Addr<Sink>>,
+    /// Whether the crawl's state has item outputs (written by the journal, with the
+    /// page's outcome).
+    pub durable_items: bool,
     pub stages: Vec<StageKind>,
     pub page_actors: Vec<Recipient<PageFetched>>,
     pub item_actors: Vec<Recipient<ItemScraped>>,
@@ -80,13 +84,14 @@ pub(crate) struct ItemCounts {
 }
 
 /// Runs each item through the pipeline and hands the survivors to outputs and
-/// subscribers.
+/// subscribers. Returns what became of them, and their JSON for the durable item outputs.
 pub(crate) async fn items(
     delivery: &Delivery,
     request: &CrawlRequest,
     items: Vec<Item>,
-) -> ItemCounts {
+) -> (ItemCounts, Vec<ItemJson>) {
     let mut counts = ItemCounts::default();
+    let mut durable = Vec::new();
     'items: for mut item in items {
         for stage in &delivery.stages {
             let kept = match stage {
@@ -109,7 +114,7 @@ pub(crate) async fn items(
         }
         // Serialized before it takes a place under the item limit, so that an item that
         // cannot be written never counts.
-        let json = if delivery.item_sinks.is_empty() {
+        let json = if delivery.item_sinks.is_empty() && !delivery.durable_items {
             None
         } else {
             match item.to_json() {
@@ -136,6 +141,9 @@ pub(crate) async fn items(
             for sink in &delivery.item_sinks {
                 let _ = sink.send(WriteItem(kind, Arc::clone(&json))).await;
             }
+            if delivery.durable_items {
+                durable.push((kind, json));
+            }
         }
         let scraped = ItemScraped {
             item: Arc::new(item),
@@ -155,7 +163,7 @@ pub(crate) async fn items(
         }
         *counts.emitted.entry(kind).or_default() += 1;
     }
-    counts
+    (counts, durable)
 }
 
 /// Hands a record to the outputs, and the page to its subscribers.

@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use arachne_core::PatternError;
+use arachne_core::store::StoreError;
 
 /// Why a crawl could not be built or did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,11 @@ pub enum Error {
     /// The crawl's thread could not be started.
     #[error("cannot start the crawl's thread: {0}")]
     Thread(io::Error),
+    /// The crawl's state cannot be used: a state file locked by a running crawl, damaged,
+    /// written by a newer arachne, or holding another crawl; an output file changed since
+    /// the crawl wrote it; or the store failed.
+    #[error(transparent)]
+    State(#[from] StoreError),
 }
 
 impl Error {
@@ -60,12 +66,13 @@ impl Error {
     /// setting), as opposed to the machine or the network: a command line exits with its
     /// usage status (2) for these.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::NoSeeds
-                | Error::InvalidSeed(_)
-                | Error::Pattern(_)
-                | Error::InvalidSetting { .. }
-        )
+            | Error::InvalidSeed(_)
+            | Error::Pattern(_)
+            | Error::InvalidSetting { .. } => true,
+            Error::State(error) => error.is_usage(),
+            _ => false,
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Parser actors: a `SyncArbiter` pool that runs the spider on each response, and claims
-//! the page's new links and follow-up requests in the seen set.
+//! Parser actors: a `SyncArbiter` pool that runs the spider on each response and sorts the
+//! page's links and follow-up requests: those in scope and not seen yet go on to be
+//! claimed in the store.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -20,7 +21,9 @@ use crate::scope::SharedScope;
 /// What every parser thread shares.
 pub(crate) struct ParseShared {
     pub scope: SharedScope,
-    pub seen: Arc<dyn SeenSet>,
+    /// The store's seen set, when it lives in this process: links found there are left
+    /// out early (the claim itself is the store's).
+    pub seen: Option<Arc<dyn SeenSet>>,
     pub max_depth: Option<u32>,
     pub max_url_length: usize,
     pub spider: Arc<dyn Spider>,
@@ -55,8 +58,8 @@ pub(crate) struct LinkCounts {
     pub rejected: u32,
 }
 
-/// Read a sitemap body (gzipped or not) and claim its new in-scope URLs. Fails when the
-/// body is not a sitemap.
+/// Read a sitemap body (gzipped or not) and sort its URLs. Fails when the body is not a
+/// sitemap.
 #[derive(Message)]
 #[rtype(result = "Result<SitemapOutput, String>")]
 pub(crate) struct ParseSitemap {
@@ -66,7 +69,7 @@ pub(crate) struct ParseSitemap {
 /// What a sitemap gave.
 #[derive(Debug, Default)]
 pub(crate) struct SitemapOutput {
-    /// In-scope page URLs new to the crawl.
+    /// In-scope page URLs not seen yet, to claim.
     pub pages: Vec<Url>,
     /// Nested sitemaps (of a sitemap index).
     pub sitemaps: Vec<Url>,
@@ -78,8 +81,8 @@ pub(crate) struct SitemapOutput {
 pub(crate) struct ParseOutput {
     /// All links, when subscribers want them; empty otherwise.
     pub links: Vec<Url>,
-    /// Requests this page was the first to ask for, in scope: its new links and the
-    /// spider's follow-up requests.
+    /// Requests to claim: the page's links and the spider's follow-up requests that are in
+    /// scope, within the limits, and not seen yet.
     pub new_requests: Vec<CrawlRequest>,
     pub counts: LinkCounts,
     pub items: Vec<Item>,
@@ -104,7 +107,7 @@ impl Actor for Parser {
     type Context = SyncContext<Self>;
 }
 
-/// Runs the spider on the page, and claims the page's new requests in the seen set.
+/// Runs the spider on the page, and sorts the page's links and requests.
 impl Handler<Parse> for Parser {
     type Result = MessageResult<Parse>;
 
@@ -124,7 +127,7 @@ impl Handler<Parse> for Parser {
     }
 }
 
-/// Reads a sitemap and claims its new URLs.
+/// Reads a sitemap and sorts its URLs.
 impl Handler<ParseSitemap> for Parser {
     type Result = MessageResult<ParseSitemap>;
 
@@ -139,7 +142,7 @@ impl Handler<ParseSitemap> for Parser {
         for page in sitemap.pages {
             let Ok(url) = parse_seed(&page) else { continue };
             out.counts.found += 1;
-            if claim(
+            if sort(
                 shared,
                 &scope,
                 &url,
@@ -159,9 +162,9 @@ impl Handler<ParseSitemap> for Parser {
     }
 }
 
-/// Sorts one request: whether it is in scope, new, and passes the trap guards and the
-/// depth limit; it is then claimed in the seen set. Requests already seen cost one lookup.
-fn claim(
+/// Sorts one request: whether it is in scope, not seen yet, and passes the trap guards and
+/// the depth limit. Requests already seen cost one lookup.
+fn sort(
     shared: &ParseShared,
     scope: &ScopeRules,
     url: &Url,
@@ -173,7 +176,11 @@ fn claim(
         counts.out_of_scope += 1;
         return false;
     }
-    if shared.seen.contains(fingerprint) {
+    if shared
+        .seen
+        .as_ref()
+        .is_some_and(|seen| seen.contains(fingerprint))
+    {
         return false;
     }
     if url.as_str().len() > shared.max_url_length {
@@ -183,7 +190,7 @@ fn claim(
     } else if !within_depth {
         counts.beyond_depth += 1;
     } else {
-        return shared.seen.insert(fingerprint);
+        return true;
     }
     false
 }
@@ -230,7 +237,7 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
     let mut new_requests = Vec::new();
     if output.follow_links {
         for (url, &fingerprint) in found.links.iter().zip(&found.fingerprints) {
-            if claim(shared, &scope, url, fingerprint, within_depth, &mut counts) {
+            if sort(shared, &scope, url, fingerprint, within_depth, &mut counts) {
                 new_requests.push(CrawlRequest::link(url.clone(), depth, parent.clone()));
             }
         }
@@ -239,7 +246,7 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
         match request.resolve(Some(&output.base), depth, Some(parent.clone())) {
             Ok(request) => {
                 let fingerprint = request.fingerprint();
-                if claim(
+                if sort(
                     shared,
                     &scope,
                     &request.url,
@@ -286,7 +293,7 @@ mod tests {
         let seed: Url = "http://a.test/".parse().unwrap();
         ParseShared {
             scope: SharedScope::new(ScopeRules::new(Scope::Host, &[seed], &[], &[]).unwrap()),
-            seen: Arc::new(MemorySeenSet::new()),
+            seen: Some(Arc::new(MemorySeenSet::new())),
             max_depth,
             max_url_length: 100,
             spider: Arc::new(arachne_core::spider::FollowLinks),
@@ -309,7 +316,7 @@ mod tests {
     }
 
     #[test]
-    fn sorts_links_and_claims_new_ones_once() {
+    fn sorts_links_and_leaves_out_those_seen() {
         let shared = shared(Some(2));
         let html = r#"<a href="/x">x</a><a href="/y">y</a><a href="http://b.test/">b</a><a href="mailto:m@a.test">m</a>"#;
         let out = parse_page(&shared, &page(1, html));
@@ -323,9 +330,19 @@ mod tests {
             ),
             (3, 1, 1)
         );
-        // The same links from another page are no longer new.
+        // Once claimed (in the store's seen set), the same links are left out.
+        let seen = shared.seen.as_ref().unwrap();
+        for request in &out.new_requests {
+            seen.insert(request.fingerprint());
+        }
         let again = parse_page(&shared, &page(1, html));
         assert!(again.new_requests.is_empty());
+        // Without a seen set to look in, every candidate goes to the store.
+        let blind = ParseShared {
+            seen: None,
+            ..shared
+        };
+        assert_eq!(parse_page(&blind, &page(1, html)).new_requests.len(), 2);
     }
 
     #[test]
@@ -352,6 +369,5 @@ mod tests {
         let out = parse_page(&shared, &page(1, r#"<a href="/x">x</a>"#));
         assert!(out.new_requests.is_empty());
         assert_eq!(out.counts.beyond_depth, 1);
-        assert!(!shared.seen.contains(Fingerprint::of_str("http://a.test/x")));
     }
 }

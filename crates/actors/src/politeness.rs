@@ -5,8 +5,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use arachne_core::store::{HostState, RobotsFetch, SavedRobots};
 use arachne_core::{ErrorKind, RecordError, RobotsRules, host_key, robots_url};
 use url::Url;
 
@@ -34,8 +35,12 @@ pub(crate) struct Host {
     pub delay: Duration,
     /// robots.txt `Crawl-delay`, capped.
     pub crawl_delay: Option<Duration>,
-    /// URLs of this host accepted into the frontier (the per-host page budget).
-    pub accepted: u64,
+    /// Requests of this host in the supervisor's window.
+    pub windowed: usize,
+    /// What the store keeps of its robots.txt.
+    pub saved_robots: Option<SavedRobots>,
+    /// The end of its `Retry-After` pause, as the store keeps it.
+    pub paused_until: Option<SystemTime>,
 }
 
 pub(crate) enum RobotsState {
@@ -128,10 +133,63 @@ impl Host {
                 delay
             },
             crawl_delay: None,
-            accepted: 0,
+            windowed: 0,
+            saved_robots: None,
+            paused_until: None,
         }
     }
+
+    /// What the store keeps of the host.
+    pub fn state(&self, name: &str) -> HostState {
+        let mut state = HostState::new(name);
+        state.robots = self.saved_robots.clone();
+        state.paused_until = self.paused_until;
+        state
+    }
+
+    /// Takes back what a saved crawl kept of the host: its robots.txt while it is younger
+    /// than [`ROBOTS_MAX_AGE`] (unless robots.txt is ignored now), and a `Retry-After` pause
+    /// that is not over. Returns the rules taken back.
+    pub fn restore(
+        &mut self,
+        state: &HostState,
+        product_token: &str,
+        max_crawl_delay: Duration,
+        wakeups: &mut BinaryHeap<Reverse<Instant>>,
+    ) -> Option<Arc<RobotsRules>> {
+        let now = SystemTime::now();
+        if let Some(until) = state.paused_until
+            && let Ok(left) = until.duration_since(now)
+        {
+            self.defer(after(Instant::now(), left), wakeups);
+        }
+        self.paused_until = state.paused_until;
+        let saved = state.robots.as_ref()?;
+        let fresh = now
+            .duration_since(saved.fetched_at)
+            .is_ok_and(|age| age < ROBOTS_MAX_AGE);
+        if !fresh || !matches!(self.robots, RobotsState::Unknown) {
+            return None;
+        }
+        self.saved_robots = Some(saved.clone());
+        let rules = match &saved.outcome {
+            RobotsFetch::Body(body) => RobotsRules::parse(product_token, body.as_bytes()),
+            RobotsFetch::AllowAll => RobotsRules::allow_all(),
+            RobotsFetch::Unavailable(why) => {
+                self.robots = RobotsState::Unavailable(why.clone());
+                return None;
+            }
+        };
+        self.crawl_delay = rules.crawl_delay().map(|d| d.min(max_crawl_delay));
+        let rules = Arc::new(rules);
+        self.robots = RobotsState::Ready(Arc::clone(&rules));
+        Some(rules)
+    }
 }
+
+/// How long a robots.txt kept in a crawl's state is trusted when the crawl resumes; an
+/// older one is fetched again (Google caches robots.txt for up to a day too).
+pub(crate) const ROBOTS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `now + wait`, saturating: a wait too long to represent ends a year from now, which a
 /// crawl never reaches. Settings are bounded, but the scheduler must not panic whatever

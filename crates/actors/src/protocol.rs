@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::Message;
-use arachne_core::{CrawlRequest, Fingerprint, PageRecord, RecordError, Redirect, RobotsRules};
+use arachne_core::store::{RobotsFetch, StoreError};
+use arachne_core::{
+    CrawlRequest, Fingerprint, HttpExchange, PageRecord, RecordError, Redirect, RobotsRules,
+};
 use url::Url;
 
 use crate::deliver::ItemCounts;
@@ -45,6 +48,11 @@ pub(crate) struct FetchJob {
     pub attempts: u32,
     /// When the first hop started; set by the fetcher.
     pub started: Option<(Instant, SystemTime)>,
+    /// The redirect targets claimed on the way (the store keeps these claims with the
+    /// page's outcome).
+    pub hops: Vec<Fingerprint>,
+    /// Exchanges for the durable archives, written with the page's outcome.
+    pub archived: Vec<Arc<HttpExchange>>,
 }
 
 impl FetchJob {
@@ -58,6 +66,8 @@ impl FetchJob {
             redirects: Vec::new(),
             attempts: 0,
             started: None,
+            hops: Vec::new(),
+            archived: Vec::new(),
         }
     }
 }
@@ -116,7 +126,8 @@ pub(crate) enum Finished {
 }
 
 pub(crate) enum RobotsOutcome {
-    Rules(RobotsRules),
+    /// The rules, and what the store keeps of them.
+    Rules(RobotsRules, RobotsFetch),
     /// 5xx, 429 or no response: the host waits, and its robots.txt is tried again. The
     /// kind says why: `connect` or `timeout` when the host cannot be reached (its pages'
     /// records then carry that kind), `robots_unavailable` otherwise.
@@ -129,7 +140,7 @@ pub(crate) enum RobotsOutcome {
 /// What a sitemap gave.
 pub(crate) struct SitemapDone {
     pub url: Url,
-    /// New in-scope page URLs, claimed in the seen set.
+    /// In-scope page URLs not seen yet, to claim.
     pub pages: Vec<Url>,
     /// Sitemaps that a sitemap index lists.
     pub nested: Vec<Url>,
@@ -147,14 +158,16 @@ pub(crate) struct PageDone {
     pub record: Arc<PageRecord>,
     /// Whether the page was one of the seeds.
     pub seed: bool,
-    /// The requests the page was first to ask for: its new links and the spider's
-    /// follow-ups, in scope and claimed.
-    pub new_requests: Vec<CrawlRequest>,
+    /// The requests the page was first to ask for (its new links and the spider's
+    /// follow-ups), claimed and queued in the store.
+    pub queued: u32,
     pub counts: LinkCounts,
     /// What became of the page's items.
     pub items: ItemCounts,
     /// Whether the spider failed on the page.
     pub spider_error: bool,
+    /// The store failed while the page's links or outcome were recorded.
+    pub store_error: Option<StoreError>,
 }
 
 impl PageDone {
@@ -163,10 +176,11 @@ impl PageDone {
         Self {
             record,
             seed,
-            new_requests: Vec::new(),
+            queued: 0,
             counts: LinkCounts::default(),
             items: ItemCounts::default(),
             spider_error: false,
+            store_error: None,
         }
     }
 }

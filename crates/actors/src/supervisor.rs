@@ -1,20 +1,30 @@
-//! The supervisor: one per crawl. Owns the frontier and the politeness state of every host,
-//! decides what is fetched when, and when the crawl is over.
+//! The supervisor: one per crawl. Keeps a bounded window of requests taken from the store
+//! and the politeness state of every host, decides what is fetched when, and when the
+//! crawl is over.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Recipient};
+use std::future::Future;
+use std::time::SystemTime;
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, WrapFuture,
+};
+use arachne_core::store::{
+    HostState, Note, Remaining, Resume, RobotsFetch, SavedRobots, StoreError, Want,
+};
 use arachne_core::{
     CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, EndReason, ErrorKind, Fingerprint,
-    Frontier, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, ROBOTS_ATTEMPTS, RecordError,
-    RobotsRules, ScopeRules, SeenSet, host_key,
+    Frontier, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier, ROBOTS_ATTEMPTS,
+    RecordError, RobotsRules, ScopeRules, host_key,
 };
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::journal::StoreClient;
 use crate::politeness::{Gate, Host, RobotsState, after, autothrottle_delay, scaled};
 use crate::protocol::{
     Done, Fetch, FetchJob, Finished, JobKind, PageDone, RobotsOutcome, SitemapDone,
@@ -27,7 +37,6 @@ pub(crate) struct Limits {
     pub concurrency: usize,
     pub per_host: usize,
     pub max_pages: Option<u64>,
-    pub max_pages_per_host: Option<u64>,
     /// Dispatch level by level: no URL of depth d+1 starts while one of depth d is in
     /// flight. Set with a depth limit, so that every URL gets its true (shortest) depth
     /// and the limit crawls exactly the pages within it.
@@ -44,6 +53,8 @@ pub(crate) struct Limits {
     pub close_after: Option<Duration>,
     /// The longest URL queued, for requests given through the handle.
     pub max_url_length: usize,
+    /// The user agent's product token, for robots.txt kept in the store.
+    pub product_token: String,
 }
 
 /// A retry waiting for its time.
@@ -71,31 +82,59 @@ impl Ord for Delayed {
     }
 }
 
-/// Dispatches URLs from the frontier to fetchers within the limits and politeness rules,
-/// collects their results, and ends the crawl when nothing is left.
+/// Dispatches requests from its window to fetchers within the limits and politeness
+/// rules, refills the window from the store, collects the fetchers' results, and ends the
+/// crawl when nothing is left.
 pub(crate) struct Supervisor {
-    /// URLs waiting, by host. On its own, the only structure that grows with the site.
-    frontier: Box<dyn Frontier>,
-    /// Jobs already counted against the page limit that need another request: redirect
-    /// hops and due retries. They go before the frontier.
+    /// Where the crawl's requests wait; the supervisor takes them in batches.
+    store: StoreClient,
+    /// Requests taken from the store and not dispatched yet, in per-host queues: the only
+    /// queue in the supervisor's memory, bounded.
+    window: MemoryFrontier,
+    /// The window's size: it is refilled when it falls below half.
+    window_size: usize,
+    /// The most requests of one host the window holds.
+    host_window: usize,
+    /// Store calls made and not answered. The crawl is not over while any is out.
+    store_calls: usize,
+    /// A take is out.
+    refilling: bool,
+    /// The store's queue, and the hosts skipped, when a take last came back empty: no take
+    /// is asked again until one of them changes.
+    dry: Option<(u64, Vec<String>)>,
+    /// Requests found by no page (seeds, sitemap entries, requests given through the
+    /// handle), to claim in one call, and what found them.
+    found: Vec<(Found, Vec<CrawlRequest>)>,
+    /// Facts for the store, sent in one call.
+    notes: Vec<Note>,
+    /// Taken requests given up, returned to the store in one call.
+    releases: Vec<CrawlRequest>,
+    /// The last store call is out: the crawl is ending.
+    closing: bool,
+    /// Jobs that are already counted against the page limit and need another request:
+    /// redirect hops and due retries. They go before the window.
     hops: VecDeque<FetchJob>,
     /// Retries waiting for their backoff.
     delayed: BinaryHeap<Delayed>,
+    /// Pages between two requests when the crawl stopped, with a durable store: not
+    /// recorded, so that a resumed crawl fetches them again.
+    interrupted: u64,
     /// Sitemaps to fetch.
     sitemaps: VecDeque<FetchJob>,
-    /// Sitemaps already queued, so each is fetched once (at most `MAX_SITEMAPS`).
+    /// Sitemaps already queued (or read in an earlier run), so each is fetched once (at most
+    /// `MAX_SITEMAPS`).
     sitemaps_seen: HashSet<Fingerprint>,
     /// Politeness and robots.txt state per host.
     hosts: HashMap<String, Host>,
     /// Each fetcher and its hops in flight: work goes to the least loaded.
     fetchers: Vec<(Recipient<Fetch>, usize)>,
     /// Requests in flight: dispatched and not yet `Done`. A page counts from dispatch until
-    /// it is parsed and delivered, so this bounds every mailbox and every body held in
-    /// memory. The crawl ends when this is zero and nothing waits.
+    /// it is parsed, delivered and recorded in the store, so this bounds every mailbox and
+    /// every body held in memory. The crawl ends when this is zero and nothing waits.
     in_flight: usize,
     /// Pages in flight by depth: the lowest caps dispatch in level-sync mode.
     depth_load: BTreeMap<u32, usize>,
-    /// URLs taken from the frontier (the page limit counts these).
+    /// Pages taken for fetching, this run and earlier ones (the page limit counts these).
     dispatched: u64,
     limits: Limits,
     /// When the supervisor must look again at hosts that are waiting for their time.
@@ -110,8 +149,6 @@ pub(crate) struct Supervisor {
     done: Option<oneshot::Sender<CrawlReport>>,
     /// Stops the crawl gracefully from anywhere, and brings requests given from outside.
     handle: CrawlHandle,
-    /// The seen set, for the requests given through the handle.
-    seen: Arc<dyn SeenSet>,
     /// Stopping: nothing new starts; what is in flight finishes and is recorded.
     stopping: bool,
     /// The crawl's scope, shared with fetchers and parsers. The supervisor changes it when
@@ -119,19 +156,30 @@ pub(crate) struct Supervisor {
     scope: SharedScope,
     /// The scope as it is now (the supervisor is its only writer).
     current: Arc<ScopeRules>,
-    /// Whether a landing changed the scope, so that URLs queued before it are checked
-    /// again when they are dispatched.
+    /// Whether the scope changed since requests were queued (a seed landed, or a resumed
+    /// crawl's seeds landed in an earlier run), so that queued URLs are checked again when
+    /// they are dispatched.
     scope_changed: bool,
     /// Seeds queued or in flight that have not landed yet (ended at a final response or
     /// failed): until they land, their part of the scope may still change.
     pending_seeds: HashSet<Url>,
     /// The scope without the parts of pending seeds: URLs it allows go ahead.
     settled: Arc<ScopeRules>,
-    /// URLs taken from the frontier that only the part of a pending seed allows: they wait
+    /// URLs taken from the window that only the part of a pending seed allows: they wait
     /// until every seed has landed, and are checked again then. Sitemaps wait too.
     held: Vec<CrawlRequest>,
     /// Pages that failed (a fetch failure, or the spider's), for `close_after_errors`.
     failures: u64,
+    /// What the store kept of hosts in earlier runs, taken back when a host is met again.
+    saved_hosts: HashMap<String, HostState>,
+}
+
+/// What found requests that no page found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Seeds,
+    Sitemap,
+    Handle,
 }
 
 /// What to do with a URL taken from the frontier, given the scope as it stands.
@@ -145,25 +193,38 @@ enum Verdict {
 
 impl Supervisor {
     pub fn new(
-        frontier: Box<dyn Frontier>,
+        store: StoreClient,
+        resume: &Resume,
         limits: Limits,
         stats: Arc<CrawlStats>,
         done: oneshot::Sender<CrawlReport>,
         handle: CrawlHandle,
-        seen: Arc<dyn SeenSet>,
         scope: SharedScope,
     ) -> Self {
-        Self {
-            frontier,
+        let window_size = limits.concurrency.saturating_mul(2).max(64);
+        let host_window = limits.per_host.saturating_mul(2).clamp(4, window_size);
+        let mut supervisor = Self {
+            store,
+            window: MemoryFrontier::new(),
+            window_size,
+            host_window,
+            store_calls: 0,
+            refilling: false,
+            dry: None,
+            found: Vec::new(),
+            notes: Vec::new(),
+            releases: Vec::new(),
+            closing: false,
             hops: VecDeque::new(),
             delayed: BinaryHeap::new(),
+            interrupted: 0,
             sitemaps: VecDeque::new(),
-            sitemaps_seen: HashSet::new(),
+            sitemaps_seen: resume.sitemaps_read.iter().map(Fingerprint::of).collect(),
             hosts: HashMap::new(),
             fetchers: Vec::new(),
             in_flight: 0,
             depth_load: BTreeMap::new(),
-            dispatched: 0,
+            dispatched: resume.pages_done,
             limits,
             wakeups: BinaryHeap::new(),
             wake_at: None,
@@ -173,53 +234,103 @@ impl Supervisor {
             started: Instant::now(),
             done: Some(done),
             handle,
-            seen,
             stopping: false,
             current: scope.get(),
             settled: scope.get(),
             scope,
-            scope_changed: false,
+            scope_changed: !resume.forced.is_empty(),
             pending_seeds: HashSet::new(),
             held: Vec::new(),
             failures: 0,
+            saved_hosts: resume
+                .hosts
+                .iter()
+                .map(|state| (state.host.clone(), state.clone()))
+                .collect(),
+        };
+        if resume.resumed {
+            supervisor.report.resumed = Some(arachne_core::Resumed::new(
+                resume.runs,
+                resume.pages_done,
+                resume.queued,
+            ));
         }
+        for (seed, landing) in &resume.landings {
+            if supervisor.scope.land(seed, landing) {
+                supervisor.scope_changed = true;
+            }
+        }
+        supervisor.current = supervisor.scope.get();
+        supervisor.settled = supervisor.scope.get();
+        supervisor
     }
 
     pub fn add_fetcher(&mut self, fetcher: Recipient<Fetch>) {
         self.fetchers.push((fetcher, 0));
     }
 
-    /// Queues a URL (a seed, a new link, a sitemap entry), within the page limits.
-    pub fn enqueue(&mut self, request: CrawlRequest) {
-        let pending = self.dispatched + self.frontier.len() as u64 + self.held.len() as u64;
-        if self.limits.max_pages.is_some_and(|max| pending >= max) {
-            // Never crawled: the page limit is already covered by what is queued.
-            self.report.not_crawled += 1;
-            return;
+    /// Queues the seeds; those without an outcome yet (`done[i]` false) are pending: their
+    /// part of the scope may still change when they land.
+    pub fn add_seeds(&mut self, seeds: Vec<CrawlRequest>, done: &[bool]) {
+        for (i, seed) in seeds.iter().enumerate() {
+            if !done.get(i).copied().unwrap_or(false) {
+                self.pending_seeds.insert(seed.url.clone());
+            }
         }
-        let budget = self.limits.max_pages_per_host;
-        let host = self.host_entry(&request.url);
-        if budget.is_some_and(|max| host.accepted >= max) {
-            self.report.host_budget += 1;
-            return;
+        self.settle();
+        self.found.push((Found::Seeds, seeds));
+    }
+
+    /// The state of a URL's host, created on first sight, with what the store kept of it
+    /// in an earlier run.
+    fn meet(&mut self, url: &Url) -> &mut Host {
+        let key = host_key(url);
+        if !self.hosts.contains_key(key.as_ref()) {
+            let mut host = Host::new(
+                url,
+                self.limits.obey_robots,
+                self.limits.delay,
+                self.limits.autothrottle,
+            );
+            let rules = self.saved_hosts.remove(key.as_ref()).and_then(|state| {
+                host.restore(
+                    &state,
+                    &self.limits.product_token,
+                    self.limits.max_crawl_delay,
+                    &mut self.wakeups,
+                )
+            });
+            self.hosts.insert(key.clone().into_owned(), host);
+            if let Some(rules) = rules
+                && self.limits.sitemaps_from_robots
+            {
+                // Sitemaps read already are skipped; one that was queued but not read is
+                // read now.
+                for sitemap in rules.sitemaps() {
+                    if let Ok(sitemap) = arachne_core::parse_seed(sitemap) {
+                        self.enqueue_sitemap(sitemap, 0, false);
+                    }
+                }
+            }
         }
-        host.accepted += 1;
-        if request.is_seed() && self.pending_seeds.insert(request.url.clone()) {
-            self.settle();
-        }
-        self.frontier.push(request);
+        self.hosts.get_mut(key.as_ref()).expect("inserted above")
     }
 
     /// Recomputes the scope that pending seeds cannot change; when no seed is pending any
-    /// more, the URLs held for them go back to the frontier.
+    /// more, the URLs held for them go back to the window.
     fn settle(&mut self) {
         let pending = &self.pending_seeds;
         self.settled = Arc::new(self.current.only_seeds(|seed| !pending.contains(seed)));
         if self.pending_seeds.is_empty() {
-            for request in self.held.drain(..) {
-                self.frontier.push(request);
+            for request in std::mem::take(&mut self.held) {
+                self.add_to_window(request);
             }
         }
+    }
+
+    fn add_to_window(&mut self, request: CrawlRequest) {
+        self.meet(&request.url).windowed += 1;
+        self.window.push(request);
     }
 
     /// Whether a URL taken from the frontier may be fetched now.
@@ -249,15 +360,11 @@ impl Supervisor {
         {
             return;
         }
-        self.host_entry(&url);
+        self.meet(&url);
         self.sitemaps.push_back(FetchJob::new(
             JobKind::Sitemap { nesting, from_user },
             CrawlRequest::seed(url),
         ));
-    }
-
-    fn host_entry(&mut self, url: &Url) -> &mut Host {
-        host_entry(&mut self.hosts, &self.limits, url)
     }
 
     fn page_limit_reached(&self) -> bool {
@@ -284,7 +391,8 @@ impl Supervisor {
             .unwrap_or(u32::MAX)
     }
 
-    /// Sends work to fetchers while there is free capacity and polite hosts.
+    /// Sends work to fetchers while there is free capacity and polite hosts, asks the
+    /// store for more when the window runs low, and sends the store what waits for it.
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
         if !self.stopping && self.handle.is_stopped() {
             // A stop asked from anywhere holds at once, not at the next tick.
@@ -293,20 +401,27 @@ impl Supervisor {
         }
         let now = Instant::now();
         if self.stopping {
-            // Pages between two requests get a record saying they were interrupted.
             let waiting: Vec<FetchJob> = self
                 .hops
                 .drain(..)
                 .chain(std::mem::take(&mut self.delayed).into_iter().map(|d| d.job))
                 .collect();
-            for mut job in waiting {
-                job.kind = JobKind::Refused(RecordError {
-                    kind: ErrorKind::Interrupted,
-                    message: "the crawl was stopped before this URL finished".into(),
-                });
-                self.send(job, now);
+            if self.store.is_durable() {
+                // Not recorded: they stay the store's, and a resumed crawl fetches them
+                // again from their first request.
+                self.interrupted += waiting.len() as u64;
+            } else {
+                // Pages between two requests get a record saying they were interrupted.
+                for mut job in waiting {
+                    job.kind = JobKind::Refused(RecordError {
+                        kind: ErrorKind::Interrupted,
+                        message: "the crawl was stopped before this URL finished".into(),
+                    });
+                    self.send(job, now);
+                }
             }
             self.sitemaps.clear();
+            self.flush_store_calls(ctx);
             return;
         }
         while self.delayed.peek().is_some_and(|d| d.due <= now) {
@@ -353,7 +468,10 @@ impl Supervisor {
                         }
                         Some(Gate::Wait) | None => false,
                     };
-                if let Some(request) = self.frontier.pop(cap, &mut ready) {
+                if let Some(request) = self.window.pop(cap, &mut ready) {
+                    if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
+                        host.windowed = host.windowed.saturating_sub(1);
+                    }
                     // Seeds are always crawled.
                     let verdict = if request.is_seed() {
                         Verdict::Go
@@ -367,7 +485,7 @@ impl Supervisor {
                             continue;
                         }
                         Verdict::OutOfScope => {
-                            self.drop_out_of_scope(&request);
+                            self.drop_out_of_scope(request);
                             continue;
                         }
                     }
@@ -392,18 +510,25 @@ impl Supervisor {
             let Some(job) = next else { break };
             self.send(job, now);
         }
+        let starved = self.in_flight < self.limits.concurrency;
+        self.refill(ctx, starved);
+        self.flush_store_calls(ctx);
         self.schedule_wakeup(ctx);
         if !self.pending_seeds.is_empty()
             && self.in_flight == 0
             && self.hops.is_empty()
             && self.delayed.is_empty()
             && self.wakeups.is_empty()
+            && self.window.is_empty()
+            && self.store_calls == 0
+            && self.store.queued() == 0
         {
-            // Nothing more can happen to the pending seeds: a custom frontier lost them.
-            // Waiting for them would hang the crawl.
+            // Nothing more can happen to the pending seeds: they were claimed in an
+            // earlier run, as the target of another seed's redirect, say. Waiting for them
+            // would hang the crawl.
             tracing::warn!(
                 seeds = self.pending_seeds.len(),
-                "seeds left the frontier without a record; crawling on without them"
+                "seeds ended without a record; crawling on without them"
             );
             self.pending_seeds.clear();
             self.settle();
@@ -411,8 +536,134 @@ impl Supervisor {
         }
     }
 
-    /// Forgets a queued URL that a seed's landing put out of scope.
-    fn drop_out_of_scope(&mut self, request: &CrawlRequest) {
+    /// Asks the store for more requests: when the window is below half, or when capacity
+    /// is free and the window holds nothing that may go (its hosts are waiting), for other
+    /// hosts, up to four windows. Hosts with a full share of the window are skipped.
+    fn refill(&mut self, ctx: &mut Context<Self>, starved: bool) {
+        if self.refilling || self.stopping || self.closing || self.page_limit_reached() {
+            return;
+        }
+        let queued = self.store.queued();
+        if queued == 0 {
+            return;
+        }
+        let len = self.window.len() + self.held.len();
+        let low = len < self.window_size / 2;
+        if !low && !starved {
+            return;
+        }
+        let mut skip: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, host)| host.windowed >= self.host_window)
+            .map(|(name, _)| name.clone())
+            .collect();
+        skip.sort_unstable();
+        if self
+            .dry
+            .as_ref()
+            .is_some_and(|(was, skipped)| *was == queued && *skipped == skip)
+        {
+            return;
+        }
+        let most = if low {
+            self.window_size
+        } else {
+            self.window_size.saturating_mul(4)
+        };
+        let mut max = most.saturating_sub(len);
+        if let Some(limit) = self.limits.max_pages {
+            let left = limit.saturating_sub(self.dispatched + len as u64);
+            max = max.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        if max == 0 {
+            return;
+        }
+        self.refilling = true;
+        let want = Want::new(max, self.host_window).skip(skip.iter().cloned());
+        let store = self.store.clone();
+        self.call(
+            ctx,
+            async move { store.take(want).await },
+            move |me, (taken, queued)| {
+                me.refilling = false;
+                me.dry = taken.is_empty().then_some((queued, skip));
+                for request in taken {
+                    me.add_to_window(request);
+                }
+            },
+        );
+    }
+
+    /// Sends the store the claims, notes and releases gathered since the last call.
+    fn flush_store_calls(&mut self, ctx: &mut Context<Self>) {
+        for (found, requests) in std::mem::take(&mut self.found) {
+            if requests.is_empty() {
+                continue;
+            }
+            let store = self.store.clone();
+            self.call(
+                ctx,
+                async move { store.claim(requests).await },
+                move |me, claimed| {
+                    if found == Found::Sitemap {
+                        me.report.sitemap_urls += u64::from(claimed.new);
+                    }
+                },
+            );
+        }
+        if !self.releases.is_empty() {
+            let store = self.store.clone();
+            let releases = std::mem::take(&mut self.releases);
+            self.call(
+                ctx,
+                async move { store.release(releases).await },
+                |_, ()| {},
+            );
+        }
+        if !self.notes.is_empty() {
+            let store = self.store.clone();
+            let notes = std::mem::take(&mut self.notes);
+            self.call(ctx, async move { store.note(notes).await }, |_, ()| {});
+        }
+    }
+
+    /// Makes a store call; `then` gets its answer. A failed call stops the crawl.
+    fn call<T: 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        call: impl Future<Output = Result<T, StoreError>> + 'static,
+        then: impl FnOnce(&mut Self, T) + 'static,
+    ) {
+        self.store_calls += 1;
+        ctx.spawn(call.into_actor(self).map(move |result, me, ctx| {
+            me.store_calls -= 1;
+            match result {
+                Ok(value) => then(me, value),
+                Err(error) => me.store_failed(error, ctx),
+            }
+            me.dispatch(ctx);
+            me.finish_if_done(ctx);
+        }));
+    }
+
+    /// The store failed: the crawl stops (its state is only good up to the last commit).
+    fn store_failed(&mut self, error: StoreError, ctx: &mut Context<Self>) {
+        self.refilling = false;
+        tracing::error!(%error, "the store failed; stopping the crawl");
+        if !matches!(self.report.ended, EndReason::StoreFailed { .. }) {
+            self.report.ended = EndReason::StoreFailed {
+                error: error.to_string(),
+            };
+        }
+        self.handle.stop_with(EndReason::StoreFailed {
+            error: error.to_string(),
+        });
+        self.begin_stop(ctx);
+    }
+
+    /// Gives a taken URL that a seed's landing put out of scope back to the store.
+    fn drop_out_of_scope(&mut self, request: CrawlRequest) {
         self.report.out_of_scope += 1;
         // It was counted as queued when it was found: on a page, or in a sitemap.
         if request.depth > 0 {
@@ -420,9 +671,7 @@ impl Supervisor {
         } else if request.parent.is_some() {
             self.report.sitemap_urls = self.report.sitemap_urls.saturating_sub(1);
         }
-        if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
-            host.accepted = host.accepted.saturating_sub(1);
-        }
+        self.releases.push(request);
     }
 
     /// A sitemap whose host may take a request now.
@@ -571,8 +820,9 @@ impl Supervisor {
         let Some(host) = self.hosts.get_mut(name) else {
             return;
         };
+        let saved = |outcome| Some(SavedRobots::new(SystemTime::now(), outcome));
         match outcome {
-            RobotsOutcome::Rules(rules) => {
+            RobotsOutcome::Rules(rules, fetched) => {
                 host.crawl_delay = rules.crawl_delay().map(|d| d.min(max_crawl_delay));
                 if let Some(delay) = host.crawl_delay {
                     // The robots.txt request itself counts: the first page waits too.
@@ -589,6 +839,8 @@ impl Supervisor {
                 };
                 tracing::debug!(host = name, crawl_delay = ?host.crawl_delay, sitemaps = sitemaps.len(), "robots.txt read");
                 host.robots = RobotsState::Ready(Arc::new(rules));
+                host.saved_robots = saved(fetched);
+                self.notes.push(Note::Host(host.state(name)));
                 for sitemap in sitemaps {
                     self.enqueue_sitemap(sitemap, 0, false);
                 }
@@ -596,12 +848,16 @@ impl Supervisor {
             RobotsOutcome::RedirectOutOfScope(why) => {
                 tracing::debug!(host = name, %why, "robots.txt redirect not followed: crawling the host as if it had none");
                 host.robots = RobotsState::Ready(Arc::new(RobotsRules::allow_all()));
+                host.saved_robots = saved(RobotsFetch::AllowAll);
+                self.notes.push(Note::Host(host.state(name)));
                 self.report.resources_out_of_scope += 1;
             }
             RobotsOutcome::Unavailable(why) => {
                 host.robots_attempts += 1;
                 tracing::warn!(host = name, attempt = host.robots_attempts, kind = %why.kind, why = %why.message, "robots.txt unavailable");
                 if host.robots_attempts >= ROBOTS_ATTEMPTS {
+                    host.saved_robots = saved(RobotsFetch::Unavailable(why.clone()));
+                    self.notes.push(Note::Host(host.state(name)));
                     host.robots = RobotsState::Unavailable(why);
                 } else {
                     host.robots = RobotsState::Unknown;
@@ -619,6 +875,10 @@ impl Supervisor {
             self.current = self.scope.get();
             self.scope_changed = true;
             self.settle();
+            self.notes.push(Note::SeedLanded {
+                seed: seed.clone(),
+                landing: landing.clone(),
+            });
             tracing::info!(%seed, %landing, "seed redirected: its scope is taken from where it lands");
         }
     }
@@ -647,18 +907,22 @@ impl Supervisor {
             return;
         }
         self.report.sitemaps_fetched += 1;
-        self.report.sitemap_urls += pages.len() as u64;
         self.report.out_of_scope += u64::from(counts.out_of_scope);
         self.report.too_long += u64::from(counts.too_long);
         self.report.repeating_path += u64::from(counts.repeating);
         tracing::debug!(sitemap = %url, pages = pages.len(), nested = nested.len(), "sitemap read");
-        for page in pages {
-            self.enqueue(CrawlRequest {
+        let requests = pages
+            .into_iter()
+            .map(|page| CrawlRequest {
                 parent: Some(url.clone()),
                 seed: false,
                 ..CrawlRequest::seed(page)
-            });
-        }
+            })
+            .collect();
+        // Claimed before the note that the sitemap was read goes out (calls are made in
+        // order): a crawl that resumes between the two reads it again.
+        self.found.push((Found::Sitemap, requests));
+        self.notes.push(Note::SitemapRead(url));
         for sitemap in nested {
             self.enqueue_sitemap(sitemap, nesting + 1, from_user);
         }
@@ -672,8 +936,13 @@ impl Supervisor {
             // 429 or 503 with Retry-After: the whole host waits.
             self.report.host_pauses += 1;
             let pause = pause.min(MAX_RETRY_AFTER);
-            host_entry(&mut self.hosts, &self.limits, &job.target)
-                .defer(after(now, pause), &mut self.wakeups);
+            let name = host_key(&job.target).into_owned();
+            self.meet(&job.target);
+            let host = self.hosts.get_mut(&name).expect("met above");
+            host.paused_until = SystemTime::now().checked_add(pause);
+            let state = host.state(&name);
+            host.defer(after(now, pause), &mut self.wakeups);
+            self.notes.push(Note::Host(state));
         }
         let exponent = job.attempts.saturating_sub(1).min(16);
         let backoff = self
@@ -692,45 +961,85 @@ impl Supervisor {
         });
     }
 
-    /// Ends the crawl when nothing is in flight and nothing more will be dispatched.
+    /// Ends the crawl when nothing is in flight and nothing more will be dispatched: the
+    /// store's last call, then the report.
     fn finish_if_done(&mut self, ctx: &mut Context<Self>) {
+        let queued = self.store.queued();
         self.stats.set_load(
-            (self.frontier.len() + self.held.len()) as u64,
+            queued + (self.window.len() + self.held.len()) as u64,
             self.in_flight as u64,
         );
         let more = !self.hops.is_empty()
             || !self.delayed.is_empty()
             || (!self.stopping
                 && !self.page_limit_reached()
-                && (!self.frontier.is_empty()
+                && (queued > 0
+                    || !self.window.is_empty()
                     || !self.held.is_empty()
                     || !self.sitemaps.is_empty()));
-        if self.in_flight > 0 || more {
+        if self.in_flight > 0 || self.store_calls > 0 || more || self.closing {
             return;
         }
-        if let Some(done) = self.done.take() {
-            self.handle.mark_finished();
-            // Requests given at the last moment, before the mark, are counted as not
-            // crawled rather than lost without a word.
-            let late = self.handle.take_requests().len() as u64;
-            let mut report = std::mem::take(&mut self.report);
-            report.not_crawled += late;
-            report.not_crawled += (self.frontier.len() + self.held.len()) as u64;
-            report.stopped = self.stopping;
-            report.ended = if self.stopping {
-                self.handle.stop_reason().unwrap_or(EndReason::Stopped {
-                    by: "a stop was asked for".into(),
-                })
-            } else if self.page_limit_reached() && report.not_crawled > 0 {
-                EndReason::PageLimit
-            } else {
-                EndReason::Completed
-            };
-            report.elapsed = self.started.elapsed();
-            tracing::info!(pages = report.pages, elapsed = ?report.elapsed, ended = %report.ended, "crawl finished");
-            let _ = done.send(report);
+        self.closing = true;
+        self.handle.mark_finished();
+        // Requests given at the last moment, before the mark, are counted as not crawled
+        // rather than lost without a word.
+        let late = self.handle.take_requests().len() as u64;
+        let store = self.store.clone();
+        let ended = self.end_reason(0).to_string();
+        ctx.spawn(
+            async move { store.close(ended).await }
+                .into_actor(self)
+                .map(move |remaining, me, ctx| {
+                    me.report_end(remaining, late);
+                    ctx.stop();
+                }),
+        );
+    }
+
+    /// Why the crawl ended, with `not_crawled` URLs left.
+    fn end_reason(&self, not_crawled: u64) -> EndReason {
+        if let EndReason::StoreFailed { .. } = &self.report.ended {
+            self.report.ended.clone()
+        } else if self.stopping {
+            self.handle.stop_reason().unwrap_or(EndReason::Stopped {
+                by: "a stop was asked for".into(),
+            })
+        } else if self.page_limit_reached() && not_crawled > 0 {
+            EndReason::PageLimit
+        } else {
+            EndReason::Completed
         }
-        ctx.stop();
+    }
+
+    /// Sends the report, once.
+    fn report_end(&mut self, remaining: Result<Remaining, StoreError>, late: u64) {
+        let Some(done) = self.done.take() else {
+            return;
+        };
+        let remaining = match remaining {
+            Ok(remaining) => remaining,
+            Err(error) => {
+                tracing::error!(%error, "the store failed at the end of the crawl");
+                self.report.ended = EndReason::StoreFailed {
+                    error: error.to_string(),
+                };
+                Remaining::default()
+            }
+        };
+        let not_crawled = late
+            + remaining.queued
+            + (self.window.len() + self.held.len()) as u64
+            + self.interrupted;
+        let ended = self.end_reason(not_crawled);
+        let mut report = std::mem::take(&mut self.report);
+        report.not_crawled += not_crawled;
+        report.host_budget += remaining.over_budget;
+        report.stopped = self.stopping;
+        report.ended = ended;
+        report.elapsed = self.started.elapsed();
+        tracing::info!(pages = report.pages, elapsed = ?report.elapsed, ended = %report.ended, "crawl finished");
+        let _ = done.send(report);
     }
 
     /// Starts stopping, once: nothing new is dispatched, and what waits between two
@@ -752,6 +1061,7 @@ impl Supervisor {
     /// Queues the requests given through the handle, as requests found by no page: they
     /// obey the scope, the seen set and the limits like any other.
     fn take_handle_requests(&mut self) {
+        let mut requests = Vec::new();
         for request in self.handle.take_requests() {
             let request = match request.resolve(None, 0, None) {
                 Ok(request) => request,
@@ -769,9 +1079,10 @@ impl Supervisor {
                 self.report.too_long += 1;
                 continue;
             }
-            if self.seen.insert(request.fingerprint()) {
-                self.enqueue(request);
-            }
+            requests.push(request);
+        }
+        if !requests.is_empty() {
+            self.found.push((Found::Handle, requests));
         }
     }
 }
@@ -810,7 +1121,7 @@ impl Actor for Supervisor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.started = Instant::now();
         tracing::info!(
-            queued = self.frontier.len(),
+            queued = self.store.queued(),
             concurrency = self.limits.concurrency,
             per_host = self.limits.per_host,
             delay = ?self.limits.delay,
@@ -827,6 +1138,24 @@ impl Actor for Supervisor {
                 supervisor.finish_if_done(ctx);
             }
         });
+        if self.store.is_durable() {
+            // A durable store commits at least this often, even when nothing else calls it.
+            ctx.run_interval(crate::journal::COMMIT_INTERVAL / 2, |supervisor, ctx| {
+                if supervisor.closing {
+                    return;
+                }
+                let store = supervisor.store.clone();
+                ctx.spawn(
+                    async move { store.tick().await }
+                        .into_actor(supervisor)
+                        .map(|result, supervisor, ctx| {
+                            if let Err(error) = result {
+                                supervisor.store_failed(error, ctx);
+                            }
+                        }),
+                );
+            });
+        }
         if let Some(limit) = self.limits.close_after {
             ctx.run_later(limit, |supervisor, ctx| {
                 supervisor.handle.stop_with(EndReason::TimeLimit);
@@ -863,7 +1192,7 @@ impl Handler<Done> for Supervisor {
                 }
                 // The hop may lead to a host not seen before: it needs politeness state and
                 // its own robots.txt before the hop is made.
-                self.host_entry(&job.target);
+                self.meet(&job.target);
                 self.hops.push_back(*job);
             }
             Finished::Retry { job, retry_after } => self.retry_later(*job, retry_after),
@@ -873,11 +1202,15 @@ impl Handler<Done> for Supervisor {
                 let PageDone {
                     record,
                     seed,
-                    new_requests,
+                    queued,
                     counts,
                     items,
                     spider_error,
+                    store_error,
                 } = *page;
+                if let Some(error) = store_error {
+                    self.store_failed(error, ctx);
+                }
                 if seed {
                     // A seed whose redirect target was crawled already ends at its
                     // redirect; it landed there all the same.
@@ -904,15 +1237,12 @@ impl Handler<Done> for Supervisor {
                 self.report.spider_errors += u64::from(spider_error);
                 self.report.requests_rejected += u64::from(counts.rejected);
                 self.report.links_found += u64::from(counts.found);
-                self.report.links_queued += new_requests.len() as u64;
+                self.report.links_queued += u64::from(queued);
                 self.report.out_of_scope += u64::from(counts.out_of_scope);
                 self.report.beyond_max_depth += u64::from(counts.beyond_depth);
                 self.report.too_long += u64::from(counts.too_long);
                 self.report.repeating_path += u64::from(counts.repeating);
                 self.report.skipped.merge(&counts.skipped);
-                for request in new_requests {
-                    self.enqueue(request);
-                }
                 let failed = record.error.as_ref().is_some_and(|e| is_failure(e.kind));
                 self.failures += u64::from(failed || spider_error);
                 if let Some(max) = self.limits.close_after_errors

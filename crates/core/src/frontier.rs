@@ -18,16 +18,20 @@ pub fn host_key(url: &Url) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Where URLs wait to be fetched.
+/// Where URLs wait to be fetched, in the in-memory store ([`MemoryStore`]).
 ///
-/// The frontier keeps one queue per host ([`host_key`]). The supervisor asks it for the next
-/// request of any host that politeness allows right now; the frontier chooses among those
-/// hosts in turn, and within a host returns the request of highest priority first, then the
-/// shallowest, first in first out among equals: with default priorities the crawl is
-/// breadth-first.
+/// The frontier keeps one queue per host ([`host_key`]). It returns the next request of any
+/// host for which `ready` says yes; the frontier chooses among those hosts in turn, and
+/// within a host returns the request of highest priority first, then the shallowest, first
+/// in first out among equals: with default priorities the crawl is breadth-first.
 ///
-/// The in-memory frontier is the default; the trait lets on-disk and shared frontiers stand
-/// in without changes to the actors.
+/// [`MemoryStore::with`] takes any frontier; the supervisor keeps its window of requests
+/// in a [`MemoryFrontier`] too. Stores that keep their queue elsewhere (on disk, shared
+/// between processes) implement [`Store`] instead.
+///
+/// [`MemoryStore`]: crate::store::MemoryStore
+/// [`MemoryStore::with`]: crate::store::MemoryStore::with
+/// [`Store`]: crate::store::Store
 ///
 /// # Example: a custom frontier
 /// ```
@@ -70,6 +74,20 @@ pub trait Frontier: Send + 'static {
     /// Whether no request is waiting.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Frontier for Box<dyn Frontier> {
+    fn push(&mut self, request: CrawlRequest) {
+        (**self).push(request);
+    }
+
+    fn pop(&mut self, max_depth: u32, ready: &mut dyn FnMut(&str) -> bool) -> Option<CrawlRequest> {
+        (**self).pop(max_depth, ready)
+    }
+
+    fn len(&self) -> usize {
+        (**self).len()
     }
 }
 

@@ -61,6 +61,7 @@ mod seen;
 pub mod settings;
 mod sitemap;
 pub mod spider;
+pub mod store;
 mod traps;
 
 pub use config::{
@@ -84,7 +85,7 @@ pub use output::{
     JsonLinesWriter, RecordWriter,
 };
 pub use record::{ErrorKind, PageRecord, RecordError, Redirect};
-pub use report::{CrawlReport, CrawlStats, EndReason, StatsSnapshot};
+pub use report::{CrawlReport, CrawlStats, EndReason, Resumed, StatsSnapshot};
 pub use request::{CrawlRequest, Intent, Request, RequestError};
 pub use robots::{ROBOTS_MAX_BYTES, RobotsRules, product_token, robots_url};
 pub use scope::{PatternError, Scope, ScopeRules, same_site};

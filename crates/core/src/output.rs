@@ -183,6 +183,15 @@ impl<W: Write> CsvWriter<W> {
             row: Vec::with_capacity(1024),
         }
     }
+
+    /// A writer that continues an output whose header row is already written (a resumed
+    /// crawl's).
+    pub fn continuing(out: W) -> Self {
+        Self {
+            header_written: true,
+            ..Self::new(out)
+        }
+    }
 }
 
 fn csv_cell(row: &mut Vec<u8>, value: &str) {
@@ -332,6 +341,37 @@ impl<W: Write> CsvItems<W> {
             row: Vec::with_capacity(256),
         }
     }
+
+    /// A writer that continues an output whose header row is already written (a resumed
+    /// crawl's), with its columns: see [`CsvItems::header_columns`].
+    pub fn continuing(out: W, columns: Vec<String>) -> Self {
+        Self {
+            columns: Some(columns),
+            ..Self::new(out)
+        }
+    }
+
+    /// The columns of a header row as this writer wrote it (without its line end): the
+    /// cells, unquoted.
+    pub fn header_columns(header: &str) -> Vec<String> {
+        let mut columns = Vec::new();
+        let mut cell = String::new();
+        let mut quoted = false;
+        let mut chars = header.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cell.push('"');
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => columns.push(std::mem::take(&mut cell)),
+                (c, _) => cell.push(c),
+            }
+        }
+        columns.push(cell);
+        columns
+    }
 }
 
 impl<W: Write + Send + 'static> ItemWriter for CsvItems<W> {
@@ -383,10 +423,9 @@ mod tests {
     use super::*;
     use crate::record::{ErrorKind, RecordError, Redirect};
 
-    #[test]
-    fn csv_rows_quote_and_flatten() {
+    fn sample() -> PageRecord {
         let url: url::Url = "http://a.test/x?a=1,2".parse().unwrap();
-        let record = PageRecord {
+        PageRecord {
             url: url.clone(),
             final_url: url.clone(),
             status: Some(301),
@@ -410,7 +449,12 @@ mod tests {
                 kind: ErrorKind::RedirectLoop,
                 message: "loop, again".into(),
             }),
-        };
+        }
+    }
+
+    #[test]
+    fn csv_rows_quote_and_flatten() {
+        let record = sample();
         let mut out = CsvWriter::new(Vec::new());
         out.write_record(&record).unwrap();
         out.write_record(&record).unwrap();
@@ -447,5 +491,20 @@ mod tests {
             text,
             "title,price,tags,isbn\r\n\"Dune, part 1\",9.5,\"[\"\"sf\"\"]\",\r\nB,3,,\r\n,,,\r\n"
         );
+
+        // Continued after a restart: the columns come back from the header row.
+        let header = text.split("\r\n").next().unwrap();
+        let columns = CsvItems::<Vec<u8>>::header_columns(header);
+        assert_eq!(columns, ["title", "price", "tags", "isbn"]);
+        assert_eq!(
+            CsvItems::<Vec<u8>>::header_columns("\"a,\"\"b\"\"\",c"),
+            ["a,\"b\"", "c"]
+        );
+        let mut more = CsvItems::continuing(Vec::new(), columns);
+        more.write_item("Book", &other).unwrap();
+        assert_eq!(String::from_utf8(more.out).unwrap(), "B,3,,\r\n");
+        let mut rows = CsvWriter::continuing(Vec::new());
+        rows.write_record(&sample()).unwrap();
+        assert!(!String::from_utf8(rows.out).unwrap().starts_with("url,"));
     }
 }

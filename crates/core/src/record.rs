@@ -114,6 +114,9 @@ pub enum ErrorKind {
     /// The request could not be built: an invalid header, a proxy that is not a proxy
     /// URL. Never retried.
     InvalidRequest,
+    /// The crawl's store failed while this URL was handled (a full disk, say); the crawl
+    /// stops.
+    Store,
     /// The fetch was lost inside the crawler (a fault in arachne, never expected).
     Internal,
 }
@@ -139,6 +142,7 @@ impl ErrorKind {
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Dropped => "dropped",
             ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Store => "store",
             ErrorKind::Internal => "internal",
         }
     }

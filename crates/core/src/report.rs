@@ -105,7 +105,7 @@ pub struct CrawlReport {
     pub too_long: u64,
     /// Links not queued because their path repeats itself (`/a/b/a/b/a/b`).
     pub repeating_path: u64,
-    /// URLs not queued because their host had used its page budget.
+    /// URLs left queued because their host had used its page budget.
     pub host_budget: u64,
     /// Retries made after transient failures.
     pub retries: u64,
@@ -137,12 +137,39 @@ pub struct CrawlReport {
     pub requests_rejected: u64,
     /// Why the crawl ended.
     pub ended: EndReason,
+    /// When the crawl resumed a saved one (a state file): what earlier runs had done. The
+    /// other counts are this run's.
+    pub resumed: Option<Resumed>,
     /// Whether the crawl was stopped before it ran out of work (by a signal, user code or
     /// a close condition; see `ended`).
     pub stopped: bool,
     /// Wall-clock time of the crawl.
     #[serde(with = "secs")]
     pub elapsed: Duration,
+}
+
+/// What earlier runs of a resumed crawl had done.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// Runs before this one.
+    pub runs: u32,
+    /// URLs with an outcome.
+    pub pages: u64,
+    /// Requests queued when this run started (those in flight when the last run ended
+    /// included).
+    pub queued: u64,
+}
+
+impl Resumed {
+    /// What earlier runs had done.
+    pub fn new(runs: u32, pages: u64, queued: u64) -> Self {
+        Self {
+            runs,
+            pages,
+            queued,
+        }
+    }
 }
 
 /// Why a crawl ended.
@@ -166,6 +193,12 @@ pub enum EndReason {
         /// The reason given.
         by: String,
     },
+    /// The crawl's store failed (a full disk, say): the crawl stopped, and its state is
+    /// good up to the store's last commit.
+    StoreFailed {
+        /// The store's error.
+        error: String,
+    },
 }
 
 impl fmt::Display for EndReason {
@@ -177,6 +210,7 @@ impl fmt::Display for EndReason {
             EndReason::ErrorLimit => f.write_str("error limit reached"),
             EndReason::TimeLimit => f.write_str("time limit reached"),
             EndReason::Stopped { by } => write!(f, "stopped: {by}"),
+            EndReason::StoreFailed { error } => write!(f, "stopped: {error}"),
         }
     }
 }
@@ -264,6 +298,15 @@ impl fmt::Display for CrawlReport {
             self.pages_per_sec(),
             human_bytes(self.bytes)
         )?;
+        if let Some(resumed) = &self.resumed {
+            writeln!(
+                f,
+                "  resumed  after {}: {} done before, {} queued at the start",
+                count(u64::from(resumed.runs), "run", "runs"),
+                count(resumed.pages, "page", "pages"),
+                count(resumed.queued, "URL", "URLs")
+            )?;
+        }
         if self.every_seed_failed() && !self.stopped {
             let first = self.seed_errors.first().map_or("", String::as_str);
             let more = self.seeds_failed.saturating_sub(1);

@@ -75,6 +75,14 @@ impl MemorySeenSet {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// An empty seen set with room for `n` fingerprints (a resumed crawl's, say), so that
+    /// loading them does not grow the table step by step.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            set: DashSet::with_capacity_and_hasher(n, BuildFingerprintHasher::default()),
+        }
+    }
 }
 
 impl SeenSet for MemorySeenSet {

@@ -100,6 +100,75 @@ impl WarcWriter {
         Ok(writer)
     }
 
+    /// Continues a WARC output that a crawl stopped writing: the `files`-th file (counting
+    /// from 1; numbered when `max_size` is set) is cut back to `length` bytes, files after
+    /// it are removed, and records are appended from there, with no new `warcinfo`. A
+    /// crawl with a state file uses this to resume, with the position it last committed
+    /// ([`WarcWriter::position`]), so that no record is written twice.
+    ///
+    /// # Errors
+    /// The file is missing or shorter than `length` (it was changed since), or cannot be
+    /// opened.
+    pub fn resume(
+        path: impl AsRef<Path>,
+        max_size: Option<u64>,
+        software: &str,
+        files: usize,
+        length: u64,
+    ) -> io::Result<Self> {
+        let base = path.as_ref().to_owned();
+        let files = files.max(1);
+        let current = numbered(&base, max_size.map(|_| files - 1));
+        let file = std::fs::OpenOptions::new().write(true).open(&current)?;
+        let found = file.metadata()?.len();
+        if found < length {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} has {found} bytes, fewer than the {length} the crawl wrote to it",
+                    current.display()
+                ),
+            ));
+        }
+        file.set_len(length)?;
+        let mut file = file;
+        std::io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
+        if max_size.is_some() {
+            // Files started after the commit hold only records written again now.
+            for later in files.. {
+                match std::fs::remove_file(numbered(&base, Some(later))) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(Self {
+            base,
+            max_size,
+            files,
+            file,
+            written: length,
+            software: software.to_owned(),
+        })
+    }
+
+    /// Where the writer is: the files started (1 without rotation) and the bytes written
+    /// to the last one. Every record is written whole, so this is always the end of a
+    /// record.
+    pub fn position(&self) -> (usize, u64) {
+        (self.files, self.written)
+    }
+
+    /// Writes out what the operating system buffers for the current file, to the disk.
+    ///
+    /// # Errors
+    /// The I/O error.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.sync_data()
+    }
+
     /// The paths of the files written so far.
     pub fn paths(&self) -> Vec<PathBuf> {
         match self.max_size {

@@ -15,7 +15,7 @@ pub(super) struct Sent {
 impl Sent {
     /// What archives need of a request; nothing when there are none.
     pub(super) fn of(shared: &FetchShared, outbound: &Outbound<'_>) -> Self {
-        if shared.archives.is_empty() {
+        if !shared.archiving() {
             return Self::default();
         }
         let mut headers: Vec<(String, String)> = outbound
@@ -52,17 +52,19 @@ impl Sent {
 }
 
 /// Hands an exchange to every archive (WARC, say), waiting until each has it: the headers
-/// and the body as received. Does nothing without archives.
+/// and the body as received. Returns it for the durable archives (those of the crawl's
+/// state), which get it with the page's outcome, or at once with `durable_now`. Does
+/// nothing without archives.
 pub(super) async fn archive(
     ctx: &FetchContext,
     url: &Url,
     sent: &Sent,
     head: &ResponseHead,
     body: &Body,
-) {
+) -> Option<Arc<HttpExchange>> {
     let shared = &ctx.shared;
-    if shared.archives.is_empty() {
-        return;
+    if !shared.archiving() {
+        return None;
     }
     // The request as reqwest sends it (cookies aside: the jar adds them on the way out).
     let mut request_headers = vec![
@@ -98,4 +100,5 @@ pub(super) async fn archive(
     for sink in &shared.archives {
         let _ = sink.send(WriteExchange(Arc::clone(&record))).await;
     }
+    shared.durable_archives.then_some(record)
 }

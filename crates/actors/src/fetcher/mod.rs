@@ -31,7 +31,7 @@ use arachne_core::hook::{Decision, Hook, Incoming, Outgoing};
 use arachne_core::spider::Spider;
 use arachne_core::{
     CrawlRequest, ErrorKind, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError, Redirect,
-    RobotsRules, SITEMAP_MAX_BYTES, SeenSet, host_key, is_html, same_site,
+    RobotsRules, SITEMAP_MAX_BYTES, host_key, is_html, same_site,
 };
 use bytes::Bytes;
 use reqwest::Method;
@@ -43,6 +43,7 @@ use url::{Host, Url};
 
 use crate::decode::{ACCEPT_ENCODING, Body, BodyDecoder};
 use crate::deliver::{self, Delivery};
+use crate::journal::{ItemJson, StoreClient};
 use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
 use crate::protocol::{
     Done, Fetch, FetchJob, Finished, HopStats, JobKind, PageDone, RobotsOutcome, SitemapDone,
@@ -50,6 +51,7 @@ use crate::protocol::{
 use crate::resolve::{DeniedAddress, Resolver, is_denied};
 use crate::scope::SharedScope;
 use crate::sink::{Sink, WriteExchange};
+use arachne_core::store::{Outcome, RobotsFetch, StoreError};
 
 /// What every fetcher shares: limits, scope, the seen set, and where results go.
 pub(crate) struct FetchShared {
@@ -60,7 +62,8 @@ pub(crate) struct FetchShared {
     /// The user agent's product token, which robots.txt rules are matched against.
     pub product_token: String,
     pub scope: SharedScope,
-    pub seen: Arc<dyn SeenSet>,
+    /// Where links are claimed and outcomes recorded.
+    pub store: StoreClient,
     pub parser: Addr<Parser>,
     /// The spider: the fetcher asks it which statuses it wants parsed.
     pub spider: Arc<dyn Spider>,
@@ -71,12 +74,21 @@ pub(crate) struct FetchShared {
     pub hooks: Vec<Arc<dyn Hook>>,
     /// Sinks that archive every HTTP exchange (redirects and error responses included).
     pub archives: Vec<Addr<Sink>>,
+    /// Whether the crawl's state has archives (written by the journal).
+    pub durable_archives: bool,
     /// The user agent, for the request records of archives.
     pub user_agent: String,
     /// Outputs, pipeline and subscribers.
     pub delivery: Delivery,
     /// How to build a client for a proxy a hook asks for.
     pub client_settings: ClientSettings,
+}
+
+impl FetchShared {
+    /// Whether exchanges are archived at all.
+    pub fn archiving(&self) -> bool {
+        !self.archives.is_empty() || self.durable_archives
+    }
 }
 
 /// One fetcher thread's actor. It owns its own `reqwest::Client`, since pooled connections

@@ -88,6 +88,7 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
         }
         Hop::Final(response, job) => (response, job),
     };
+    let mut job = job;
     let stats = Some((hop_started.elapsed(), response.status));
     let shared = &ctx.shared;
     let mut response = *response;
@@ -171,6 +172,23 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
     if let Some(reason) = output.stop.take() {
         shared.delivery.handle.stop(reason);
     }
+    // Claimed and queued in one call, before the record says how many were new.
+    let mut store_error = None;
+    let queued = if output.new_requests.is_empty() {
+        0
+    } else {
+        match shared
+            .store
+            .claim(std::mem::take(&mut output.new_requests))
+            .await
+        {
+            Ok(claimed) => claimed.new,
+            Err(e) => {
+                store_error = Some(e);
+                0
+            }
+        }
+    };
     let record = Arc::new(PageRecord {
         url: job.request.url.clone(),
         final_url: job.target.clone(),
@@ -181,8 +199,8 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
         bytes: response.body.len() as u64,
         truncated: response.truncated,
         links: output.counts.found,
-        new_links: u32::try_from(output.new_requests.len()).unwrap_or(u32::MAX),
-        redirects: job.redirects,
+        new_links: queued,
+        redirects: std::mem::take(&mut job.redirects),
         attempts: job.attempts,
         elapsed_ms: elapsed_ms(started.0),
         fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
@@ -190,7 +208,7 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
         error,
     });
     tracing::debug!(url = %record.url, status = ?record.status, ms = record.elapsed_ms, error = ?record.error.as_ref().map(|e| e.kind), "fetched");
-    let items = deliver::items(&shared.delivery, &job.request, output.items).await;
+    let (items, item_json) = deliver::items(&shared.delivery, &job.request, output.items).await;
     let headers = Arc::try_unwrap(headers).unwrap_or_else(|shared| (*shared).clone());
     deliver::page(
         &shared.delivery,
@@ -200,15 +218,35 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
         output.links,
     )
     .await;
+    let seed = job.request.is_seed();
+    if let Err(e) = complete(ctx, job, Arc::clone(&record), item_json).await {
+        store_error.get_or_insert(e);
+    }
     let done = PageDone {
         record,
-        seed: job.request.is_seed(),
-        new_requests: output.new_requests,
+        seed,
+        queued,
         counts: output.counts,
         items,
         spider_error: output.spider_error.is_some(),
+        store_error,
     };
     (Finished::Page(Box::new(done)), stats)
+}
+
+/// Records a page's outcome in the store, with the redirect targets it claimed, and hands
+/// its record, items and exchanges to the outputs of the crawl's state.
+async fn complete(
+    ctx: &FetchContext,
+    job: FetchJob,
+    record: Arc<PageRecord>,
+    items: Vec<ItemJson>,
+) -> Result<(), StoreError> {
+    let outcome = Outcome::new(&job.request, record).hops(job.hops);
+    ctx.shared
+        .store
+        .complete(outcome, items, job.archived)
+        .await
 }
 
 /// The error of a page a hook dropped.
@@ -231,7 +269,10 @@ pub(super) async fn refuse(ctx: &FetchContext, job: FetchJob, error: RecordError
         Vec::new(),
     )
     .await;
-    Finished::Page(Box::new(PageDone::failed(record, job.request.is_seed())))
+    let seed = job.request.is_seed();
+    let mut done = PageDone::failed(Arc::clone(&record), seed);
+    done.store_error = complete(ctx, job, record, Vec::new()).await.err();
+    Finished::Page(Box::new(done))
 }
 
 /// Why a request hook did not let a request go.
@@ -320,7 +361,8 @@ pub(super) async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         let location = redirect::location(&job.target, header);
         // Read the (small) body so the connection can be reused.
         let (body, _) = read_body(&mut response, &head, 64 * 1024, true).await;
-        archive(ctx, &job.target, &request, &head, &body).await;
+        job.archived
+            .extend(archive(ctx, &job.target, &request, &head, &body).await);
         job.redirects.push(Redirect {
             url: job.target.clone(),
             status,
@@ -360,9 +402,20 @@ pub(super) async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         };
         let next_fingerprint = next.fingerprint();
         let location = next.url.clone();
-        if !shared.seen.insert(next_fingerprint) {
-            // The target is crawled on its own (or was): this URL ends at its redirect.
-            return Hop::Final(Box::new(last), job);
+        match shared.store.claim_hop(next_fingerprint).await {
+            Ok(true) => job.hops.push(next_fingerprint),
+            Ok(false) => {
+                // The target is crawled on its own (or was): this URL ends at its redirect.
+                return Hop::Final(Box::new(last), job);
+            }
+            Err(e) => {
+                let mut last = last;
+                last.error = Some(RecordError {
+                    kind: ErrorKind::Store,
+                    message: e.to_string(),
+                });
+                return Hop::Final(Box::new(last), job);
+            }
         }
         job.hop = Some(Box::new(next));
         job.target = location;
@@ -370,10 +423,11 @@ pub(super) async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         return Hop::Redirect(job);
     }
 
-    let keep_raw = !shared.archives.is_empty();
+    let keep_raw = shared.archiving();
     let (body, error) = read_body(&mut response, &head, shared.max_body, keep_raw).await;
     if error.is_none() {
-        archive(ctx, &job.target, &request, &head, &body).await;
+        job.archived
+            .extend(archive(ctx, &job.target, &request, &head, &body).await);
     }
     Hop::Final(
         Box::new(Response {

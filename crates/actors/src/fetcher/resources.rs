@@ -9,17 +9,18 @@ pub(super) async fn get_resource(
     ctx: &FetchContext,
     url: &Url,
     max: u64,
+    archived: &mut Vec<Arc<HttpExchange>>,
 ) -> Result<(u16, Bytes), RecordError> {
     let mut current = CrawlRequest::seed(url.clone());
     let mut chain = vec![current.fingerprint()];
     for hops in 1.. {
         let url = current.url.clone();
         let (mut response, head) = send(ctx, &Outbound::get(&url)).await?;
-        let keep_raw = !ctx.shared.archives.is_empty();
+        let keep_raw = ctx.shared.archiving();
         if redirect::is_redirect(head.status) {
             // Read the (small) body so the connection can be reused, and archive the hop.
             let (body, _) = read_body(&mut response, &head, 64 * 1024, keep_raw).await;
-            archive(ctx, &url, &Sent::get(), &head, &body).await;
+            archived.extend(archive(ctx, &url, &Sent::get(), &head, &body).await);
             let header = head.headers.get(LOCATION).and_then(|v| v.to_str().ok());
             let location = redirect::location(&url, header);
             // Staying on the host already asked (http to https, say) leaves nothing.
@@ -42,7 +43,7 @@ pub(super) async fn get_resource(
         if let Some(error) = error {
             return Err(error);
         }
-        archive(ctx, &url, &Sent::get(), &head, &body).await;
+        archived.extend(archive(ctx, &url, &Sent::get(), &head, &body).await);
         return Ok((head.status, body.decoded));
     }
     unreachable!("the loop returns")
@@ -61,19 +62,18 @@ pub(super) async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
             message,
         })
     };
-    let outcome = match get_resource(ctx, &job.target, ROBOTS_MAX_BYTES).await {
-        Ok((status, body)) if (200..300).contains(&status) => {
-            RobotsOutcome::Rules(RobotsRules::parse(&ctx.shared.product_token, &body))
-        }
+    let allow_all = || RobotsOutcome::Rules(RobotsRules::allow_all(), RobotsFetch::AllowAll);
+    let mut archived = Vec::new();
+    let outcome = match get_resource(ctx, &job.target, ROBOTS_MAX_BYTES, &mut archived).await {
+        Ok((status, body)) if (200..300).contains(&status) => RobotsOutcome::Rules(
+            RobotsRules::parse(&ctx.shared.product_token, &body),
+            RobotsFetch::Body(String::from_utf8_lossy(&body).into_owned()),
+        ),
         Ok((429, _)) => unavailable("robots.txt answered 429".into()),
-        Ok((status, _)) if (400..500).contains(&status) => {
-            RobotsOutcome::Rules(RobotsRules::allow_all())
-        }
+        Ok((status, _)) if (400..500).contains(&status) => allow_all(),
         Ok((status, _)) => unavailable(format!("robots.txt answered {status}")),
         // A refused address: the pages' own fetches are refused and say so.
-        Err(error) if error.kind == ErrorKind::DeniedAddress => {
-            RobotsOutcome::Rules(RobotsRules::allow_all())
-        }
+        Err(error) if error.kind == ErrorKind::DeniedAddress => allow_all(),
         Err(error) if error.kind == ErrorKind::RedirectOutOfScope => {
             RobotsOutcome::RedirectOutOfScope(error.message)
         }
@@ -88,7 +88,7 @@ pub(super) async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
                     | ErrorKind::RedirectBadScheme
             ) =>
         {
-            RobotsOutcome::Rules(RobotsRules::allow_all())
+            allow_all()
         }
         // The host itself cannot be reached: its pages' records say so, with this kind.
         Err(error) if matches!(error.kind, ErrorKind::Connect | ErrorKind::Timeout) => {
@@ -96,7 +96,19 @@ pub(super) async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
         }
         Err(error) => unavailable(error.message),
     };
+    archive_resource(ctx, archived).await;
     Finished::Robots { host, outcome }
+}
+
+/// Hands the exchanges of a robots.txt or sitemap fetch to the durable archives. A store
+/// failure is logged here; the store then refuses every later call, which stops the crawl.
+async fn archive_resource(ctx: &FetchContext, archived: Vec<Arc<HttpExchange>>) {
+    if archived.is_empty() {
+        return;
+    }
+    if let Err(error) = ctx.shared.store.archive(archived).await {
+        tracing::error!(%error, "archiving a robots.txt or sitemap failed");
+    }
 }
 
 /// Fetches a sitemap and has a parser thread read it.
@@ -116,7 +128,10 @@ pub(super) async fn run_sitemap(
         error: None,
         redirect_out_of_scope: false,
     };
-    match get_resource(ctx, &job.target, SITEMAP_MAX_BYTES).await {
+    let mut archived = Vec::new();
+    let fetched = get_resource(ctx, &job.target, SITEMAP_MAX_BYTES, &mut archived).await;
+    archive_resource(ctx, archived).await;
+    match fetched {
         Err(error) => {
             done.redirect_out_of_scope = error.kind == ErrorKind::RedirectOutOfScope;
             done.error = Some(format!("{}: {}", error.kind, error.message));

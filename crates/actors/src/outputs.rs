@@ -1,0 +1,319 @@
+//! Output files named by path: opened when the crawl is built, created new or, when a crawl
+//! with a state file resumes, cut back to the length its state committed and continued.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arachne_core::store::OutputMark;
+use arachne_core::{CsvItems, CsvWriter, JsonLinesItems, JsonLinesWriter};
+use arachne_warc::WarcWriter;
+
+use crate::sink::Output;
+
+/// What an output file holds, and how.
+#[derive(Debug, Clone)]
+pub(crate) enum FileKind {
+    RecordsJsonl,
+    RecordsCsv,
+    ItemsJsonl,
+    ItemsCsv,
+    /// WARC, rotating to numbered files past `max_size`.
+    Warc {
+        max_size: Option<u64>,
+        software: String,
+    },
+}
+
+/// An output file, as the builder was given it.
+#[derive(Debug, Clone)]
+pub(crate) struct FileOutput {
+    pub path: PathBuf,
+    pub kind: FileKind,
+}
+
+/// An opened output file.
+pub(crate) struct OpenedFile {
+    /// The path as the state names it: absolute.
+    pub key: String,
+    pub writer: FileWriter,
+}
+
+/// The writer of an opened file, with what tells how far it wrote.
+pub(crate) enum FileWriter {
+    Records(Output, Arc<AtomicU64>),
+    Items(Output, Arc<AtomicU64>),
+    Warc(WarcWriter),
+}
+
+impl OpenedFile {
+    /// How far the file is written: every write is a whole record.
+    pub fn mark(&self) -> OutputMark {
+        let (files, length) = match &self.writer {
+            FileWriter::Records(_, written) | FileWriter::Items(_, written) => {
+                (1, written.load(Ordering::Acquire))
+            }
+            FileWriter::Warc(warc) => {
+                let (files, length) = warc.position();
+                (u32::try_from(files).unwrap_or(u32::MAX), length)
+            }
+        };
+        OutputMark {
+            path: self.key.clone(),
+            files,
+            length,
+        }
+    }
+
+    /// The writer, for a sink actor of its own.
+    pub fn into_output(self) -> Output {
+        match self.writer {
+            FileWriter::Records(output, _) | FileWriter::Items(output, _) => output,
+            FileWriter::Warc(warc) => Output::Exchanges(Box::new(warc)),
+        }
+    }
+}
+
+/// The name of a path in a state file: absolute, so that the same file is recognized from
+/// another working directory.
+pub(crate) fn key_of(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .to_string_lossy()
+        .into_owned()
+}
+
+impl FileOutput {
+    /// Opens the file: created (or truncated) without a mark; with one, cut back to the
+    /// committed length and continued. A file shorter than its mark was changed since the
+    /// crawl wrote it: an error, unless `force`, which continues it from where it ends.
+    pub fn open(&self, mark: Option<&OutputMark>, force: bool) -> Result<OpenedFile, OpenError> {
+        let key = key_of(&self.path);
+        let writer = match &self.kind {
+            FileKind::Warc { max_size, software } => {
+                let warc = match mark {
+                    None => WarcWriter::create(&self.path, *max_size, software),
+                    Some(mark) => {
+                        let resumed = WarcWriter::resume(
+                            &self.path,
+                            *max_size,
+                            software,
+                            mark.files as usize,
+                            mark.length,
+                        );
+                        match resumed {
+                            Err(e) if force && e.kind() == io::ErrorKind::InvalidData => {
+                                let files = mark.files as usize;
+                                let current = warc_file(&self.path, *max_size, files);
+                                let length = std::fs::metadata(current)?.len();
+                                WarcWriter::resume(&self.path, *max_size, software, files, length)
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                                return Err(OpenError::Changed(e.to_string()));
+                            }
+                            other => other,
+                        }
+                    }
+                }?;
+                FileWriter::Warc(warc)
+            }
+            kind => {
+                let (file, length) = match mark {
+                    None => (File::create(&self.path)?, 0),
+                    Some(mark) => continue_file(&self.path, mark.length, force)?,
+                };
+                let written = Arc::new(AtomicU64::new(length));
+                let out = Counted {
+                    file,
+                    written: Arc::clone(&written),
+                };
+                match kind {
+                    FileKind::RecordsJsonl => FileWriter::Records(
+                        Output::Records(Box::new(JsonLinesWriter::new(out))),
+                        written,
+                    ),
+                    FileKind::RecordsCsv if length > 0 => FileWriter::Records(
+                        Output::Records(Box::new(CsvWriter::continuing(out))),
+                        written,
+                    ),
+                    FileKind::RecordsCsv => {
+                        FileWriter::Records(Output::Records(Box::new(CsvWriter::new(out))), written)
+                    }
+                    FileKind::ItemsJsonl => FileWriter::Items(
+                        Output::Items(Box::new(JsonLinesItems::new(out))),
+                        written,
+                    ),
+                    FileKind::ItemsCsv if length > 0 => {
+                        let columns = header_columns(&self.path)?;
+                        FileWriter::Items(
+                            Output::Items(Box::new(CsvItems::continuing(out, columns))),
+                            written,
+                        )
+                    }
+                    FileKind::ItemsCsv => {
+                        FileWriter::Items(Output::Items(Box::new(CsvItems::new(out))), written)
+                    }
+                    FileKind::Warc { .. } => unreachable!("matched above"),
+                }
+            }
+        };
+        Ok(OpenedFile { key, writer })
+    }
+}
+
+/// Why an output file could not be opened.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    Io(io::Error),
+    /// It was changed since the crawl wrote it.
+    Changed(String),
+}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+fn warc_file(base: &Path, max_size: Option<u64>, files: usize) -> PathBuf {
+    match max_size {
+        None => base.to_owned(),
+        Some(_) => {
+            let name = base
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (stem, ext) = match name.find(".warc") {
+                Some(at) => name.split_at(at),
+                None => (name.as_str(), ".warc.gz"),
+            };
+            base.with_file_name(format!("{stem}-{:05}{ext}", files.saturating_sub(1)))
+        }
+    }
+}
+
+/// Opens a file to continue it at `length`: longer files are cut back (what follows was
+/// written after the last commit).
+fn continue_file(path: &Path, length: u64, force: bool) -> Result<(File, u64), OpenError> {
+    let mut file = match OpenOptions::new().write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && force => File::create(path)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(OpenError::Changed(format!(
+                "the file is gone, but the crawl had written {length} bytes to it"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let found = file.metadata()?.len();
+    let length = if found < length {
+        if !force {
+            return Err(OpenError::Changed(format!(
+                "it has {found} bytes, fewer than the {length} the crawl wrote to it"
+            )));
+        }
+        found
+    } else {
+        length
+    };
+    file.set_len(length)?;
+    file.seek(SeekFrom::End(0))?;
+    Ok((file, length))
+}
+
+/// The columns of a CSV items file, from its header row.
+fn header_columns(path: &Path) -> io::Result<Vec<String>> {
+    let mut line = String::new();
+    BufReader::new(File::open(path)?).read_line(&mut line)?;
+    let header = line.trim_end_matches(['\r', '\n']);
+    Ok(CsvItems::<Vec<u8>>::header_columns(header))
+}
+
+/// A file that counts the bytes written to it.
+struct Counted {
+    file: File,
+    written: Arc<AtomicU64>,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written.fetch_add(n as u64, Ordering::AcqRel);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("arachne-outputs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn continues_at_the_mark_and_refuses_a_shorter_file() {
+        let path = temp("records.jsonl");
+        std::fs::write(&path, b"{\"a\":1}\n{\"b\":2}\n{\"c\"").unwrap();
+        let output = FileOutput {
+            path: path.clone(),
+            kind: FileKind::RecordsJsonl,
+        };
+        let mark = OutputMark {
+            path: key_of(&path),
+            files: 1,
+            length: 16,
+        };
+        let opened = output.open(Some(&mark), false).unwrap();
+        assert_eq!(opened.mark(), mark);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{\"b\":2}\n");
+
+        let longer = OutputMark { length: 99, ..mark };
+        let Err(OpenError::Changed(why)) = output.open(Some(&longer), false) else {
+            panic!("a shorter file must be refused");
+        };
+        assert!(why.contains("fewer than the 99"), "{why}");
+        assert_eq!(std::fs::read(&path).unwrap().len(), 16, "left as it was");
+        let forced = output.open(Some(&longer), true).unwrap();
+        assert_eq!(forced.mark().length, 16, "continued from where it ends");
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            output.open(Some(&longer), false),
+            Err(OpenError::Changed(_))
+        ));
+    }
+
+    #[test]
+    fn csv_items_take_their_columns_from_the_header() {
+        let path = temp("items.csv");
+        std::fs::write(&path, b"title,\"pri,ce\"\r\nA,1\r\nB,2\r\n").unwrap();
+        let output = FileOutput {
+            path: path.clone(),
+            kind: FileKind::ItemsCsv,
+        };
+        let mark = OutputMark {
+            path: key_of(&path),
+            files: 1,
+            length: 21,
+        };
+        let opened = output.open(Some(&mark), false).unwrap();
+        let FileWriter::Items(Output::Items(mut writer), _) = opened.writer else {
+            panic!("an item writer");
+        };
+        writer
+            .write_item("Book", &serde_json::json!({"pri,ce": 3, "title": "C"}))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "title,\"pri,ce\"\r\nA,1\r\nC,3\r\n"
+        );
+    }
+}
