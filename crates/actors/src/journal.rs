@@ -14,16 +14,16 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Handler, Message, MessageResult, SyncContext};
 use arachne_core::store::{Claimed, Note, Outcome, OutputMark, Remaining, Store, StoreError, Want};
-use arachne_core::{CrawlRequest, ExchangeWriter, Fingerprint, HttpExchange, SeenSet};
+use arachne_core::{CrawlRequest, ExchangeWriter, Fingerprint, HttpExchange, PageRecord, SeenSet};
 
 use crate::outputs::{FileWriter, OpenedFile};
 use crate::sink::Output;
 
 /// A commit at least this often while the crawl runs: after a crash, the pages that were in
 /// flight or finished within this time before it are fetched again.
-pub(crate) const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 /// A commit after this many changes, whichever comes first.
-pub(crate) const COMMIT_CHANGES: usize = 1_000;
+pub(crate) const COMMIT_CHANGES: usize = 2_000;
 
 /// The crawl's handle on its store.
 #[derive(Clone)]
@@ -43,6 +43,80 @@ enum Inner {
 
 /// An item for the durable item outputs: its type's name and its JSON form.
 pub(crate) type ItemJson = (&'static str, Arc<serde_json::Value>);
+
+/// What a fetcher hands the store when a page is done.
+pub(crate) struct PageEnd {
+    /// The request as it was taken.
+    pub request: CrawlRequest,
+    /// The redirect targets it claimed.
+    pub hops: Vec<Fingerprint>,
+    /// Its record; `new_links` is filled in by the claim.
+    pub record: PageRecord,
+    /// Requests it found, to claim and queue.
+    pub found: Vec<CrawlRequest>,
+    /// Its items, for the durable item outputs.
+    pub items: Vec<ItemJson>,
+    /// Its exchanges, for the durable archives.
+    pub exchanges: Vec<Arc<HttpExchange>>,
+}
+
+/// What became of a page in the store.
+pub(crate) struct PageFinished {
+    /// The record as written.
+    pub record: Arc<PageRecord>,
+    /// Requests claimed and queued.
+    pub queued: u32,
+    /// The store failed: the links, or the outcome, were not recorded.
+    pub error: Option<StoreError>,
+}
+
+impl PageFinished {
+    fn failed(record: PageRecord, error: StoreError) -> Self {
+        Self {
+            record: Arc::new(record),
+            queued: 0,
+            error: Some(error),
+        }
+    }
+}
+
+/// A durable output's writes for a page.
+type WritePage<'a> =
+    dyn FnMut(&PageRecord, &[ItemJson], &[Arc<HttpExchange>]) -> Result<(), StoreError> + 'a;
+
+/// Claims a page's requests, fills in its record, writes it (with `write`) and records its
+/// outcome, in this order.
+fn finish_page(store: &mut dyn Store, end: PageEnd, write: &mut WritePage<'_>) -> PageFinished {
+    let PageEnd {
+        request,
+        hops,
+        mut record,
+        found,
+        items,
+        exchanges,
+    } = end;
+    let claimed = if found.is_empty() {
+        Ok(0)
+    } else {
+        store.claim(found).map(|claimed| claimed.new)
+    };
+    let queued = *claimed.as_ref().unwrap_or(&0);
+    record.new_links = queued;
+    let record = Arc::new(record);
+    let error = match claimed {
+        Err(error) => Some(error),
+        Ok(_) => write(&record, &items, &exchanges)
+            .and_then(|()| {
+                store.complete(vec![Outcome::new(&request, Arc::clone(&record)).hops(hops)])
+            })
+            .err(),
+    };
+    PageFinished {
+        record,
+        queued,
+        error,
+    }
+}
 
 impl StoreClient {
     /// Calls `store` in place.
@@ -136,26 +210,26 @@ impl StoreClient {
         }
     }
 
-    /// Records a page's outcome. With the journal, its record, items and exchanges go to
-    /// the durable outputs first, in the same order.
-    pub async fn complete(
-        &self,
-        outcome: Outcome,
-        items: Vec<ItemJson>,
-        exchanges: Vec<Arc<HttpExchange>>,
-    ) -> Result<(), StoreError> {
+    /// A page is done: claims and queues the requests it found, counts the new ones in its
+    /// record, and records its outcome, in one call. With the journal, the record, items
+    /// and exchanges go to the durable outputs too, in the same order as the outcome.
+    pub async fn finish(&self, end: PageEnd) -> PageFinished {
         match &self.inner {
-            Inner::InPlace(store) => self.call_in_place(store, |s| s.complete(vec![outcome])),
+            Inner::InPlace(store) => {
+                let Ok(mut store) = store.lock() else {
+                    let error = StoreError::Failed("the store panicked in an earlier call".into());
+                    return PageFinished::failed(end.record, error);
+                };
+                let finished = finish_page(store.as_mut(), end, &mut |_, _, _| Ok(()));
+                self.queued.store(store.queued(), Ordering::Release);
+                finished
+            }
             Inner::Journal(addr) => {
-                Self::ask_journal(
-                    addr,
-                    Complete {
-                        outcome,
-                        items,
-                        exchanges,
-                    },
-                )
-                .await?
+                let fallback = end.record.clone();
+                match Self::ask_journal(addr, Finish(end)).await {
+                    Ok(finished) => finished,
+                    Err(error) => PageFinished::failed(fallback, error),
+                }
             }
         }
     }
@@ -297,28 +371,6 @@ impl Journal {
         Ok(())
     }
 
-    fn write_page(
-        &mut self,
-        outcome: &Outcome,
-        items: &[ItemJson],
-        exchanges: &[Arc<HttpExchange>],
-    ) -> Result<(), StoreError> {
-        for file in &mut self.files {
-            let result = match &mut file.writer {
-                FileWriter::Records(Output::Records(w), _) => w.write_record(&outcome.record),
-                FileWriter::Items(Output::Items(w), _) => items
-                    .iter()
-                    .try_for_each(|(kind, item)| w.write_item(kind, item)),
-                FileWriter::Warc(warc) => exchanges
-                    .iter()
-                    .try_for_each(|exchange| warc.write_exchange(exchange)),
-                _ => Ok(()),
-            };
-            result.map_err(|e| write_failed(&file.key, &e))?;
-        }
-        Ok(())
-    }
-
     fn write_exchanges(&mut self, exchanges: &[Arc<HttpExchange>]) -> Result<(), StoreError> {
         for file in &mut self.files {
             if let FileWriter::Warc(warc) = &mut file.writer {
@@ -330,6 +382,29 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// Writes a page's record, items and exchanges to the durable outputs.
+fn write_page(
+    files: &mut [OpenedFile],
+    record: &PageRecord,
+    items: &[ItemJson],
+    exchanges: &[Arc<HttpExchange>],
+) -> Result<(), StoreError> {
+    for file in files {
+        let result = match &mut file.writer {
+            FileWriter::Records(Output::Records(w), _) => w.write_record(record),
+            FileWriter::Items(Output::Items(w), _) => items
+                .iter()
+                .try_for_each(|(kind, item)| w.write_item(kind, item)),
+            FileWriter::Warc(warc) => exchanges
+                .iter()
+                .try_for_each(|exchange| warc.write_exchange(exchange)),
+            _ => Ok(()),
+        };
+        result.map_err(|e| write_failed(&file.key, &e))?;
+    }
+    Ok(())
 }
 
 fn write_failed(path: &str, error: &std::io::Error) -> StoreError {
@@ -345,12 +420,8 @@ struct Claim(Vec<CrawlRequest>);
 struct ClaimHop(Fingerprint);
 
 #[derive(Message)]
-#[rtype(result = "Result<(), StoreError>")]
-struct Complete {
-    outcome: Outcome,
-    items: Vec<ItemJson>,
-    exchanges: Vec<Arc<HttpExchange>>,
-}
+#[rtype(result = "PageFinished")]
+struct Finish(PageEnd);
 
 #[derive(Message)]
 #[rtype(result = "Result<(), StoreError>")]
@@ -393,19 +464,29 @@ impl Handler<ClaimHop> for Journal {
     }
 }
 
-impl Handler<Complete> for Journal {
-    type Result = MessageResult<Complete>;
+impl Handler<Finish> for Journal {
+    type Result = MessageResult<Finish>;
 
-    fn handle(&mut self, msg: Complete, _: &mut Self::Context) -> Self::Result {
-        let Complete {
-            outcome,
-            items,
-            exchanges,
-        } = msg;
-        MessageResult(self.call(1, |j| {
-            j.write_page(&outcome, &items, &exchanges)?;
-            j.store()?.complete(vec![outcome])
-        }))
+    fn handle(&mut self, msg: Finish, _: &mut Self::Context) -> Self::Result {
+        let end = msg.0;
+        if let Some(error) = &self.failed {
+            return MessageResult(PageFinished::failed(end.record, error.clone()));
+        }
+        let Some(store) = self.store.as_deref_mut() else {
+            let error = StoreError::Failed("the store was closed".into());
+            return MessageResult(PageFinished::failed(end.record, error));
+        };
+        let changes = 1 + end.found.len();
+        let files = &mut self.files;
+        let mut finished = finish_page(store, end, &mut |record, items, exchanges| {
+            write_page(files, record, items, exchanges)
+        });
+        // The page's failure, or a failed commit after it, fails the store.
+        let result = self.call(changes, |_| finished.error.clone().map_or(Ok(()), Err));
+        if finished.error.is_none() {
+            finished.error = result.err();
+        }
+        MessageResult(finished)
     }
 }
 

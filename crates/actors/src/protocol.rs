@@ -108,6 +108,12 @@ pub(crate) struct Done {
 pub(crate) enum Finished {
     /// The URL is done: its record, and the new in-scope links of its page.
     Page(Box<PageDone>),
+    /// The page's request is over and the page goes to a durable store, a stage of its own:
+    /// the request's slot is free, and the page's end comes as `Stored`. (Exactly one
+    /// `Done` still comes for every `Fetch`; a `Stored` follows a `Storing`.)
+    Storing,
+    /// A page that was `Storing` is done, as `Page` says.
+    Stored(Box<PageDone>),
     /// The URL redirected to a new, in-scope URL: the next hop goes through the supervisor,
     /// so it obeys the same politeness as any request.
     Redirect(Box<FetchJob>),

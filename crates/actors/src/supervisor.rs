@@ -132,7 +132,11 @@ pub(crate) struct Supervisor {
     /// it is parsed, delivered and recorded in the store, so this bounds every mailbox and
     /// every body held in memory. The crawl ends when this is zero and nothing waits.
     in_flight: usize,
-    /// Pages in flight by depth: the lowest caps dispatch in level-sync mode.
+    /// Pages whose request is over and that a durable store is storing (its journal
+    /// writes and records them): a stage of their own, bounded like requests in flight.
+    storing: usize,
+    /// Pages in flight by depth (being stored included): the lowest caps dispatch in
+    /// level-sync mode.
     depth_load: BTreeMap<u32, usize>,
     /// Pages taken for fetching, this run and earlier ones (the page limit counts these).
     dispatched: u64,
@@ -223,6 +227,7 @@ impl Supervisor {
             hosts: HashMap::new(),
             fetchers: Vec::new(),
             in_flight: 0,
+            storing: 0,
             depth_load: BTreeMap::new(),
             dispatched: resume.pages_done,
             limits,
@@ -429,7 +434,7 @@ impl Supervisor {
             self.hops.push_back(delayed.job);
         }
         let mut need_robots: Vec<String> = Vec::new();
-        while self.in_flight < self.limits.concurrency {
+        while self.in_flight < self.limits.concurrency && self.storing < self.limits.concurrency {
             let per_host = self.limits.per_host;
 
             // Hops and retries first: their pages already count against the page limit.
@@ -510,12 +515,14 @@ impl Supervisor {
             let Some(job) = next else { break };
             self.send(job, now);
         }
-        let starved = self.in_flight < self.limits.concurrency;
+        let starved =
+            self.in_flight < self.limits.concurrency && self.storing < self.limits.concurrency;
         self.refill(ctx, starved);
         self.flush_store_calls(ctx);
         self.schedule_wakeup(ctx);
         if !self.pending_seeds.is_empty()
             && self.in_flight == 0
+            && self.storing == 0
             && self.hops.is_empty()
             && self.delayed.is_empty()
             && self.wakeups.is_empty()
@@ -795,9 +802,13 @@ impl Supervisor {
         {
             host.in_flight = host.in_flight.saturating_sub(1);
         }
-        if let Some(depth) = depth
-            && let Some(load) = self.depth_load.get_mut(&depth)
-        {
+        if let Some(depth) = depth {
+            self.release_depth(depth);
+        }
+    }
+
+    fn release_depth(&mut self, depth: u32) {
+        if let Some(load) = self.depth_load.get_mut(&depth) {
             *load -= 1;
             if *load == 0 {
                 self.depth_load.remove(&depth);
@@ -967,7 +978,7 @@ impl Supervisor {
         let queued = self.store.queued();
         self.stats.set_load(
             queued + (self.window.len() + self.held.len()) as u64,
-            self.in_flight as u64,
+            (self.in_flight + self.storing) as u64,
         );
         let more = !self.hops.is_empty()
             || !self.delayed.is_empty()
@@ -977,7 +988,7 @@ impl Supervisor {
                     || !self.window.is_empty()
                     || !self.held.is_empty()
                     || !self.sitemaps.is_empty()));
-        if self.in_flight > 0 || self.store_calls > 0 || more || self.closing {
+        if self.in_flight > 0 || self.storing > 0 || self.store_calls > 0 || more || self.closing {
             return;
         }
         self.closing = true;
@@ -1085,6 +1096,64 @@ impl Supervisor {
             self.found.push((Found::Handle, requests));
         }
     }
+    /// Accounts for a page that is done: its record, its links and items, the seeds'
+    /// landing, and the close conditions.
+    fn on_page(&mut self, page: PageDone, ctx: &mut Context<Self>) {
+        let PageDone {
+            record,
+            seed,
+            queued,
+            counts,
+            items,
+            spider_error,
+            store_error,
+        } = page;
+        if let Some(error) = store_error {
+            self.store_failed(error, ctx);
+        }
+        if seed {
+            // A seed whose redirect target was crawled already ends at its redirect; it
+            // landed there all the same.
+            if record.error.is_none()
+                && let Some(landing) = record.redirects.last().and_then(|r| r.location.as_ref())
+            {
+                self.land(&record.url, landing);
+            }
+            if self.pending_seeds.remove(&record.url) {
+                self.settle();
+            }
+        }
+        self.stats.record(&record);
+        self.report.add(&record);
+        if seed {
+            self.report.add_seed(&record);
+        }
+        for (kind, n) in items.emitted {
+            *self.report.items.entry(kind.to_owned()).or_default() += n;
+        }
+        self.report.items_dropped += items.dropped;
+        self.report.items_lost += items.lost;
+        self.report.spider_errors += u64::from(spider_error);
+        self.report.requests_rejected += u64::from(counts.rejected);
+        self.report.links_found += u64::from(counts.found);
+        self.report.links_queued += u64::from(queued);
+        self.report.out_of_scope += u64::from(counts.out_of_scope);
+        self.report.beyond_max_depth += u64::from(counts.beyond_depth);
+        self.report.too_long += u64::from(counts.too_long);
+        self.report.repeating_path += u64::from(counts.repeating);
+        self.report.skipped.merge(&counts.skipped);
+        let failed = record.error.as_ref().is_some_and(|e| is_failure(e.kind));
+        self.failures += u64::from(failed || spider_error);
+        if let Some(max) = self.limits.close_after_errors
+            && self.failures >= max
+        {
+            self.handle.stop_with(EndReason::ErrorLimit);
+            self.begin_stop(ctx);
+        }
+        if self.handle.is_stopped() {
+            self.begin_stop(ctx);
+        }
+    }
 }
 
 /// Whether a record's error is a failure, as `close_after_errors` counts them: the page could
@@ -1173,9 +1242,21 @@ impl Handler<Done> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Done, ctx: &mut Self::Context) {
+        if let Finished::Stored(page) = msg.finished {
+            // The end of a page whose request was released at `Storing`.
+            self.storing -= 1;
+            self.release_depth(page.record.depth);
+            self.on_page(*page, ctx);
+            self.take_handle_requests();
+            self.dispatch(ctx);
+            self.finish_if_done(ctx);
+            return;
+        }
         let page_depth = match &msg.finished {
             Finished::Redirect(job) | Finished::Retry { job, .. } => Some(job.request.depth),
             Finished::Page(page) => Some(page.record.depth),
+            // The page keeps its place among the pages in flight by depth until stored.
+            Finished::Storing | Finished::Stored(_) => None,
             Finished::Robots { .. } | Finished::Sitemap { .. } => None,
         };
         self.release(&msg, page_depth);
@@ -1198,63 +1279,8 @@ impl Handler<Done> for Supervisor {
             Finished::Retry { job, retry_after } => self.retry_later(*job, retry_after),
             Finished::Robots { host, outcome } => self.on_robots(&host, outcome),
             Finished::Sitemap(sitemap) => self.on_sitemap(*sitemap),
-            Finished::Page(page) => {
-                let PageDone {
-                    record,
-                    seed,
-                    queued,
-                    counts,
-                    items,
-                    spider_error,
-                    store_error,
-                } = *page;
-                if let Some(error) = store_error {
-                    self.store_failed(error, ctx);
-                }
-                if seed {
-                    // A seed whose redirect target was crawled already ends at its
-                    // redirect; it landed there all the same.
-                    if record.error.is_none()
-                        && let Some(landing) =
-                            record.redirects.last().and_then(|r| r.location.as_ref())
-                    {
-                        self.land(&record.url, landing);
-                    }
-                    if self.pending_seeds.remove(&record.url) {
-                        self.settle();
-                    }
-                }
-                self.stats.record(&record);
-                self.report.add(&record);
-                if seed {
-                    self.report.add_seed(&record);
-                }
-                for (kind, n) in items.emitted {
-                    *self.report.items.entry(kind.to_owned()).or_default() += n;
-                }
-                self.report.items_dropped += items.dropped;
-                self.report.items_lost += items.lost;
-                self.report.spider_errors += u64::from(spider_error);
-                self.report.requests_rejected += u64::from(counts.rejected);
-                self.report.links_found += u64::from(counts.found);
-                self.report.links_queued += u64::from(queued);
-                self.report.out_of_scope += u64::from(counts.out_of_scope);
-                self.report.beyond_max_depth += u64::from(counts.beyond_depth);
-                self.report.too_long += u64::from(counts.too_long);
-                self.report.repeating_path += u64::from(counts.repeating);
-                self.report.skipped.merge(&counts.skipped);
-                let failed = record.error.as_ref().is_some_and(|e| is_failure(e.kind));
-                self.failures += u64::from(failed || spider_error);
-                if let Some(max) = self.limits.close_after_errors
-                    && self.failures >= max
-                {
-                    self.handle.stop_with(EndReason::ErrorLimit);
-                    self.begin_stop(ctx);
-                }
-                if self.handle.is_stopped() {
-                    self.begin_stop(ctx);
-                }
-            }
+            Finished::Storing => self.storing += 1,
+            Finished::Page(page) | Finished::Stored(page) => self.on_page(*page, ctx),
         }
         self.take_handle_requests();
         self.dispatch(ctx);

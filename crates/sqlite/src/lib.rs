@@ -39,7 +39,7 @@
 
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
@@ -74,18 +74,22 @@ pub const SCHEMA: &str = "
 -- (seeds that redirected, and where they landed, as JSON).
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 
--- Every request ever claimed: a URL is queued at most once per crawl.
+-- The seen set (every request ever claimed, so that a URL is queued at most once per
+-- crawl) is the fingerprints of `frontier`, of `pages`, and of this table: the requests
+-- claimed without being queued or fetched themselves (redirect targets that a page
+-- followed, requests given up).
 CREATE TABLE seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
 
--- Requests waiting to be fetched. `taken` is 1 while the crawl has one in hand (in its
--- window or in flight); a crawl that resumes queues those again. `intent` holds what a
--- request carries besides its URL (method, headers, body, label, data, priority) as JSON,
--- NULL for a plain GET.
+-- Requests waiting to be fetched, by fingerprint. Within a host they are taken by `rank`
+-- (minus the request's priority: lower goes first), then depth, then `id` (the order in
+-- which they were queued). `taken` is 1 while the crawl has one in hand (in its window or
+-- in flight); a crawl that resumes queues those again. `intent` holds what a request carries besides its URL
+-- (method, headers, body, label, data, priority) as JSON, NULL for a plain GET.
 CREATE TABLE frontier (
-    id INTEGER PRIMARY KEY,
-    fp BLOB NOT NULL UNIQUE,
+    fp BLOB PRIMARY KEY,
+    id INTEGER NOT NULL,
     host TEXT NOT NULL,
-    priority INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
     depth INTEGER NOT NULL,
     taken INTEGER NOT NULL DEFAULT 0,
     url TEXT NOT NULL,
@@ -93,14 +97,14 @@ CREATE TABLE frontier (
     seed INTEGER NOT NULL,
     label TEXT,
     intent TEXT
-);
-CREATE INDEX frontier_next ON frontier (host, taken, priority DESC, depth, id);
+) WITHOUT ROWID;
+CREATE INDEX frontier_next ON frontier (host, rank, depth, id);
 
 -- The outcome of every URL fetched (or refused): one row each, as in the JSON Lines output.
 -- `error_kind` is NULL on success; an HTTP error status is in `status`.
 CREATE TABLE pages (
     id INTEGER PRIMARY KEY,
-    fp BLOB NOT NULL UNIQUE,
+    fp BLOB NOT NULL,
     url TEXT NOT NULL,
     final_url TEXT NOT NULL,
     host TEXT NOT NULL,
@@ -147,6 +151,9 @@ CREATE TABLE sitemaps (url TEXT PRIMARY KEY, read_at TEXT NOT NULL) WITHOUT ROWI
 CREATE TABLE outputs (path TEXT PRIMARY KEY, files INTEGER NOT NULL, length INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
+/// Where a request stands in its host's queue: `rank`, `depth`, `id`.
+type Place = (i64, i64, i64);
+
 /// A crawl's state in a SQLite file. See the [crate documentation](crate).
 ///
 /// Opening locks the file for this process until the store is dropped: a second crawl on
@@ -172,6 +179,11 @@ pub struct SqliteStore {
     stuck: u64,
     /// The next turn given to a host taken from.
     turn: i64,
+    /// The `id` of the last request queued.
+    next_id: i64,
+    /// Per host, the place (`rank`, `depth`, `id`) of the last request taken in this run:
+    /// the next take starts after it. Forgotten when a request is queued before it.
+    cursors: HashMap<String, Place>,
     /// The spec the crawl runs with.
     spec: CrawlSpec,
     /// A resumed crawl's first change also starts its run (with this spec): the writes
@@ -268,6 +280,8 @@ impl SqliteStore {
             queued: 0,
             stuck: 0,
             turn: 0,
+            next_id: 0,
+            cursors: HashMap::new(),
             spec: CrawlSpec::default(),
             pending_start: None,
         })
@@ -434,31 +448,43 @@ impl SqliteStore {
             .query_row("SELECT coalesce(max(turn), 0) FROM hosts", [], |row| {
                 row.get(0)
             })?;
+        self.next_id =
+            self.conn
+                .query_row("SELECT coalesce(max(id), 0) FROM frontier", [], |row| {
+                    row.get(0)
+                })?;
         self.pending_start = Some(opening.spec.clone());
 
-        let seen_count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM seen", [], |row| row.get(0))?;
+        let seen_count: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM frontier) + (SELECT count(*) FROM pages)
+                  + (SELECT count(*) FROM seen)",
+            [],
+            |row| row.get(0),
+        )?;
         let seen = MemorySeenSet::with_capacity(usize::try_from(seen_count).unwrap_or(0));
-        {
-            let mut stmt = self.conn.prepare("SELECT fp FROM seen")?;
+        for table in ["frontier", "pages", "seen"] {
+            let mut stmt = self.conn.prepare(&format!("SELECT fp FROM {table}"))?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 seen.insert(fingerprint(row, 0)?);
             }
         }
+        // Redirect targets crawled on their own as well are in two tables.
+        let seen_count = seen.len() as i64;
         self.seen = Arc::new(seen);
 
         let pages_done: i64 = self
             .conn
             .query_row("SELECT count(*) FROM pages", [], |row| row.get(0))?;
+        // A seed is done when it was claimed and has left the queue.
         let mut seeds_done = Vec::with_capacity(opening.seeds.len());
         {
-            let mut stmt = self
+            let mut queued = self
                 .conn
-                .prepare_cached("SELECT 1 FROM pages WHERE fp = ?1")?;
+                .prepare_cached("SELECT 1 FROM frontier WHERE fp = ?1")?;
             for seed in &opening.seeds {
-                seeds_done.push(stmt.exists(params![seed.to_bytes()])?);
+                seeds_done
+                    .push(self.seen.contains(*seed) && !queued.exists(params![seed.to_bytes()])?);
             }
         }
         let hosts = load_hosts(&self.conn)?;
@@ -518,42 +544,63 @@ impl SqliteStore {
             return Ok(claimed);
         }
         self.begin()?;
-        let mut seen = self
-            .conn
-            .prepare_cached("INSERT OR IGNORE INTO seen (fp) VALUES (?1)")?;
-        let mut queue = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO frontier (fp, host, priority, depth, url, parent, seed, label, intent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        let mut host = self.conn.prepare_cached(
-            "INSERT INTO hosts (host, queued) VALUES (?1, 1)
-             ON CONFLICT (host) DO UPDATE SET queued = queued + 1 RETURNING over",
-        )?;
-        for (fp, request) in fresh {
-            let key = host_key(&request.url);
-            let intent = request
-                .intent
-                .as_deref()
-                .map(|intent| serde_json::to_string(intent).unwrap_or_default());
-            seen.execute(params![fp.to_bytes()])?;
-            queue.execute(params![
-                fp.to_bytes(),
-                key.as_ref(),
-                request.priority(),
-                request.depth,
-                request.url.as_str(),
-                request.parent.as_ref().map(Url::as_str),
-                request.seed,
-                request.label(),
-                intent,
-            ])?;
-            let over: bool = host.query_row(params![key.as_ref()], |row| row.get(0))?;
-            if over {
-                self.stuck += 1;
-            } else {
-                self.queued += 1;
+        let mut per_host: Vec<(String, i64)> = Vec::new();
+        {
+            let mut queue = self.conn.prepare_cached(
+                "INSERT OR IGNORE INTO frontier (fp, id, host, rank, depth, url, parent, seed, label, intent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (fp, request) in fresh {
+                let key = host_key(&request.url);
+                let intent = request
+                    .intent
+                    .as_deref()
+                    .map(|intent| serde_json::to_string(intent).unwrap_or_default());
+                self.next_id += 1;
+                queue.execute(params![
+                    fp.to_bytes(),
+                    self.next_id,
+                    key.as_ref(),
+                    -i64::from(request.priority()),
+                    request.depth,
+                    request.url.as_str(),
+                    request.parent.as_ref().map(Url::as_str),
+                    request.seed,
+                    request.label(),
+                    intent,
+                ])?;
+                let place = (
+                    -i64::from(request.priority()),
+                    i64::from(request.depth),
+                    self.next_id,
+                );
+                if self
+                    .cursors
+                    .get(key.as_ref())
+                    .is_some_and(|cursor| place < *cursor)
+                {
+                    // Queued before where this host's takes had got to: start over.
+                    self.cursors.remove(key.as_ref());
+                }
+                match per_host.iter_mut().find(|(host, _)| host == key.as_ref()) {
+                    Some((_, n)) => *n += 1,
+                    None => per_host.push((key.into_owned(), 1)),
+                }
+                claimed.new += 1;
             }
-            claimed.new += 1;
+        }
+        let mut host = self.conn.prepare_cached(
+            "INSERT INTO hosts (host, queued) VALUES (?1, ?2)
+             ON CONFLICT (host) DO UPDATE SET queued = queued + ?2 RETURNING over",
+        )?;
+        for (name, n) in per_host {
+            let over: bool = host.query_row(params![name, n], |row| row.get(0))?;
+            let n = u64::try_from(n).unwrap_or(0);
+            if over {
+                self.stuck += n;
+            } else {
+                self.queued += n;
+            }
         }
         Ok(claimed)
     }
@@ -585,23 +632,31 @@ impl SqliteStore {
                 let left = budget.saturating_sub(u64::try_from(taken).unwrap_or(0));
                 n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
             }
-            let rows: Vec<(i64, CrawlRequest)> = {
+            // From where the last take of this host got to, so that the requests in hand
+            // are not walked over again.
+            let (rank, depth, id) = self.cursors.get(&host).copied().unwrap_or((i64::MIN, 0, 0));
+            let rows: Vec<(Vec<u8>, Place, CrawlRequest)> = {
                 let mut stmt = self.conn.prepare_cached(
-                    "SELECT id, url, depth, parent, seed, intent FROM frontier
-                     WHERE host = ?1 AND taken = 0 ORDER BY priority DESC, depth, id LIMIT ?2",
+                    "SELECT fp, url, depth, parent, seed, intent, rank, id FROM frontier
+                     WHERE host = ?1 AND (rank, depth, id) > (?2, ?3, ?4) AND taken = 0
+                     ORDER BY rank, depth, id LIMIT ?5",
                 )?;
-                let rows = stmt.query_map(params![host, n as i64], |row| {
-                    Ok((row.get(0)?, request(row)?))
+                let rows = stmt.query_map(params![host, rank, depth, id, n as i64], |row| {
+                    let place = (row.get(6)?, row.get(2)?, row.get(7)?);
+                    Ok((row.get(0)?, place, request(row)?))
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
+            if let Some((_, place, _)) = rows.last() {
+                self.cursors.insert(host.clone(), *place);
+            }
             let k = rows.len() as i64;
             {
                 let mut mark = self
                     .conn
-                    .prepare_cached("UPDATE frontier SET taken = 1 WHERE id = ?1")?;
-                for (id, _) in &rows {
-                    mark.execute(params![id])?;
+                    .prepare_cached("UPDATE frontier SET taken = 1 WHERE fp = ?1")?;
+                for (fp, _, _) in &rows {
+                    mark.execute(params![fp])?;
                 }
             }
             self.turn += 1;
@@ -619,7 +674,7 @@ impl SqliteStore {
                 self.queued = self.queued.saturating_sub(left);
                 self.stuck += left;
             }
-            out.extend(rows.into_iter().map(|(_, request)| request));
+            out.extend(rows.into_iter().map(|(_, _, request)| request));
         }
         Ok(out)
     }
@@ -630,7 +685,7 @@ impl SqliteStore {
             .conn
             .prepare_cached("DELETE FROM frontier WHERE fp = ?1")?;
         let mut page = self.conn.prepare_cached(
-            "INSERT OR REPLACE INTO pages (fp, url, final_url, host, method, status, error_kind,
+            "INSERT INTO pages (fp, url, final_url, host, method, status, error_kind,
                  error_message, depth, parent, label, content_type, bytes, links, new_links,
                  redirects, attempts, elapsed_ms, fetched_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
@@ -673,13 +728,18 @@ impl SqliteStore {
     fn do_release(&mut self, requests: Vec<CrawlRequest>) -> rusqlite::Result<()> {
         self.begin()?;
         for request in requests {
+            let fp = request.fingerprint().to_bytes();
             let deleted = self
                 .conn
                 .prepare_cached("DELETE FROM frontier WHERE fp = ?1")?
-                .execute(params![request.fingerprint().to_bytes()])?;
+                .execute(params![fp])?;
             if deleted == 0 {
                 continue;
             }
+            // Still seen: it is not queued again.
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO seen (fp) VALUES (?1)")?
+                .execute(params![fp])?;
             let key = host_key(&request.url);
             let row: Option<(i64, i64, bool)> = self
                 .conn
@@ -1075,7 +1135,10 @@ fn summarize(conn: &Connection, name: &str) -> rusqlite::Result<Summary> {
         .into_iter()
         .collect(),
         queued: count("SELECT count(*) FROM frontier")?,
-        seen: count("SELECT count(*) FROM seen")?,
+        seen: count(
+            "SELECT (SELECT count(*) FROM frontier) + (SELECT count(*) FROM pages)
+                  + (SELECT count(*) FROM seen)",
+        )?,
         hosts: count("SELECT count(*) FROM hosts")?,
         top_hosts: grouped(
             "SELECT host, count(*) FROM pages GROUP BY host ORDER BY 2 DESC, 1 LIMIT 10",
@@ -1177,7 +1240,7 @@ impl fmt::Display for Summary {
 
 /// Hosts' taken counts, for tests.
 #[cfg(test)]
-fn host_counts(store: &SqliteStore) -> std::collections::HashMap<String, (i64, i64)> {
+fn host_counts(store: &SqliteStore) -> HashMap<String, (i64, i64)> {
     let mut stmt = store
         .conn
         .prepare("SELECT host, queued, taken FROM hosts")

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::{Actor, Addr, Context, Handler, Recipient};
 use arachne_core::hook::{Decision, Hook, Incoming, Outgoing};
 use arachne_core::spider::Spider;
+use arachne_core::store::RobotsFetch;
 use arachne_core::{
     CrawlRequest, ErrorKind, HttpExchange, PageRecord, ROBOTS_MAX_BYTES, RecordError, Redirect,
     RobotsRules, SITEMAP_MAX_BYTES, host_key, is_html, same_site,
@@ -43,7 +44,7 @@ use url::{Host, Url};
 
 use crate::decode::{ACCEPT_ENCODING, Body, BodyDecoder};
 use crate::deliver::{self, Delivery};
-use crate::journal::{ItemJson, StoreClient};
+use crate::journal::{ItemJson, PageEnd, PageFinished, StoreClient};
 use crate::parser::{LinkCounts, Parse, ParseOutput, ParseSitemap, Parser};
 use crate::protocol::{
     Done, Fetch, FetchJob, Finished, HopStats, JobKind, PageDone, RobotsOutcome, SitemapDone,
@@ -51,7 +52,6 @@ use crate::protocol::{
 use crate::resolve::{DeniedAddress, Resolver, is_denied};
 use crate::scope::SharedScope;
 use crate::sink::{Sink, WriteExchange};
-use arachne_core::store::{Outcome, RobotsFetch, StoreError};
 
 /// What every fetcher shares: limits, scope, the seen set, and where results go.
 pub(crate) struct FetchShared {
@@ -144,32 +144,41 @@ impl Handler<Fetch> for Fetcher {
                 fetcher,
                 host: host_key(&job.target).into_owned(),
                 charged_host,
+                storing: false,
                 lost: Some(LostJob {
                     request: job.request.clone(),
                     nesting: job_nesting(&job.kind),
                 }),
             };
             let (finished, response) = match std::mem::replace(&mut job.kind, JobKind::Page) {
-                JobKind::Page => run_page(&ctx, job).await,
+                JobKind::Page => run_page(&ctx, job, &mut guard).await,
                 JobKind::Robots => (run_robots(&ctx, job).await, None),
                 JobKind::Sitemap { nesting, from_user } => {
                     (run_sitemap(&ctx, job, nesting, from_user).await, None)
                 }
-                JobKind::Refused(error) => (refuse(&ctx, job, error).await, None),
+                JobKind::Refused(error) => (refuse(&ctx, job, error, &mut guard).await, None),
             };
             guard.lost = None;
-            ctx.supervisor.do_send(guard.done(finished, response));
+            let done = match (guard.storing, finished) {
+                // The request's slot was given back already: this is the page's end.
+                (true, Finished::Page(page)) => guard.done(Finished::Stored(page), None),
+                (_, finished) => guard.done(finished, response),
+            };
+            ctx.supervisor.do_send(done);
         });
     }
 }
 
 /// Makes sure the supervisor hears of every job, even if its task dies: otherwise the
 /// crawl would wait for it forever.
-struct DoneGuard {
+pub(super) struct DoneGuard {
     supervisor: Recipient<Done>,
     fetcher: usize,
     host: String,
     charged_host: bool,
+    /// The page is with a durable store: its request's slot was given back
+    /// ([`Finished::Storing`]), and its end comes as [`Finished::Stored`].
+    storing: bool,
     /// Set while the job runs: what to report if its task is dropped before it ends.
     lost: Option<LostJob>,
 }
@@ -191,6 +200,18 @@ fn job_nesting(kind: &JobKind) -> Option<Option<(u32, bool)>> {
 }
 
 impl DoneGuard {
+    /// Gives the request's slot back while the page is stored (with its response's
+    /// latency and status, for autothrottle).
+    pub(super) fn storing(&mut self, response: HopStats) {
+        if self.storing {
+            return;
+        }
+        let done = self.done(Finished::Storing, response);
+        self.host = done.host.clone();
+        self.supervisor.do_send(done);
+        self.storing = true;
+    }
+
     fn done(&mut self, finished: Finished, response: HopStats) -> Done {
         Done {
             fetcher: self.fetcher,
@@ -215,7 +236,12 @@ impl Drop for DoneGuard {
             None => {
                 let job = FetchJob::new(JobKind::Page, request);
                 let record = failed_record(&job, Instant::now(), SystemTime::now(), error);
-                Finished::Page(Box::new(PageDone::failed(record, job.request.is_seed())))
+                let page = Box::new(PageDone::failed(Arc::new(record), job.request.is_seed()));
+                if self.storing {
+                    Finished::Stored(page)
+                } else {
+                    Finished::Page(page)
+                }
             }
             Some(None) => Finished::Robots {
                 host: self.host.clone(),

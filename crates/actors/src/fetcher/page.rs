@@ -72,7 +72,11 @@ pub(super) enum Hop {
     Final(Box<Response>, FetchJob),
 }
 
-pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished, HopStats) {
+pub(super) async fn run_page(
+    ctx: &FetchContext,
+    mut job: FetchJob,
+    guard: &mut DoneGuard,
+) -> (Finished, HopStats) {
     let started = *job
         .started
         .get_or_insert_with(|| (Instant::now(), SystemTime::now()));
@@ -172,24 +176,7 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
     if let Some(reason) = output.stop.take() {
         shared.delivery.handle.stop(reason);
     }
-    // Claimed and queued in one call, before the record says how many were new.
-    let mut store_error = None;
-    let queued = if output.new_requests.is_empty() {
-        0
-    } else {
-        match shared
-            .store
-            .claim(std::mem::take(&mut output.new_requests))
-            .await
-        {
-            Ok(claimed) => claimed.new,
-            Err(e) => {
-                store_error = Some(e);
-                0
-            }
-        }
-    };
-    let record = Arc::new(PageRecord {
+    let record = PageRecord {
         url: job.request.url.clone(),
         final_url: job.target.clone(),
         status: response.status,
@@ -199,53 +186,82 @@ pub(super) async fn run_page(ctx: &FetchContext, mut job: FetchJob) -> (Finished
         bytes: response.body.len() as u64,
         truncated: response.truncated,
         links: output.counts.found,
-        new_links: queued,
+        new_links: 0,
         redirects: std::mem::take(&mut job.redirects),
         attempts: job.attempts,
         elapsed_ms: elapsed_ms(started.0),
         fetched_at: humantime::format_rfc3339_millis(started.1).to_string(),
         method: job.request.method().as_str().to_owned(),
         error,
-    });
-    tracing::debug!(url = %record.url, status = ?record.status, ms = record.elapsed_ms, error = ?record.error.as_ref().map(|e| e.kind), "fetched");
+    };
     let (items, item_json) = deliver::items(&shared.delivery, &job.request, output.items).await;
+    let seed = job.request.is_seed();
+    // The found requests are claimed and queued, the record counts the new ones, and the
+    // outcome is recorded: one store call.
+    let finished = finish(
+        ctx,
+        job,
+        record,
+        output.new_requests,
+        item_json,
+        guard,
+        stats,
+    )
+    .await;
     let headers = Arc::try_unwrap(headers).unwrap_or_else(|shared| (*shared).clone());
     deliver::page(
         &shared.delivery,
-        &record,
+        &finished.record,
         headers,
         response.body,
         output.links,
     )
     .await;
-    let seed = job.request.is_seed();
-    if let Err(e) = complete(ctx, job, Arc::clone(&record), item_json).await {
-        store_error.get_or_insert(e);
-    }
     let done = PageDone {
-        record,
+        record: finished.record,
         seed,
-        queued,
+        queued: finished.queued,
         counts: output.counts,
         items,
         spider_error: output.spider_error.is_some(),
-        store_error,
+        store_error: finished.error,
     };
     (Finished::Page(Box::new(done)), stats)
 }
 
-/// Records a page's outcome in the store, with the redirect targets it claimed, and hands
-/// its record, items and exchanges to the outputs of the crawl's state.
-async fn complete(
+/// Hands a finished page to the store: the requests it found, its outcome with the
+/// redirect targets it claimed, and its record, items and exchanges for the outputs of
+/// the crawl's state. A durable store is a stage of its own: the page gives its request
+/// slot back first (the request is over), and keeps a place among the pages being
+/// stored.
+async fn finish(
     ctx: &FetchContext,
     job: FetchJob,
-    record: Arc<PageRecord>,
+    record: PageRecord,
+    found: Vec<CrawlRequest>,
     items: Vec<ItemJson>,
-) -> Result<(), StoreError> {
-    let outcome = Outcome::new(&job.request, record).hops(job.hops);
-    ctx.shared
-        .store
-        .complete(outcome, items, job.archived)
+    guard: &mut DoneGuard,
+    stats: HopStats,
+) -> PageFinished {
+    let store = &ctx.shared.store;
+    if store.is_durable() {
+        guard.storing(stats);
+    }
+    let FetchJob {
+        request,
+        hops,
+        archived,
+        ..
+    } = job;
+    store
+        .finish(PageEnd {
+            request,
+            hops,
+            record,
+            found,
+            items,
+            exchanges: archived,
+        })
         .await
 }
 
@@ -258,20 +274,25 @@ pub(super) fn dropped(why: String) -> RecordError {
 }
 
 /// Records a page without fetching it.
-pub(super) async fn refuse(ctx: &FetchContext, job: FetchJob, error: RecordError) -> Finished {
+pub(super) async fn refuse(
+    ctx: &FetchContext,
+    job: FetchJob,
+    error: RecordError,
+    guard: &mut DoneGuard,
+) -> Finished {
     let record = failed_record(&job, Instant::now(), SystemTime::now(), error);
-    let delivery = &ctx.shared.delivery;
+    let seed = job.request.is_seed();
+    let finished = finish(ctx, job, record, Vec::new(), Vec::new(), guard, None).await;
     deliver::page(
-        delivery,
-        &record,
+        &ctx.shared.delivery,
+        &finished.record,
         HeaderMap::new(),
         Bytes::new(),
         Vec::new(),
     )
     .await;
-    let seed = job.request.is_seed();
-    let mut done = PageDone::failed(Arc::clone(&record), seed);
-    done.store_error = complete(ctx, job, record, Vec::new()).await.err();
+    let mut done = PageDone::failed(finished.record, seed);
+    done.store_error = finished.error;
     Finished::Page(Box::new(done))
 }
 
@@ -453,9 +474,9 @@ pub(super) fn failed_record(
     started: Instant,
     fetched_at: SystemTime,
     error: RecordError,
-) -> Arc<PageRecord> {
+) -> PageRecord {
     let last = job.redirects.last();
-    Arc::new(PageRecord {
+    PageRecord {
         url: job.request.url.clone(),
         final_url: last.map_or_else(|| job.request.url.clone(), |r| r.url.clone()),
         status: last.map(|r| r.status),
@@ -472,7 +493,7 @@ pub(super) fn failed_record(
         fetched_at: humantime::format_rfc3339_millis(fetched_at).to_string(),
         method: job.request.method().as_str().to_owned(),
         error: Some(error),
-    })
+    }
 }
 
 #[cfg(test)]
