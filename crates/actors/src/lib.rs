@@ -2,12 +2,18 @@
 //!
 //! A crawl is a small actor system:
 //!
-//! - the **supervisor** owns the frontier and the limits, and dispatches URLs to fetchers
-//!   only while they have free capacity;
-//! - **fetchers**, one per fetcher thread, run many requests at once with `reqwest`;
+//! - the **supervisor** keeps a bounded window of requests taken from the store, the
+//!   politeness state of hosts and the limits, and dispatches to fetchers only while they
+//!   have free capacity;
+//! - **fetchers**, one per fetcher thread, run many requests at once with `reqwest`, and
+//!   hand each finished page to the store (its links claimed and queued, its outcome
+//!   recorded: one call);
 //! - **parsers**, a `SyncArbiter` pool, parse HTML in parallel threads, extract links, run
-//!   the user's [`Spider`](arachne_core::spider::Spider), and claim new requests in the
-//!   shared seen set;
+//!   the user's [`Spider`](arachne_core::spider::Spider), and leave out the links the
+//!   store's seen set already holds;
+//! - the **store** ([`Store`](arachne_core::store::Store)): in memory, called in place, or
+//!   durable (a SQLite state file) behind the **journal**, a thread that also writes the
+//!   output files of the crawl's state in step with its commits;
 //! - **sinks**, one per output, write records so that they never interleave;
 //! - items go through the **pipeline** stages, then to item outputs;
 //! - **subscribers**, any user actor with a `Handler<`[`PageFetched`]`>` or

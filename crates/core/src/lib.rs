@@ -5,8 +5,9 @@
 //! - [`normalize`], [`resolve_link`] and [`parse_seed`]: URL normalization, the rules that
 //!   make two spellings of one URL one URL.
 //! - [`Fingerprint`]: the fixed-size identity of a normalized URL.
-//! - [`SeenSet`] and [`MemorySeenSet`]: which URLs were already discovered.
-//! - [`Frontier`] and [`MemoryFrontier`]: per-host queues of URLs to fetch, breadth-first.
+//! - [`store`]: the storage seam ([`store::Store`]) and the in-memory store, made of a
+//!   [`SeenSet`] ([`MemorySeenSet`]: which URLs were already discovered) and a [`Frontier`]
+//!   ([`MemoryFrontier`]: per-host queues of URLs to fetch, breadth-first).
 //! - [`Scope`] and [`ScopeRules`]: which discovered URLs are followed.
 //! - [`extract_links`], [`decode_html`], [`is_html`]: what parser threads do with a body.
 //! - [`Request`] and [`CrawlRequest`]: what to fetch, with its intent (label, data,

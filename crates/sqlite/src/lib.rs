@@ -80,14 +80,15 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- followed, requests given up).
 CREATE TABLE seen (fp BLOB PRIMARY KEY) WITHOUT ROWID;
 
--- Requests waiting to be fetched, by fingerprint. Within a host they are taken by `rank`
+-- Requests waiting to be fetched, appended in the order they were queued (`id`), so that a
+-- large queue grows at its end. Within a host they are taken by `rank`
 -- (minus the request's priority: lower goes first), then depth, then `id` (the order in
 -- which they were queued). `taken` is 1 while the crawl has one in hand (in its window or
 -- in flight); a crawl that resumes queues those again. `intent` holds what a request carries besides its URL
 -- (method, headers, body, label, data, priority) as JSON, NULL for a plain GET.
 CREATE TABLE frontier (
-    fp BLOB PRIMARY KEY,
-    id INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY,
+    fp BLOB NOT NULL,
     host TEXT NOT NULL,
     rank INTEGER NOT NULL,
     depth INTEGER NOT NULL,
@@ -97,7 +98,7 @@ CREATE TABLE frontier (
     seed INTEGER NOT NULL,
     label TEXT,
     intent TEXT
-) WITHOUT ROWID;
+);
 CREATE INDEX frontier_next ON frontier (host, rank, depth, id);
 
 -- The outcome of every URL fetched (or refused): one row each, as in the JSON Lines output.
@@ -184,6 +185,8 @@ pub struct SqliteStore {
     /// Per host, the place (`rank`, `depth`, `id`) of the last request taken in this run:
     /// the next take starts after it. Forgotten when a request is queued before it.
     cursors: HashMap<String, Place>,
+    /// The requests taken in this run and not done: their rows, by fingerprint.
+    in_hand: HashMap<Fingerprint, i64>,
     /// The spec the crawl runs with.
     spec: CrawlSpec,
     /// A resumed crawl's first change also starts its run (with this spec): the writes
@@ -282,6 +285,7 @@ impl SqliteStore {
             turn: 0,
             next_id: 0,
             cursors: HashMap::new(),
+            in_hand: HashMap::new(),
             spec: CrawlSpec::default(),
             pending_start: None,
         })
@@ -462,31 +466,40 @@ impl SqliteStore {
             |row| row.get(0),
         )?;
         let seen = MemorySeenSet::with_capacity(usize::try_from(seen_count).unwrap_or(0));
+        // A seed is done when it was claimed and has left the queue.
+        let seeds: HashMap<Fingerprint, usize> = opening
+            .seeds
+            .iter()
+            .enumerate()
+            .map(|(i, fp)| (*fp, i))
+            .collect();
+        let mut seeds_queued = vec![false; opening.seeds.len()];
         for table in ["frontier", "pages", "seen"] {
             let mut stmt = self.conn.prepare(&format!("SELECT fp FROM {table}"))?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                seen.insert(fingerprint(row, 0)?);
+                let fp = fingerprint(row, 0)?;
+                if table == "frontier"
+                    && let Some(&i) = seeds.get(&fp)
+                {
+                    seeds_queued[i] = true;
+                }
+                seen.insert(fp);
             }
         }
         // Redirect targets crawled on their own as well are in two tables.
         let seen_count = seen.len() as i64;
         self.seen = Arc::new(seen);
+        let seeds_done: Vec<bool> = opening
+            .seeds
+            .iter()
+            .zip(&seeds_queued)
+            .map(|(fp, queued)| self.seen.contains(*fp) && !queued)
+            .collect();
 
         let pages_done: i64 = self
             .conn
             .query_row("SELECT count(*) FROM pages", [], |row| row.get(0))?;
-        // A seed is done when it was claimed and has left the queue.
-        let mut seeds_done = Vec::with_capacity(opening.seeds.len());
-        {
-            let mut queued = self
-                .conn
-                .prepare_cached("SELECT 1 FROM frontier WHERE fp = ?1")?;
-            for seed in &opening.seeds {
-                seeds_done
-                    .push(self.seen.contains(*seed) && !queued.exists(params![seed.to_bytes()])?);
-            }
-        }
         let hosts = load_hosts(&self.conn)?;
         let sitemaps_read = {
             let mut stmt = self.conn.prepare("SELECT url FROM sitemaps")?;
@@ -547,7 +560,7 @@ impl SqliteStore {
         let mut per_host: Vec<(String, i64)> = Vec::new();
         {
             let mut queue = self.conn.prepare_cached(
-                "INSERT OR IGNORE INTO frontier (fp, id, host, rank, depth, url, parent, seed, label, intent)
+                "INSERT INTO frontier (fp, id, host, rank, depth, url, parent, seed, label, intent)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for (fp, request) in fresh {
@@ -635,9 +648,9 @@ impl SqliteStore {
             // From where the last take of this host got to, so that the requests in hand
             // are not walked over again.
             let (rank, depth, id) = self.cursors.get(&host).copied().unwrap_or((i64::MIN, 0, 0));
-            let rows: Vec<(Vec<u8>, Place, CrawlRequest)> = {
+            let rows: Vec<(i64, Place, CrawlRequest)> = {
                 let mut stmt = self.conn.prepare_cached(
-                    "SELECT fp, url, depth, parent, seed, intent, rank, id FROM frontier
+                    "SELECT id, url, depth, parent, seed, intent, rank, id FROM frontier
                      WHERE host = ?1 AND (rank, depth, id) > (?2, ?3, ?4) AND taken = 0
                      ORDER BY rank, depth, id LIMIT ?5",
                 )?;
@@ -654,9 +667,10 @@ impl SqliteStore {
             {
                 let mut mark = self
                     .conn
-                    .prepare_cached("UPDATE frontier SET taken = 1 WHERE fp = ?1")?;
-                for (fp, _, _) in &rows {
-                    mark.execute(params![fp])?;
+                    .prepare_cached("UPDATE frontier SET taken = 1 WHERE id = ?1")?;
+                for (id, _, request) in &rows {
+                    mark.execute(params![id])?;
+                    self.in_hand.insert(request.fingerprint(), *id);
                 }
             }
             self.turn += 1;
@@ -683,7 +697,7 @@ impl SqliteStore {
         self.begin()?;
         let mut unqueue = self
             .conn
-            .prepare_cached("DELETE FROM frontier WHERE fp = ?1")?;
+            .prepare_cached("DELETE FROM frontier WHERE id = ?1")?;
         let mut page = self.conn.prepare_cached(
             "INSERT INTO pages (fp, url, final_url, host, method, status, error_kind,
                  error_message, depth, parent, label, content_type, bytes, links, new_links,
@@ -696,7 +710,10 @@ impl SqliteStore {
         for outcome in outcomes {
             let fp = outcome.fingerprint.to_bytes();
             let r = &outcome.record;
-            unqueue.execute(params![fp])?;
+            // Only requests taken in this run have an outcome; another stays queued.
+            if let Some(id) = self.in_hand.remove(&outcome.fingerprint) {
+                unqueue.execute(params![id])?;
+            }
             page.execute(params![
                 fp,
                 r.url.as_str(),
@@ -728,14 +745,14 @@ impl SqliteStore {
     fn do_release(&mut self, requests: Vec<CrawlRequest>) -> rusqlite::Result<()> {
         self.begin()?;
         for request in requests {
-            let fp = request.fingerprint().to_bytes();
-            let deleted = self
-                .conn
-                .prepare_cached("DELETE FROM frontier WHERE fp = ?1")?
-                .execute(params![fp])?;
-            if deleted == 0 {
+            let fingerprint = request.fingerprint();
+            let Some(id) = self.in_hand.remove(&fingerprint) else {
                 continue;
-            }
+            };
+            let fp = fingerprint.to_bytes();
+            self.conn
+                .prepare_cached("DELETE FROM frontier WHERE id = ?1")?
+                .execute(params![id])?;
             // Still seen: it is not queued again.
             self.conn
                 .prepare_cached("INSERT OR IGNORE INTO seen (fp) VALUES (?1)")?
@@ -1178,7 +1195,7 @@ impl fmt::Display for Summary {
             self.status
         )?;
         writeln!(f, "seeds    {}", list(self.spec.seeds.clone()))?;
-        let mut scope = vec![format!("scope {}", self.spec.scope)];
+        let mut scope = vec![self.spec.scope.clone()];
         if let Some(depth) = self.spec.max_depth {
             scope.push(format!("max depth {depth}"));
         }
