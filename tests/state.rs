@@ -251,6 +251,9 @@ fn kill_nine_at_random_points_loses_nothing_and_writes_nothing_twice() {
             "{path}: one response in the WARC"
         );
     }
+    // robots.txt too: a crawler resource is kept, or fetched and archived again, whole.
+    let twice: Vec<_> = responses.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "responses archived twice: {twice:?}");
     warcio_check(&warc);
 
     // At-least-once fetching: a page is fetched again only if a kill found it in flight.
@@ -357,6 +360,11 @@ fn digest(path: &Path) -> (usize, u64) {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     (bytes.len(), hash)
+}
+
+/// Borrows owned arguments.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// Runs the binary to completion; its exit code and stderr.
@@ -661,4 +669,167 @@ fn a_store_that_fails_stops_the_crawl_with_its_error() {
     };
     assert!(error.contains("disk full"), "{error}");
     assert!(report.pages < 200, "stopped: {} pages", report.pages);
+}
+
+#[test]
+fn a_store_that_counts_requests_it_does_not_give_cannot_hang_the_crawl() {
+    use arachne::request::CrawlRequest;
+    use arachne::store::{
+        Claimed, Fingerprint, MemoryStore, Note, Opening, Outcome, OutputMark, Remaining, Resume,
+        SeenSet, Store, StoreError, Want,
+    };
+
+    /// The in-memory store, but its count is seven too many.
+    struct Miscounting(MemoryStore);
+
+    impl Store for Miscounting {
+        fn open(&mut self, opening: &Opening) -> Result<Resume, StoreError> {
+            self.0.open(opening)
+        }
+        fn seen(&self) -> Option<Arc<dyn SeenSet>> {
+            self.0.seen()
+        }
+        fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
+            self.0.claim(requests)
+        }
+        fn claim_hop(&mut self, fp: Fingerprint) -> Result<bool, StoreError> {
+            self.0.claim_hop(fp)
+        }
+        fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
+            self.0.take(want)
+        }
+        fn complete(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
+            self.0.complete(outcomes)
+        }
+        fn release(&mut self, requests: Vec<CrawlRequest>) -> Result<(), StoreError> {
+            self.0.release(requests)
+        }
+        fn note(&mut self, notes: Vec<Note>) -> Result<(), StoreError> {
+            self.0.note(notes)
+        }
+        fn commit(&mut self, outputs: &[OutputMark]) -> Result<(), StoreError> {
+            self.0.commit(outputs)
+        }
+        fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
+            self.0.close(ended, outputs)
+        }
+        fn queued(&self) -> u64 {
+            self.0.queued() + 7
+        }
+    }
+
+    let server = SyntheticSite::new(30, 2).serve();
+    let crawler = local()
+        .seed(server.url("/page/0"))
+        .store(Miscounting(MemoryStore::new()))
+        .build()
+        .unwrap();
+    let report = run_guarded(move || crawler.run_blocking().unwrap());
+    assert_eq!(report.pages, 30, "every page, then the end");
+    assert_eq!(report.ended, arachne::report::EndReason::Completed);
+}
+
+#[test]
+fn outputs_follow_the_state_and_are_never_overwritten_by_mistake() {
+    let server = slow_site(200);
+    let dir = Dir::new("outputs");
+    let seed = server.url("/page/0");
+    let first = dir.path("first");
+    std::fs::create_dir_all(&first).unwrap();
+    let (code, stderr) = run(&[
+        "crawl",
+        &seed,
+        "--max-pages",
+        "50",
+        "--state",
+        first.join("crawl.db").to_str().unwrap(),
+        "--out",
+        first.join("pages.jsonl").to_str().unwrap(),
+        "--warc",
+        first.join("site.warc.gz").to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // The crawl's folder moved: outputs inside it are named relative to the state file.
+    let moved = dir.path("moved");
+    std::fs::rename(&first, &moved).unwrap();
+    let args = |max: &str| -> Vec<String> {
+        [
+            "crawl",
+            &seed,
+            "--max-pages",
+            max,
+            "--state",
+            moved.join("crawl.db").to_str().unwrap(),
+            "--out",
+            moved.join("pages.jsonl").to_str().unwrap(),
+            "--warc",
+            moved.join("site.warc.gz").to_str().unwrap(),
+            "-q",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let (code, stderr) = run(&strs(&args("80")));
+    assert_eq!(code, Some(0), "{stderr}");
+    let counts = count_by_path(&records(&moved.join("pages.jsonl")));
+    assert_eq!(counts.len(), 80, "continued, not started over");
+    assert!(counts.values().all(|n| *n == 1));
+
+    // A refused run leaves every output alone: a file the crawl did not write is kept.
+    let items = moved.join("items.jsonl");
+    std::fs::write(&items, b"{\"mine\":1}\n").unwrap();
+    let before = digest(&items);
+    let pages_before = digest(&moved.join("pages.jsonl"));
+    let mut refused = args("90");
+    refused.extend(["--extract", "t=title", "--items", items.to_str().unwrap()].map(str::to_owned));
+    let (code, stderr) = run(&strs(&refused));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("does not account for"), "{stderr}");
+    assert_eq!(
+        digest(&items),
+        before,
+        "a file the crawl did not write is kept"
+    );
+    assert_eq!(digest(&moved.join("pages.jsonl")), pages_before);
+
+    // A WARC that is gone: a refusal; --force starts it anew.
+    std::fs::remove_file(moved.join("site.warc.gz")).unwrap();
+    let (code, stderr) = run(&strs(&args("90")));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("is gone"), "{stderr}");
+    let mut forced = args("90");
+    forced.push("--force".into());
+    let (code, stderr) = run(&strs(&forced));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        count_by_path(&records(&moved.join("pages.jsonl"))).len(),
+        90
+    );
+
+    // A first run that fails before crawling leaves no state file behind.
+    let fresh = dir.path("fresh.db");
+    let (code, stderr) = run(&[
+        "crawl",
+        &seed,
+        "--state",
+        fresh.to_str().unwrap(),
+        "--out",
+        dir.path("no/such/dir/pages.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        !fresh.exists(),
+        "no state file left by a crawl that never ran"
+    );
+
+    // Usage: --force without --state; a state file that does not exist.
+    let (code, stderr) = run(&["crawl", &seed, "--force"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let mut state = Command::new(env!("CARGO_BIN_EXE_arachne"));
+    state.args(["state", dir.path("missing.db").to_str().unwrap()]);
+    let output = run_command(state);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no such file"));
 }

@@ -43,19 +43,27 @@ where
 /// `arachne state FILE`: a saved crawl at a glance.
 fn state(args: &StateArgs) -> ExitCode {
     match crate::store::SqliteStore::summary(&args.file) {
-        Ok(summary) if args.json => match serde_json::to_string_pretty(&summary) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("arachne: {e}");
-                ExitCode::FAILURE
-            }
-        },
         Ok(summary) => {
-            print!("{summary}");
-            ExitCode::SUCCESS
+            let text = if args.json {
+                match serde_json::to_string_pretty(&summary) {
+                    Ok(json) => json + "\n",
+                    Err(e) => {
+                        eprintln!("arachne: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                summary.to_string()
+            };
+            // A reader that stops early (`| head`) is not an error.
+            match std::io::stdout().write_all(text.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("arachne: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("arachne: {e}");
@@ -239,6 +247,11 @@ fn check_combinations(
     }
     if args.warc_max_size.is_some() && args.warc.is_none() {
         return Err("--warc-max-size needs --warc".into());
+    }
+    if args.force && args.state.is_none() {
+        return Err(
+            "--force needs --state: it lets a saved crawl continue with new settings".into(),
+        );
     }
     Ok(())
 }

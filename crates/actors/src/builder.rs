@@ -883,6 +883,10 @@ impl CrawlerBuilder {
             max_depth: self.max_depth,
             options,
         };
+        // A state file this build creates is removed again if the build fails after it: it
+        // would hold a crawl that never ran.
+        let created = self.state.as_ref().filter(|path| !path.exists()).cloned();
+        let state = self.state.clone();
         let mut store: Box<dyn Store> = match (self.store, self.state) {
             (Some(_), Some(_)) => {
                 return Err(Error::InvalidSetting {
@@ -907,35 +911,32 @@ impl CrawlerBuilder {
         let opening = Opening::new(spec, seeds.iter().map(CrawlRequest::fingerprint).collect())
             .host_budget(self.max_pages_per_host)
             .force(self.force);
-        let resume = store.open(&opening)?;
+        let opened = store
+            .open(&opening)
+            .map_err(Error::from)
+            .and_then(|resume| {
+                let files = open_files(&self.files, &resume, state.as_deref(), self.force)?;
+                Ok((resume, files))
+            });
+        let (resume, files) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                drop(store);
+                if let Some(path) = created {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let mut name = path.clone().into_os_string();
+                        name.push(suffix);
+                        let _ = std::fs::remove_file(name);
+                    }
+                }
+                return Err(error);
+            }
+        };
         for change in &resume.option_changes {
-            tracing::info!(%change, "an option changed since the last run");
+            tracing::warn!(%change, "resuming with an option changed since the last run");
         }
         for difference in &resume.forced {
             tracing::warn!(%difference, "continuing the saved crawl with new settings (--force)");
-        }
-        // Opened once the state is: a refused state file leaves the outputs alone.
-        let mut files = Vec::with_capacity(self.files.len());
-        for file in &self.files {
-            let key = crate::outputs::key_of(&file.path);
-            let mark = resume.outputs.iter().find(|mark| mark.path == key);
-            match file.open(mark, self.force) {
-                Ok(opened) => files.push(opened),
-                Err(OpenError::Io(source)) => {
-                    return Err(Error::CreateOutput {
-                        path: file.path.clone(),
-                        source,
-                    });
-                }
-                Err(OpenError::Changed(why)) => {
-                    return Err(Error::State(StoreError::Output {
-                        path: file.path.display().to_string(),
-                        why: format!(
-                            "{why}: it was changed since the crawl stopped. Restore it, or run with --force to continue it as it is"
-                        ),
-                    }));
-                }
-            }
         }
         install_crypto_provider();
         let product_token = product_token(&self.user_agent).to_owned();
@@ -1005,6 +1006,45 @@ impl CrawlerBuilder {
             stats: Arc::new(CrawlStats::default()),
         })
     }
+}
+
+/// Opens the output files named by path, once the state is open: every one is checked
+/// first, so that a refusal leaves them all as they were; then each is created, or, with a
+/// mark in the state, cut back to it and continued.
+fn open_files(
+    files: &[FileOutput],
+    resume: &arachne_core::store::Resume,
+    state: Option<&Path>,
+    force: bool,
+) -> Result<Vec<crate::outputs::OpenedFile>, Error> {
+    let keyed: Vec<(String, &FileOutput)> = files
+        .iter()
+        .map(|file| (crate::outputs::key_of(&file.path, state), file))
+        .collect();
+    let mark = |key: &str| resume.outputs.iter().find(|mark| mark.path == key);
+    let failed = |file: &FileOutput, error: OpenError| match error {
+        OpenError::Io(source) => Error::CreateOutput {
+            path: file.path.clone(),
+            source,
+        },
+        OpenError::Changed(why) => Error::State(StoreError::Output {
+            path: file.path.display().to_string(),
+            why: format!(
+                "{why}. It was changed since the crawl stopped: restore it, or run with --force to continue it as it is"
+            ),
+        }),
+    };
+    for (key, file) in &keyed {
+        file.check(mark(key), resume.resumed, force)
+            .map_err(|e| failed(file, e))?;
+    }
+    keyed
+        .into_iter()
+        .map(|(key, file)| {
+            let found = mark(&key);
+            file.open(key, found, force).map_err(|e| failed(file, e))
+        })
+        .collect()
 }
 
 /// A seed as a state file names it: its URL, with the method in front when it is not GET.

@@ -139,6 +139,7 @@ impl StoreClient {
             files,
             queued: Arc::clone(&queued),
             changes: 0,
+            committed: false,
             last_commit: Instant::now(),
             failed: None,
         };
@@ -234,12 +235,37 @@ impl StoreClient {
         }
     }
 
-    /// Archives exchanges that belong to no page (robots.txt, sitemaps) in the durable
-    /// archives.
-    pub async fn archive(&self, exchanges: Vec<Arc<HttpExchange>>) -> Result<(), StoreError> {
+    /// What a crawler resource (a robots.txt, a sitemap) gave, in one call: the requests
+    /// it listed, claimed and queued, the facts to keep (a host's robots.txt, a sitemap
+    /// read), and, with the journal, its exchanges for the durable archives. In one call,
+    /// so that after a crash the resource is either wholly kept or fetched again.
+    pub async fn resource(
+        &self,
+        claims: Vec<CrawlRequest>,
+        notes: Vec<Note>,
+        exchanges: Vec<Arc<HttpExchange>>,
+    ) -> Result<Claimed, StoreError> {
         match &self.inner {
-            Inner::InPlace(_) => Ok(()),
-            Inner::Journal(addr) => Self::ask_journal(addr, Archive(exchanges)).await?,
+            Inner::InPlace(store) => self.call_in_place(store, |s| {
+                let claimed = if claims.is_empty() {
+                    Claimed::default()
+                } else {
+                    s.claim(claims)?
+                };
+                s.note(notes)?;
+                Ok(claimed)
+            }),
+            Inner::Journal(addr) => {
+                Self::ask_journal(
+                    addr,
+                    Resource {
+                        claims,
+                        notes,
+                        exchanges,
+                    },
+                )
+                .await?
+            }
         }
     }
 
@@ -294,6 +320,8 @@ pub(crate) struct Journal {
     queued: Arc<AtomicU64>,
     /// Changes since the last commit.
     changes: usize,
+    /// Whether this run committed yet.
+    committed: bool,
     last_commit: Instant,
     /// A failed store stays failed: every later call gets this error.
     failed: Option<StoreError>,
@@ -324,7 +352,12 @@ impl Journal {
         let result = call(self);
         self.changes += changes;
         let result = result.and_then(|value| {
-            if self.changes >= COMMIT_CHANGES || self.last_commit.elapsed() >= COMMIT_INTERVAL {
+            // The first commit comes at once: from then on, the state knows every output
+            // of this run (a file it does not know is not this crawl's).
+            if !self.committed
+                || self.changes >= COMMIT_CHANGES
+                || self.last_commit.elapsed() >= COMMIT_INTERVAL
+            {
                 self.commit()?;
             }
             Ok(value)
@@ -344,14 +377,20 @@ impl Journal {
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        if self.changes == 0 {
+        if self.changes == 0 && self.committed {
             self.last_commit = Instant::now();
             return Ok(());
         }
         self.flush()?;
+        // On the disk before the state says how long they are: after a power cut too, no
+        // file is shorter than its mark.
+        for file in &mut self.files {
+            file.sync().map_err(|e| write_failed(&file.key, &e))?;
+        }
         let marks = self.marks();
         self.store()?.commit(&marks)?;
         self.changes = 0;
+        self.committed = true;
         self.last_commit = Instant::now();
         Ok(())
     }
@@ -424,8 +463,12 @@ struct ClaimHop(Fingerprint);
 struct Finish(PageEnd);
 
 #[derive(Message)]
-#[rtype(result = "Result<(), StoreError>")]
-struct Archive(Vec<Arc<HttpExchange>>);
+#[rtype(result = "Result<Claimed, StoreError>")]
+struct Resource {
+    claims: Vec<CrawlRequest>,
+    notes: Vec<Note>,
+    exchanges: Vec<Arc<HttpExchange>>,
+}
 
 #[derive(Message)]
 #[rtype(result = "Result<(Vec<CrawlRequest>, u64), StoreError>")]
@@ -490,11 +533,27 @@ impl Handler<Finish> for Journal {
     }
 }
 
-impl Handler<Archive> for Journal {
-    type Result = MessageResult<Archive>;
+impl Handler<Resource> for Journal {
+    type Result = MessageResult<Resource>;
 
-    fn handle(&mut self, msg: Archive, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.call(1, |j| j.write_exchanges(&msg.0)))
+    fn handle(&mut self, msg: Resource, _: &mut Self::Context) -> Self::Result {
+        let Resource {
+            claims,
+            notes,
+            exchanges,
+        } = msg;
+        let changes = 1 + claims.len() + notes.len();
+        MessageResult(self.call(changes, |j| {
+            j.write_exchanges(&exchanges)?;
+            let store = j.store()?;
+            let claimed = if claims.is_empty() {
+                Claimed::default()
+            } else {
+                store.claim(claims)?
+            };
+            store.note(notes)?;
+            Ok(claimed)
+        }))
     }
 }
 
@@ -542,17 +601,13 @@ impl Handler<Close> for Journal {
         let result = match self.failed.clone() {
             Some(error) => Err(error),
             None => self.flush().and_then(|()| {
+                for file in &mut self.files {
+                    file.sync().map_err(|e| write_failed(&file.key, &e))?;
+                }
                 let marks = self.marks();
                 self.store()?.close(&msg.0, &marks)
             }),
         };
-        for file in &mut self.files {
-            if let FileWriter::Warc(warc) = &mut file.writer
-                && let Err(e) = warc.sync()
-            {
-                tracing::warn!(file = %file.key, error = %e, "could not sync the WARC file");
-            }
-        }
         self.changes = 0;
         // Released now, before the report: the same state can be opened again at once.
         self.store = None;

@@ -36,9 +36,12 @@ pub(crate) struct FileOutput {
 
 /// An opened output file.
 pub(crate) struct OpenedFile {
-    /// The path as the state names it: absolute.
+    /// The path as the state names it (see [`key_of`]).
     pub key: String,
     pub writer: FileWriter,
+    /// The file, to force to the disk before a commit says how long it is (the WARC writer
+    /// does that itself).
+    pub sync: Option<File>,
 }
 
 /// The writer of an opened file, with what tells how far it wrote.
@@ -67,6 +70,16 @@ impl OpenedFile {
         }
     }
 
+    /// Forces what was written to the disk, so that a commit never says a file is longer
+    /// than the disk holds, even across a power cut.
+    pub fn sync(&mut self) -> io::Result<()> {
+        match (&mut self.writer, &self.sync) {
+            (FileWriter::Warc(warc), _) => warc.sync(),
+            (_, Some(file)) => file.sync_data(),
+            (_, None) => Ok(()),
+        }
+    }
+
     /// The writer, for a sink actor of its own.
     pub fn into_output(self) -> Output {
         match self.writer {
@@ -76,47 +89,103 @@ impl OpenedFile {
     }
 }
 
-/// The name of a path in a state file: absolute, so that the same file is recognized from
-/// another working directory.
-pub(crate) fn key_of(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_owned())
-        .to_string_lossy()
-        .into_owned()
+/// The name of an output file in a state file: relative to the state file's directory when
+/// it is inside it (so that a crawl's folder can be moved), absolute otherwise (so that it
+/// is recognized from another working directory).
+pub(crate) fn key_of(path: &Path, state: Option<&Path>) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let dir = state
+        .and_then(|state| std::path::absolute(state).ok())
+        .and_then(|state| state.parent().map(Path::to_owned));
+    match dir
+        .as_deref()
+        .and_then(|dir| absolute.strip_prefix(dir).ok())
+    {
+        Some(relative) => relative.to_string_lossy().into_owned(),
+        None => absolute.to_string_lossy().into_owned(),
+    }
 }
 
 impl FileOutput {
-    /// Opens the file: created (or truncated) without a mark; with one, cut back to the
-    /// committed length and continued. A file shorter than its mark was changed since the
-    /// crawl wrote it: an error, unless `force`, which continues it from where it ends.
-    pub fn open(&self, mark: Option<&OutputMark>, force: bool) -> Result<OpenedFile, OpenError> {
-        let key = key_of(&self.path);
+    /// The file that `mark` says was written last: the output's path, or with rotation,
+    /// its numbered file.
+    fn current(&self, mark: Option<&OutputMark>) -> PathBuf {
+        match &self.kind {
+            FileKind::Warc { max_size, .. } => {
+                warc_file(&self.path, *max_size, mark.map_or(1, |m| m.files as usize))
+            }
+            _ => self.path.clone(),
+        }
+    }
+
+    /// Checks, before anything is opened, that the file can be continued: with a mark, it
+    /// is still there and at least as long as the mark; without one, a crawl that resumes
+    /// does not overwrite a file that holds something. `force` lets both through.
+    pub fn check(
+        &self,
+        mark: Option<&OutputMark>,
+        resumed: bool,
+        force: bool,
+    ) -> Result<(), OpenError> {
+        if force {
+            return Ok(());
+        }
+        let current = self.current(mark);
+        let found = match std::fs::metadata(&current) {
+            Ok(metadata) => Some(metadata.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        match (mark, found) {
+            (Some(mark), None) => Err(OpenError::Changed(format!(
+                "{} is gone, but the crawl had written {} bytes to it",
+                current.display(),
+                mark.length
+            ))),
+            (Some(mark), Some(found)) if found < mark.length => Err(OpenError::Changed(format!(
+                "{} has {found} bytes, fewer than the {} the crawl wrote to it",
+                current.display(),
+                mark.length
+            ))),
+            (None, Some(found)) if resumed && found > 0 => Err(OpenError::Changed(format!(
+                "{} holds {found} bytes that this crawl's state does not account for (it was not one of its outputs, or it was moved): move it away, or run with --force to start it over",
+                current.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens the file (after [`FileOutput::check`]): created (or truncated) without a
+    /// mark; with one, cut back to the committed length and continued. With `force`, a
+    /// file shorter than its mark is continued from where it ends, and a missing one is
+    /// started anew.
+    pub fn open(
+        &self,
+        key: String,
+        mark: Option<&OutputMark>,
+        force: bool,
+    ) -> Result<OpenedFile, OpenError> {
+        let mut sync = None;
         let writer = match &self.kind {
             FileKind::Warc { max_size, software } => {
+                let current = self.current(mark);
                 let warc = match mark {
-                    None => WarcWriter::create(&self.path, *max_size, software),
-                    Some(mark) => {
-                        let resumed = WarcWriter::resume(
-                            &self.path,
-                            *max_size,
-                            software,
-                            mark.files as usize,
-                            mark.length,
-                        );
-                        match resumed {
-                            Err(e) if force && e.kind() == io::ErrorKind::InvalidData => {
-                                let files = mark.files as usize;
-                                let current = warc_file(&self.path, *max_size, files);
-                                let length = std::fs::metadata(current)?.len();
-                                WarcWriter::resume(&self.path, *max_size, software, files, length)
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                                return Err(OpenError::Changed(e.to_string()));
-                            }
-                            other => other,
-                        }
+                    Some(mark) if current.exists() => {
+                        let files = mark.files as usize;
+                        let length = if force {
+                            std::fs::metadata(&current)?.len().min(mark.length)
+                        } else {
+                            mark.length
+                        };
+                        WarcWriter::resume(&self.path, *max_size, software, files, length).map_err(
+                            |e| match e.kind() {
+                                io::ErrorKind::InvalidData => OpenError::Changed(e.to_string()),
+                                _ => OpenError::Io(e),
+                            },
+                        )?
                     }
-                }?;
+                    _ => WarcWriter::create(&self.path, *max_size, software)?,
+                };
                 FileWriter::Warc(warc)
             }
             kind => {
@@ -124,6 +193,7 @@ impl FileOutput {
                     None => (File::create(&self.path)?, 0),
                     Some(mark) => continue_file(&self.path, mark.length, force)?,
                 };
+                sync = file.try_clone().ok();
                 let written = Arc::new(AtomicU64::new(length));
                 let out = Counted {
                     file,
@@ -159,7 +229,7 @@ impl FileOutput {
                 }
             }
         };
-        Ok(OpenedFile { key, writer })
+        Ok(OpenedFile { key, writer, sync })
     }
 }
 
@@ -267,28 +337,48 @@ mod tests {
             path: path.clone(),
             kind: FileKind::RecordsJsonl,
         };
+        let key = key_of(&path, None);
         let mark = OutputMark {
-            path: key_of(&path),
+            path: key.clone(),
             files: 1,
             length: 16,
         };
-        let opened = output.open(Some(&mark), false).unwrap();
+        output.check(Some(&mark), true, false).unwrap();
+        let opened = output.open(key.clone(), Some(&mark), false).unwrap();
         assert_eq!(opened.mark(), mark);
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{\"b\":2}\n");
 
         let longer = OutputMark { length: 99, ..mark };
-        let Err(OpenError::Changed(why)) = output.open(Some(&longer), false) else {
+        let Err(OpenError::Changed(why)) = output.check(Some(&longer), true, false) else {
             panic!("a shorter file must be refused");
         };
         assert!(why.contains("fewer than the 99"), "{why}");
         assert_eq!(std::fs::read(&path).unwrap().len(), 16, "left as it was");
-        let forced = output.open(Some(&longer), true).unwrap();
+        let forced = output.open(key.clone(), Some(&longer), true).unwrap();
         assert_eq!(forced.mark().length, 16, "continued from where it ends");
+        // A file this crawl did not write is not overwritten by a resumed crawl.
+        let Err(OpenError::Changed(why)) = output.check(None, true, false) else {
+            panic!("an unaccounted file must be refused");
+        };
+        assert!(why.contains("does not account for"), "{why}");
+        output.check(None, false, false).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(
-            output.open(Some(&longer), false),
+            output.check(Some(&longer), true, false),
             Err(OpenError::Changed(_))
         ));
+    }
+
+    #[test]
+    fn keys_are_relative_to_the_state_file_inside_its_folder() {
+        let dir = temp("keys");
+        let state = dir.join("crawl.db");
+        assert_eq!(
+            key_of(&dir.join("out/pages.jsonl"), Some(&state)),
+            "out/pages.jsonl"
+        );
+        let elsewhere = key_of(Path::new("/var/tmp/pages.jsonl"), Some(&state));
+        assert_eq!(elsewhere, "/var/tmp/pages.jsonl");
     }
 
     #[test]
@@ -300,11 +390,11 @@ mod tests {
             kind: FileKind::ItemsCsv,
         };
         let mark = OutputMark {
-            path: key_of(&path),
+            path: key_of(&path, None),
             files: 1,
             length: 21,
         };
-        let opened = output.open(Some(&mark), false).unwrap();
+        let opened = output.open(mark.path.clone(), Some(&mark), false).unwrap();
         let FileWriter::Items(Output::Items(mut writer), _) = opened.writer else {
             panic!("an item writer");
         };

@@ -126,6 +126,9 @@ pub(crate) enum Finished {
     Robots {
         host: String,
         outcome: RobotsOutcome,
+        /// Its exchanges, for the durable archives: written with what the store keeps of
+        /// the host, in one call.
+        archived: Vec<Arc<HttpExchange>>,
     },
     /// A sitemap was read, or could not be.
     Sitemap(Box<SitemapDone>),
@@ -158,6 +161,9 @@ pub(crate) struct SitemapDone {
     pub error: Option<String>,
     /// It redirected out of scope, and the redirect was not followed.
     pub redirect_out_of_scope: bool,
+    /// Its exchanges, for the durable archives: written with its URLs and the note that it
+    /// was read, in one call.
+    pub archived: Vec<Arc<HttpExchange>>,
 }
 
 pub(crate) struct PageDone {

@@ -18,8 +18,8 @@ use arachne_core::store::{
 };
 use arachne_core::{
     CrawlHandle, CrawlReport, CrawlRequest, CrawlStats, EndReason, ErrorKind, Fingerprint,
-    Frontier, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier, ROBOTS_ATTEMPTS,
-    RecordError, RobotsRules, ScopeRules, host_key,
+    Frontier, HttpExchange, MAX_RETRY_AFTER, MAX_SITEMAP_NESTING, MAX_SITEMAPS, MemoryFrontier,
+    ROBOTS_ATTEMPTS, RecordError, RobotsRules, ScopeRules, host_key,
 };
 use tokio::sync::oneshot;
 use url::Url;
@@ -102,15 +102,19 @@ pub(crate) struct Supervisor {
     /// The store's queue, and the hosts skipped, when a take last came back empty: no take
     /// is asked again until one of them changes.
     dry: Option<(u64, Vec<String>)>,
-    /// Requests found by no page (seeds, sitemap entries, requests given through the
-    /// handle), to claim in one call, and what found them.
-    found: Vec<(Found, Vec<CrawlRequest>)>,
+    /// Requests found by no page (seeds, requests given through the handle), to claim in
+    /// one call each batch.
+    found: Vec<Vec<CrawlRequest>>,
     /// Facts for the store, sent in one call.
     notes: Vec<Note>,
+    /// What crawler resources gave, one store call each.
+    resources: Vec<ResourceCall>,
     /// Taken requests given up, returned to the store in one call.
     releases: Vec<CrawlRequest>,
     /// The last store call is out: the crawl is ending.
     closing: bool,
+    /// Whether the store was found to count requests it does not give (logged once).
+    store_dry_warned: bool,
     /// Jobs that are already counted against the page limit and need another request:
     /// redirect hops and due retries. They go before the window.
     hops: VecDeque<FetchJob>,
@@ -178,12 +182,14 @@ pub(crate) struct Supervisor {
     saved_hosts: HashMap<String, HostState>,
 }
 
-/// What found requests that no page found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Found {
-    Seeds,
-    Sitemap,
-    Handle,
+/// What a crawler resource (robots.txt, a sitemap) gave, for one store call: the requests
+/// it listed, the facts to keep, its exchanges for the durable archives, and whether it is
+/// a sitemap (whose new URLs the report counts).
+struct ResourceCall {
+    claims: Vec<CrawlRequest>,
+    notes: Vec<Note>,
+    archived: Vec<Arc<HttpExchange>>,
+    sitemap: bool,
 }
 
 /// What to do with a URL taken from the frontier, given the scope as it stands.
@@ -217,8 +223,10 @@ impl Supervisor {
             dry: None,
             found: Vec::new(),
             notes: Vec::new(),
+            resources: Vec::new(),
             releases: Vec::new(),
             closing: false,
+            store_dry_warned: false,
             hops: VecDeque::new(),
             delayed: BinaryHeap::new(),
             interrupted: 0,
@@ -283,7 +291,7 @@ impl Supervisor {
             }
         }
         self.settle();
-        self.found.push((Found::Seeds, seeds));
+        self.found.push(seeds);
     }
 
     /// The state of a URL's host, created on first sight, with what the store kept of it
@@ -604,20 +612,27 @@ impl Supervisor {
 
     /// Sends the store the claims, notes and releases gathered since the last call.
     fn flush_store_calls(&mut self, ctx: &mut Context<Self>) {
-        for (found, requests) in std::mem::take(&mut self.found) {
+        for requests in std::mem::take(&mut self.found) {
             if requests.is_empty() {
                 continue;
             }
             let store = self.store.clone();
-            self.call(
-                ctx,
-                async move { store.claim(requests).await },
-                move |me, claimed| {
-                    if found == Found::Sitemap {
-                        me.report.sitemap_urls += u64::from(claimed.new);
-                    }
-                },
-            );
+            self.call(ctx, async move { store.claim(requests).await }, |_, _| {});
+        }
+        for resource in std::mem::take(&mut self.resources) {
+            let store = self.store.clone();
+            let ResourceCall {
+                claims,
+                notes,
+                archived,
+                sitemap,
+            } = resource;
+            let call = async move { store.resource(claims, notes, archived).await };
+            self.call(ctx, call, move |me, claimed| {
+                if sitemap {
+                    me.report.sitemap_urls += u64::from(claimed.new);
+                }
+            });
         }
         if !self.releases.is_empty() {
             let store = self.store.clone();
@@ -824,8 +839,9 @@ impl Supervisor {
         }
     }
 
-    fn on_robots(&mut self, name: &str, outcome: RobotsOutcome) {
+    fn on_robots(&mut self, name: &str, outcome: RobotsOutcome, archived: Vec<Arc<HttpExchange>>) {
         self.report.robots_fetched += 1;
+        let mut notes = Vec::new();
         let backoff = self.limits.retry_backoff;
         let max_crawl_delay = self.limits.max_crawl_delay;
         let Some(host) = self.hosts.get_mut(name) else {
@@ -851,7 +867,7 @@ impl Supervisor {
                 tracing::debug!(host = name, crawl_delay = ?host.crawl_delay, sitemaps = sitemaps.len(), "robots.txt read");
                 host.robots = RobotsState::Ready(Arc::new(rules));
                 host.saved_robots = saved(fetched);
-                self.notes.push(Note::Host(host.state(name)));
+                notes.push(Note::Host(host.state(name)));
                 for sitemap in sitemaps {
                     self.enqueue_sitemap(sitemap, 0, false);
                 }
@@ -860,7 +876,7 @@ impl Supervisor {
                 tracing::debug!(host = name, %why, "robots.txt redirect not followed: crawling the host as if it had none");
                 host.robots = RobotsState::Ready(Arc::new(RobotsRules::allow_all()));
                 host.saved_robots = saved(RobotsFetch::AllowAll);
-                self.notes.push(Note::Host(host.state(name)));
+                notes.push(Note::Host(host.state(name)));
                 self.report.resources_out_of_scope += 1;
             }
             RobotsOutcome::Unavailable(why) => {
@@ -868,7 +884,7 @@ impl Supervisor {
                 tracing::warn!(host = name, attempt = host.robots_attempts, kind = %why.kind, why = %why.message, "robots.txt unavailable");
                 if host.robots_attempts >= ROBOTS_ATTEMPTS {
                     host.saved_robots = saved(RobotsFetch::Unavailable(why.clone()));
-                    self.notes.push(Note::Host(host.state(name)));
+                    notes.push(Note::Host(host.state(name)));
                     host.robots = RobotsState::Unavailable(why);
                 } else {
                     host.robots = RobotsState::Unknown;
@@ -878,6 +894,26 @@ impl Supervisor {
                 }
             }
         }
+        self.keep_resource(Vec::new(), notes, archived, false);
+    }
+
+    /// Queues a store call for what a crawler resource gave, unless it gave nothing.
+    fn keep_resource(
+        &mut self,
+        claims: Vec<CrawlRequest>,
+        notes: Vec<Note>,
+        archived: Vec<Arc<HttpExchange>>,
+        sitemap: bool,
+    ) {
+        if claims.is_empty() && notes.is_empty() && archived.is_empty() {
+            return;
+        }
+        self.resources.push(ResourceCall {
+            claims,
+            notes,
+            archived,
+            sitemap,
+        });
     }
 
     /// A seed redirected to `landing`: its part of the scope is taken from there.
@@ -906,8 +942,10 @@ impl Supervisor {
             counts,
             error,
             redirect_out_of_scope,
+            archived,
         } = sitemap;
         if let Some(why) = error {
+            self.keep_resource(Vec::new(), Vec::new(), archived, true);
             self.report.sitemaps_failed += 1;
             self.report.resources_out_of_scope += u64::from(redirect_out_of_scope);
             if from_user {
@@ -930,10 +968,9 @@ impl Supervisor {
                 ..CrawlRequest::seed(page)
             })
             .collect();
-        // Claimed before the note that the sitemap was read goes out (calls are made in
-        // order): a crawl that resumes between the two reads it again.
-        self.found.push((Found::Sitemap, requests));
-        self.notes.push(Note::SitemapRead(url));
+        // Its URLs, the note that it was read and its exchanges in one call: after a crash
+        // it is either wholly kept or read again.
+        self.keep_resource(requests, vec![Note::SitemapRead(url)], archived, true);
         for sitemap in nested {
             self.enqueue_sitemap(sitemap, nesting + 1, from_user);
         }
@@ -975,11 +1012,32 @@ impl Supervisor {
     /// Ends the crawl when nothing is in flight and nothing more will be dispatched: the
     /// store's last call, then the report.
     fn finish_if_done(&mut self, ctx: &mut Context<Self>) {
-        let queued = self.store.queued();
+        let mut queued = self.store.queued();
         self.stats.set_load(
             queued + (self.window.len() + self.held.len()) as u64,
             (self.in_flight + self.storing) as u64,
         );
+        if queued > 0
+            && self.window.is_empty()
+            && self.held.is_empty()
+            && self.in_flight + self.storing == 0
+            && self
+                .dry
+                .as_ref()
+                .is_some_and(|(was, skipped)| *was == queued && skipped.is_empty())
+        {
+            // The store says requests are queued, but gave none when asked for any host:
+            // it is taken at its word that there is nothing to take (a custom store whose
+            // count is wrong), rather than waited for forever.
+            if !self.store_dry_warned {
+                tracing::warn!(
+                    queued,
+                    "the store counts requests queued but gives none: ending the crawl"
+                );
+                self.store_dry_warned = true;
+            }
+            queued = 0;
+        }
         let more = !self.hops.is_empty()
             || !self.delayed.is_empty()
             || (!self.stopping
@@ -1093,7 +1151,7 @@ impl Supervisor {
             requests.push(request);
         }
         if !requests.is_empty() {
-            self.found.push((Found::Handle, requests));
+            self.found.push(requests);
         }
     }
     /// Accounts for a page that is done: its record, its links and items, the seeds'
@@ -1277,7 +1335,11 @@ impl Handler<Done> for Supervisor {
                 self.hops.push_back(*job);
             }
             Finished::Retry { job, retry_after } => self.retry_later(*job, retry_after),
-            Finished::Robots { host, outcome } => self.on_robots(&host, outcome),
+            Finished::Robots {
+                host,
+                outcome,
+                archived,
+            } => self.on_robots(&host, outcome, archived),
             Finished::Sitemap(sitemap) => self.on_sitemap(*sitemap),
             Finished::Storing => self.storing += 1,
             Finished::Page(page) | Finished::Stored(page) => self.on_page(*page, ctx),

@@ -54,6 +54,7 @@ use arachne_core::store::{
 use arachne_core::{
     CrawlRequest, ErrorKind, Fingerprint, Intent, MemorySeenSet, RecordError, SeenSet, host_key,
 };
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde::Serialize;
 use url::Url;
@@ -267,8 +268,12 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(failed)?;
-        // Settings of this connection: they write nothing.
+        // Settings of this connection: they write nothing. Closing it does not fold the
+        // write-ahead log into the file either, unless the crawl closed properly: a crawl
+        // refused after a crash leaves the file as it was.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192;")
+            .map_err(failed)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(failed)?;
         Ok(Self {
             path,
@@ -304,7 +309,13 @@ impl SqliteStore {
     pub fn summary(path: impl AsRef<Path>) -> Result<Summary, StoreError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let metadata = std::fs::metadata(path).map_err(|e| failed(format!("{name}: {e}")))?;
+        let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::Damaged {
+                path: name.clone(),
+                why: "there is no such file".into(),
+            },
+            _ => failed(format!("{name}: {e}")),
+        })?;
         if metadata.len() == 0 {
             return Err(StoreError::Damaged {
                 path: name,
@@ -320,7 +331,12 @@ impl SqliteStore {
             why: e.to_string(),
         })?;
         validate(&conn, &name)?;
-        summarize(&conn, &name).map_err(failed)
+        let text = meta(&conn, "spec").map_err(failed)?.unwrap_or_default();
+        let spec: CrawlSpec = serde_json::from_str(&text).map_err(|e| StoreError::Damaged {
+            path: name.clone(),
+            why: format!("its crawl settings do not read: {e}"),
+        })?;
+        summarize(&conn, &name, spec).map_err(failed)
     }
 
     fn begin(&mut self) -> rusqlite::Result<()> {
@@ -887,9 +903,12 @@ impl Store for SqliteStore {
             self.begin()?;
             self.set_meta("status", ended)?;
             self.commit_now(outputs)?;
-            // Everything in the main file: the state is one file again.
+            // Everything in the main file: the state is one file again once closed.
             self.conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            self.conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+                .map(|_| ())
         })()
         .map_err(failed)?;
         Ok(Remaining::new(self.queued, self.stuck))
@@ -1116,7 +1135,7 @@ pub struct Summary {
     pub outputs: Vec<OutputMark>,
 }
 
-fn summarize(conn: &Connection, name: &str) -> rusqlite::Result<Summary> {
+fn summarize(conn: &Connection, name: &str, spec: CrawlSpec) -> rusqlite::Result<Summary> {
     let get = |key: &str| -> rusqlite::Result<String> { Ok(meta(conn, key)?.unwrap_or_default()) };
     let count = |sql: &str| -> rusqlite::Result<u64> {
         conn.query_row(sql, [], |row| row.get::<_, i64>(0))
@@ -1139,7 +1158,7 @@ fn summarize(conn: &Connection, name: &str) -> rusqlite::Result<Summary> {
         updated_at: get("updated_at")?,
         runs: get("runs")?.parse().unwrap_or(0),
         status: get("status")?,
-        spec: serde_json::from_str(&get("spec")?).unwrap_or_default(),
+        spec,
         pages: count("SELECT count(*) FROM pages")?,
         by_status: grouped(
             "SELECT coalesce(CAST(status AS TEXT), 'none'), count(*) FROM pages GROUP BY 1 ORDER BY 1",

@@ -493,3 +493,35 @@ fn summary_counts_outcomes() {
     assert!(text.contains("seeds    http://a.test/"), "{text}");
     assert!(text.contains("errors   timeout: 1"), "{text}");
 }
+
+#[test]
+fn a_refusal_after_a_crash_leaves_the_file_and_its_log_as_they_were() {
+    let dir = Dir::new("crash-refusal");
+    let path = dir.file("crawl.db");
+    {
+        let (mut store, _) = opened(&path, None);
+        store.claim(vec![link("http://a.test/1", 1)]).unwrap();
+        store.commit(&[]).unwrap();
+        // Dropped without `close`: the last commits are in the write-ahead log.
+    }
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let read = |p: &std::ffi::OsStr| std::fs::read(p).unwrap_or_default();
+    let (db_before, wal_before) = (read(path.as_os_str()), read(&wal));
+    assert!(!wal_before.is_empty(), "the log holds the commits");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let other = CrawlSpec {
+        seeds: vec!["http://b.test/".into()],
+        ..spec()
+    };
+    assert!(matches!(
+        store.open(&Opening::new(other, Vec::new())),
+        Err(StoreError::OtherCrawl { .. })
+    ));
+    drop(store);
+    assert!(read(path.as_os_str()) == db_before, "the file is as it was");
+    assert!(read(&wal) == wal_before, "and so is its log");
+    // The crawl itself resumes from both.
+    let (_, resume) = opened(&path, None);
+    assert_eq!(resume.queued, 1);
+}

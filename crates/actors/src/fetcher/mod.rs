@@ -246,6 +246,7 @@ impl Drop for DoneGuard {
             Some(None) => Finished::Robots {
                 host: self.host.clone(),
                 outcome: RobotsOutcome::Unavailable(error),
+                archived: Vec::new(),
             },
             Some(Some((nesting, from_user))) => Finished::Sitemap(Box::new(SitemapDone {
                 url: request.url,
@@ -256,6 +257,7 @@ impl Drop for DoneGuard {
                 counts: LinkCounts::default(),
                 error: Some(error.message),
                 redirect_out_of_scope: false,
+                archived: Vec::new(),
             })),
         };
         let done = self.done(finished, None);

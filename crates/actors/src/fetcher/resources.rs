@@ -96,18 +96,10 @@ pub(super) async fn run_robots(ctx: &FetchContext, job: FetchJob) -> Finished {
         }
         Err(error) => unavailable(error.message),
     };
-    archive_resource(ctx, archived).await;
-    Finished::Robots { host, outcome }
-}
-
-/// Hands the exchanges of a robots.txt or sitemap fetch to the durable archives. A store
-/// failure is logged here; the store then refuses every later call, which stops the crawl.
-async fn archive_resource(ctx: &FetchContext, archived: Vec<Arc<HttpExchange>>) {
-    if archived.is_empty() {
-        return;
-    }
-    if let Err(error) = ctx.shared.store.archive(archived).await {
-        tracing::error!(%error, "archiving a robots.txt or sitemap failed");
+    Finished::Robots {
+        host,
+        outcome,
+        archived,
     }
 }
 
@@ -127,10 +119,9 @@ pub(super) async fn run_sitemap(
         counts: LinkCounts::default(),
         error: None,
         redirect_out_of_scope: false,
+        archived: Vec::new(),
     };
-    let mut archived = Vec::new();
-    let fetched = get_resource(ctx, &job.target, SITEMAP_MAX_BYTES, &mut archived).await;
-    archive_resource(ctx, archived).await;
+    let fetched = get_resource(ctx, &job.target, SITEMAP_MAX_BYTES, &mut done.archived).await;
     match fetched {
         Err(error) => {
             done.redirect_out_of_scope = error.kind == ErrorKind::RedirectOutOfScope;
