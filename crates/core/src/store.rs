@@ -3,23 +3,36 @@
 //!
 //! # Who owns what
 //!
-//! - **The store** owns the crawl's durable state: the queue of requests (whole requests,
-//!   with their intent), the seen set (which requests were ever claimed), the outcome of
-//!   every URL, the per-host page budget, and what is worth keeping of each host
-//!   (robots.txt rules and their age, `Retry-After` pauses), plus the sitemaps already
-//!   read and where redirecting seeds landed.
-//! - **The supervisor** owns what only matters while the crawl runs: a bounded *window* of
-//!   requests it took from the store and has not dispatched yet, the politeness state of
-//!   hosts (requests in flight, next allowed start, autothrottle's delay), pending redirect
-//!   hops and retries waiting for their backoff, and the page limit (`max_pages`, counted
-//!   from the pages the store says are done).
-//! - **Fetchers** call the store once per page to claim its links and once to record its
-//!   outcome, inside the page's in-flight slot: the supervisor does not count a page as
-//!   finished before both calls have returned.
+//! | state | lives in | kept across runs (durable store) |
+//! |---|---|---|
+//! | queued requests, with their intent | the store | yes |
+//! | the seen set (every request claimed) | the store | yes |
+//! | every URL's outcome | the store | yes |
+//! | the per-host page budget (`max_pages_per_host`) | the store, applied when requests are taken | yes: it counts outcomes |
+//! | robots.txt rules and their age, `Retry-After` pauses | the supervisor, noted to the store ([`Note::Host`]) | yes |
+//! | sitemaps read, seeds' landings | the supervisor, noted to the store | yes |
+//! | the window: requests taken and not dispatched yet | the supervisor, bounded | no: queued again |
+//! | requests in flight, next allowed start per host, autothrottle's delay | the supervisor | no |
+//! | pending redirect hops and retries waiting for their backoff | the supervisor | no: the page starts over |
+//! | the page limit (`max_pages`) | the supervisor, counting the outcomes the store had | yes, through the outcomes |
 //!
 //! Calls come in batches (all of a page's links in one [`Store::claim`]; up to a window's
 //! worth of requests in one [`Store::take`]), never per link, and they may fail: a failed
 //! call is an error for the crawl (it stops, and says why), never a panic.
+//!
+//! # Work in flight while store calls are out
+//!
+//! A crawl is over only when nothing is left anywhere: no request queued in the store
+//! ([`Store::queued`]), none in the supervisor's window or held back, none in flight, no
+//! page being stored, and no store call out. A page counts as in flight from its dispatch
+//! until its links are claimed and its outcome recorded (one call of the crawl's: `claim`,
+//! then `complete`); with a durable store, the page gives its request's slot back once the
+//! request is over and counts as *being stored* until the store has it, a stage bounded
+//! like requests in flight. The supervisor's own calls (takes, claims of seeds and of
+//! requests given through a handle, what robots.txt and sitemaps gave, notes, releases)
+//! count while they are out. A store whose `queued` says requests wait but whose `take`
+//! gives none for any host is taken at its word that there is nothing to take (logged),
+//! so a miscounting store cannot hang a crawl.
 //!
 //! # Durability
 //!
