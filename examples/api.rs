@@ -15,6 +15,8 @@ use arachne::output::JsonLinesItems;
 use arachne::serde_json::Value;
 use arachne::{CrawlerBuilder, Out, Page, Request, SpiderError};
 
+mod common;
+
 /// One page of the API: its records, and the next page.
 fn api(page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
     let body: Value = page.json()?;
@@ -51,39 +53,19 @@ fn api(page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(seed) = args.next() else {
-        eprintln!("usage: api URL [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([seed], max_pages) = match common::args("api", ["URL"], 100) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 100,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("api: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "api: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
     let crawler = CrawlerBuilder::from_env()
         .seed(Request::get(seed).label("api"))
         .spider(api)
         .max_pages(max_pages)
         .item_output(JsonLinesItems::new(std::io::stdout()))
         .build();
-    let crawler = match crawler {
+    let crawler = match common::built("api", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("api: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     match crawler.run_blocking() {
         Ok(report) => {

@@ -9,39 +9,28 @@ use std::process::ExitCode;
 
 use arachne::CrawlerBuilder;
 
+mod common;
+
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(seed) = args.next() else {
-        eprintln!("usage: basic_crawl URL [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([seed], max_pages) = match common::args("basic_crawl", ["URL"], 100) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 100,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("basic_crawl: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "basic_crawl: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
 
     let crawler = CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
         .jsonl_writer(std::io::stdout())
         .build();
-    let report = match crawler.and_then(|crawler| crawler.run_blocking()) {
+    let crawler = match common::built("basic_crawl", crawler) {
+        Ok(crawler) => crawler,
+        Err(code) => return code,
+    };
+    let report = match crawler.run_blocking() {
         Ok(report) => report,
         Err(e) => {
             eprintln!("basic_crawl: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
+            return ExitCode::FAILURE;
         }
     };
     eprint!("{report}");

@@ -13,6 +13,8 @@ use arachne::actix::prelude::*;
 use arachne::{CrawlerBuilder, ItemScraped, Out, Page, SpiderError, Url};
 use serde::Serialize;
 
+mod common;
+
 /// What the spider takes from each page.
 #[derive(Serialize)]
 struct Title {
@@ -78,41 +80,21 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(seed) = args.next() else {
-        eprintln!("usage: custom_actor URL [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([seed], max_pages) = match common::args("custom_actor", ["URL"], 100) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 100,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("custom_actor: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "custom_actor: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
 
     let collector = TitleCollector::default().start();
-    let crawler = match CrawlerBuilder::from_env()
+    let crawler = CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
         .spider(titles)
         .subscribe_items(collector.clone().recipient())
-        .build()
-    {
+        .build();
+    let crawler = match common::built("custom_actor", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("custom_actor: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     let report = match crawler.run().await {
         Ok(report) => report,

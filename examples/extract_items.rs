@@ -14,6 +14,8 @@ use arachne::output::JsonLinesItems;
 use arachne::{CrawlerBuilder, Out, Page, SpiderError};
 use serde::Serialize;
 
+mod common;
+
 /// The item: what we want from each page.
 #[derive(Debug, Serialize)]
 struct PageItem {
@@ -39,27 +41,10 @@ fn page_item(page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(seed) = args.next() else {
-        eprintln!("usage: extract_items URL [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([seed], max_pages) = match common::args("extract_items", ["URL"], 100) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 100,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("extract_items: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "extract_items: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
 
     let crawler = CrawlerBuilder::from_env()
         .seed(seed)
@@ -67,12 +52,9 @@ fn main() -> ExitCode {
         .spider(page_item)
         .item_output(JsonLinesItems::new(std::io::stdout()))
         .build();
-    let crawler = match crawler {
+    let crawler = match common::built("extract_items", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("extract_items: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     match crawler.run_blocking() {
         Ok(report) => {

@@ -15,6 +15,8 @@ use std::process::ExitCode;
 use arachne::actix::prelude::*;
 use arachne::{CrawlerBuilder, PageFetched, Url};
 
+mod common;
+
 /// What the crawl has learned about links so far.
 #[derive(Default)]
 struct LinkChecker {
@@ -85,27 +87,10 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(seed) = args.next() else {
-        eprintln!("usage: link_checker URL [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([seed], max_pages) = match common::args("link_checker", ["URL"], 1_000) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 1_000,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("link_checker: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "link_checker: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
 
     let checker = LinkChecker::default().start();
     let crawler = CrawlerBuilder::from_env()
@@ -113,12 +98,9 @@ async fn run() -> ExitCode {
         .max_pages(max_pages)
         .subscribe(checker.clone().recipient())
         .build();
-    let crawler = match crawler {
+    let crawler = match common::built("link_checker", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("link_checker: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     let report = match crawler.run().await {
         Ok(report) => report,

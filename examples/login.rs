@@ -14,6 +14,8 @@ use arachne::http::Method;
 use arachne::{CrawlerBuilder, Out, Page, Request, Router, SpiderError};
 use serde::Serialize;
 
+mod common;
+
 /// A page seen after logging in.
 #[derive(Serialize)]
 struct Seen {
@@ -63,27 +65,11 @@ fn logged_in(page: &Page<'_>, out: &mut Out) -> Result<(), SpiderError> {
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(login), Some(user), Some(password)) = (args.next(), args.next(), args.next()) else {
-        eprintln!("usage: login LOGIN_URL USER PASSWORD [MAX_PAGES]");
-        return ExitCode::from(2);
-    };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 50,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("login: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "login: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
+    let ([login, user, password], max_pages) =
+        match common::args("login", ["LOGIN_URL", "USER", "PASSWORD"], 50) {
+            Ok(args) => args,
+            Err(code) => return code,
+        };
     // Pages after the login are unlabelled links: the fallback handles them.
     let spider = Router::new()
         .route("login", move |page: &Page<'_>, out: &mut Out| {
@@ -101,12 +87,9 @@ fn main() -> ExitCode {
             }
         })
         .build();
-    let crawler = match crawler {
+    let crawler = match common::built("login", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("login: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     match crawler.run_blocking() {
         Ok(report) => {

@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use arachne::actix::prelude::*;
 use arachne::{CrawlerBuilder, PageFetched, Url};
 
+mod common;
+
 /// Prints each fetched URL with its status.
 struct Printer;
 
@@ -40,27 +42,10 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let Some(sitemap) = args.next() else {
-        eprintln!("usage: sitemap_crawl SITEMAP_URL [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([sitemap], max_pages) = match common::args("sitemap_crawl", ["SITEMAP_URL"], 1_000) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 1_000,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("sitemap_crawl: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "sitemap_crawl: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
     let mut home = match sitemap.parse::<Url>() {
         Ok(url) => url,
         Err(e) => {
@@ -81,12 +66,9 @@ async fn run() -> ExitCode {
         .max_pages(max_pages)
         .subscribe(printer.recipient())
         .build();
-    let crawler = match crawler {
+    let crawler = match common::built("sitemap_crawl", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("sitemap_crawl: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     match crawler.run().await {
         Ok(report) => {

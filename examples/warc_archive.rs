@@ -8,55 +8,26 @@
 use std::process::ExitCode;
 
 use arachne::CrawlerBuilder;
-use arachne::output::{WarcWriter, read_warc};
+use arachne::output::read_warc;
+
+mod common;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(seed), Some(path)) = (args.next(), args.next()) else {
-        eprintln!("usage: warc_archive URL OUT.warc.gz [MAX_PAGES]");
-        return ExitCode::from(2);
-    };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
+    let ([seed, path], max_pages) = match common::args("warc_archive", ["URL", "OUT.warc.gz"], 100)
     {
-        None => 100,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("warc_archive: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "warc_archive: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
 
-    let warc = match WarcWriter::create(
-        &path,
-        None,
-        concat!("arachne-example/", env!("CARGO_PKG_VERSION")),
-    ) {
-        Ok(warc) => warc,
-        Err(e) => {
-            eprintln!("warc_archive: cannot create {path}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let crawler = match CrawlerBuilder::from_env()
+    // Created when the crawl is built, so a crawl that cannot start leaves no file.
+    let crawler = CrawlerBuilder::from_env()
         .seed(seed)
         .max_pages(max_pages)
-        .archive(warc)
-        .build()
-    {
+        .warc_file(&path, None)
+        .build();
+    let crawler = match common::built("warc_archive", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("warc_archive: {e}");
-            // Nothing was archived: leave no empty archive behind.
-            let _ = std::fs::remove_file(&path);
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     let report = match crawler.run_blocking() {
         Ok(report) => report,

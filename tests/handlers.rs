@@ -200,11 +200,7 @@ fn run_works_under_tokio_without_actix() {
     let server = SyntheticSite::new(15, 2).serve();
     let seed = server.url("/page/0");
     let report = run_guarded(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move { local().seed(seed).build().unwrap().run().await })
+        on_tokio(async move { local().seed(seed).build().unwrap().run().await })
     })
     .unwrap();
     assert_eq!(report.pages, 15);
@@ -215,11 +211,8 @@ fn run_blocking_works_from_tokio_but_not_on_an_actix_thread() {
     let server = SyntheticSite::new(3, 1).serve();
     let seed = server.url("/page/0");
     let (in_tokio, in_actix) = run_guarded(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let crawler = local().seed(seed.as_str()).build().unwrap();
-        let in_tokio = runtime.block_on(async move { crawler.run_blocking() });
+        let in_tokio = on_tokio(async move { crawler.run_blocking() });
         let crawler = local().seed(seed.as_str()).build().unwrap();
         let in_actix = System::new().block_on(async move { crawler.run_blocking() });
         (in_tokio, in_actix)
@@ -287,11 +280,7 @@ fn the_event_stream_yields_pages_items_and_the_end() {
     let server = SyntheticSite::new(12, 2).serve();
     let seed = server.url("/page/0");
     let (pages, items, finished, after) = run_guarded(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
+        on_tokio(async move {
             let mut events = local()
                 .seed(seed)
                 .spider(headings)
@@ -320,11 +309,7 @@ fn dropping_the_event_stream_stops_the_crawl() {
     let server = slow_site(2000);
     let seed = server.url("/page/0");
     let stats = run_guarded(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
+        on_tokio(async move {
             let crawler = local().seed(seed).per_host(2).build().unwrap();
             let stats = crawler.stats();
             let mut events = crawler.events();
@@ -335,19 +320,7 @@ fn dropping_the_event_stream_stops_the_crawl() {
             stats
         })
     });
-    // The crawl winds down: it stops growing well short of the site.
-    let deadline = std::time::Instant::now() + crate::support::HANG_GUARD;
-    let mut last = stats.snapshot().pages;
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        let now = stats.snapshot();
-        if now.pages == last && now.in_flight == 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the crawl went on");
-        last = now.pages;
-    }
-    assert!(last < 2000, "{last} pages");
+    assert_winds_down(&stats);
 }
 
 #[test]
@@ -395,11 +368,7 @@ fn dropping_the_run_future_stops_the_crawl() {
     let server = slow_site(2000);
     let seed = server.url("/page/0");
     let stats = run_guarded(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
+        on_tokio(async move {
             let (seen_five, five) = tokio::sync::oneshot::channel();
             let seen_five = Mutex::new(Some(seen_five));
             let count = Mutex::new(0);
@@ -425,6 +394,12 @@ fn dropping_the_run_future_stops_the_crawl() {
             stats
         })
     });
+    assert_winds_down(&stats);
+}
+
+/// The crawl winds down: it stops growing (nothing in flight, no new page) well short of
+/// its 2,000-page site.
+fn assert_winds_down(stats: &arachne::report::CrawlStats) {
     let deadline = std::time::Instant::now() + crate::support::HANG_GUARD;
     let mut last = stats.snapshot().pages;
     loop {
@@ -437,4 +412,13 @@ fn dropping_the_run_future_stops_the_crawl() {
         last = now.pages;
     }
     assert!(last < 2000, "{last} pages");
+}
+
+/// Runs a future to its end on a tokio runtime of its own (current thread, I/O and time).
+fn on_tokio<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
 }

@@ -8,12 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arachne::output::read_warc;
-use arachne::request::Request;
+use arachne::report::EndReason;
+use arachne::request::{CrawlRequest, Request};
+use arachne::store::{
+    Claimed, Fingerprint, MemoryStore, Note, Opening, Outcome, OutputMark, Remaining, Resume,
+    SeenSet, Store, StoreError, Want,
+};
 use arachne::{Out, Page, SpiderError};
 use arachne_testkit::{Behavior, Response, Routes, SyntheticSite, TestServer};
 use serde_json::Value;
 
-use crate::support::{HANG_GUARD, local, run_command, run_guarded};
+use crate::support::{HANG_GUARD, arachne, local, run_guarded, warcio_installed, warcio_passes};
 
 struct Dir(PathBuf);
 
@@ -155,27 +160,6 @@ fn slow_site(pages: usize) -> TestServer {
     })
 }
 
-/// Checks a WARC with warcio (`pip install warcio`, which CI installs); skipped with a
-/// notice elsewhere when it is missing.
-fn warcio_check(path: &Path) {
-    if Command::new("warcio").arg("--help").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "warcio is not installed (pip install warcio)"
-        );
-        eprintln!("warcio not installed: skipping its check (pip install warcio)");
-        return;
-    }
-    let mut check = Command::new("warcio");
-    check.args(["check", "-v"]).arg(path);
-    let output = run_command(check);
-    assert!(
-        output.status.success(),
-        "warcio check: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-}
-
 #[test]
 fn kill_nine_at_random_points_loses_nothing_and_writes_nothing_twice() {
     const PAGES: usize = 5000;
@@ -254,7 +238,9 @@ fn kill_nine_at_random_points_loses_nothing_and_writes_nothing_twice() {
     // robots.txt too: a crawler resource is kept, or fetched and archived again, whole.
     let twice: Vec<_> = responses.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "responses archived twice: {twice:?}");
-    warcio_check(&warc);
+    if warcio_installed() {
+        warcio_passes(&warc);
+    }
 
     // At-least-once fetching: a page is fetched again only if a kill found it in flight.
     for path in &want {
@@ -267,9 +253,7 @@ fn kill_nine_at_random_points_loses_nothing_and_writes_nothing_twice() {
     let refetched = want.iter().filter(|path| server.hits(path) > 1).count();
     eprintln!("{kills} kills in {runs} runs; {refetched} pages fetched again");
 
-    let mut state = Command::new(env!("CARGO_BIN_EXE_arachne"));
-    state.args(["state", "--json", db.to_str().unwrap()]);
-    let output = run_command(state);
+    let output = arachne(&["state", "--json", db.to_str().unwrap()], &[]);
     assert!(output.status.success());
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["pages"], PAGES);
@@ -313,9 +297,7 @@ fn resume_after_a_graceful_stop_fetches_nothing_twice() {
     let first = lines(&out) - 1;
     assert!(first < PAGES, "stopped early: {first} records");
 
-    let mut summary = Command::new(env!("CARGO_BIN_EXE_arachne"));
-    summary.args(["state", db.to_str().unwrap()]);
-    let output = run_command(summary);
+    let output = arachne(&["state", db.to_str().unwrap()], &[]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}");
     assert!(text.contains(&format!("done     {first} pages")), "{text}");
@@ -369,9 +351,7 @@ fn strs(args: &[String]) -> Vec<&str> {
 
 /// Runs the binary to completion; its exit code and stderr.
 fn run(args: &[&str]) -> (Option<i32>, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
-    command.args(args).env("ARACHNE_DELAY", "0");
-    let output = run_command(command);
+    let output = arachne(args, &[]);
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -601,70 +581,78 @@ fn whole_requests_and_items_survive_a_stop() {
     assert_eq!(items.len(), 4, "one item a page, each once: {items:?}");
 }
 
-#[test]
-fn a_store_that_fails_stops_the_crawl_with_its_error() {
-    use arachne::request::CrawlRequest;
-    use arachne::store::{
-        Claimed, MemoryStore, Opening, Outcome, Remaining, Resume, Store, StoreError, Want,
-    };
+/// The in-memory store with faults: claims fail from the `fail_from`-th on (a full disk,
+/// say), and `queued` counts `overcount` requests too many.
+struct Faulty {
+    store: MemoryStore,
+    claims: u32,
+    fail_from: Option<u32>,
+    overcount: u64,
+}
 
-    /// The in-memory store, failing from the third claim on (a full disk, say).
-    struct Failing(MemoryStore, u32);
-
-    impl Store for Failing {
-        fn open(&mut self, opening: &Opening) -> Result<Resume, StoreError> {
-            self.0.open(opening)
-        }
-        fn seen(&self) -> Option<Arc<dyn arachne::store::SeenSet>> {
-            self.0.seen()
-        }
-        fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
-            self.1 += 1;
-            if self.1 >= 3 {
-                return Err(StoreError::Failed("disk full".into()));
-            }
-            self.0.claim(requests)
-        }
-        fn claim_hop(&mut self, fp: arachne::store::Fingerprint) -> Result<bool, StoreError> {
-            self.0.claim_hop(fp)
-        }
-        fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
-            self.0.take(want)
-        }
-        fn complete(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
-            self.0.complete(outcomes)
-        }
-        fn release(&mut self, requests: Vec<CrawlRequest>) -> Result<(), StoreError> {
-            self.0.release(requests)
-        }
-        fn note(&mut self, notes: Vec<arachne::store::Note>) -> Result<(), StoreError> {
-            self.0.note(notes)
-        }
-        fn commit(&mut self, outputs: &[arachne::store::OutputMark]) -> Result<(), StoreError> {
-            self.0.commit(outputs)
-        }
-        fn close(
-            &mut self,
-            ended: &str,
-            outputs: &[arachne::store::OutputMark],
-        ) -> Result<Remaining, StoreError> {
-            self.0.close(ended, outputs)
-        }
-        fn queued(&self) -> u64 {
-            self.0.queued()
+impl Faulty {
+    fn new(fail_from: Option<u32>, overcount: u64) -> Self {
+        Self {
+            store: MemoryStore::new(),
+            claims: 0,
+            fail_from,
+            overcount,
         }
     }
+}
 
+impl Store for Faulty {
+    fn open(&mut self, opening: &Opening) -> Result<Resume, StoreError> {
+        self.store.open(opening)
+    }
+    fn seen(&self) -> Option<Arc<dyn SeenSet>> {
+        self.store.seen()
+    }
+    fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
+        self.claims += 1;
+        if self.fail_from.is_some_and(|from| self.claims >= from) {
+            return Err(StoreError::Failed("disk full".into()));
+        }
+        self.store.claim(requests)
+    }
+    fn claim_hop(&mut self, fp: Fingerprint) -> Result<bool, StoreError> {
+        self.store.claim_hop(fp)
+    }
+    fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
+        self.store.take(want)
+    }
+    fn complete(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
+        self.store.complete(outcomes)
+    }
+    fn release(&mut self, requests: Vec<CrawlRequest>) -> Result<(), StoreError> {
+        self.store.release(requests)
+    }
+    fn note(&mut self, notes: Vec<Note>) -> Result<(), StoreError> {
+        self.store.note(notes)
+    }
+    fn commit(&mut self, outputs: &[OutputMark]) -> Result<(), StoreError> {
+        self.store.commit(outputs)
+    }
+    fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
+        self.store.close(ended, outputs)
+    }
+    fn queued(&self) -> u64 {
+        self.store.queued() + self.overcount
+    }
+}
+
+#[test]
+fn a_store_that_fails_stops_the_crawl_with_its_error() {
     let site = SyntheticSite::new(200, 3);
     let server = site.serve();
     let crawler = local()
         .seed(server.url("/page/0"))
         .concurrency(1)
-        .store(Failing(MemoryStore::new(), 0))
+        .store(Faulty::new(Some(3), 0))
         .build()
         .unwrap();
     let report = run_guarded(move || crawler.run_blocking().unwrap());
-    let arachne::report::EndReason::StoreFailed { error } = &report.ended else {
+    let EndReason::StoreFailed { error } = &report.ended else {
         panic!("ended: {}", report.ended);
     };
     assert!(error.contains("disk full"), "{error}");
@@ -673,60 +661,15 @@ fn a_store_that_fails_stops_the_crawl_with_its_error() {
 
 #[test]
 fn a_store_that_counts_requests_it_does_not_give_cannot_hang_the_crawl() {
-    use arachne::request::CrawlRequest;
-    use arachne::store::{
-        Claimed, Fingerprint, MemoryStore, Note, Opening, Outcome, OutputMark, Remaining, Resume,
-        SeenSet, Store, StoreError, Want,
-    };
-
-    /// The in-memory store, but its count is seven too many.
-    struct Miscounting(MemoryStore);
-
-    impl Store for Miscounting {
-        fn open(&mut self, opening: &Opening) -> Result<Resume, StoreError> {
-            self.0.open(opening)
-        }
-        fn seen(&self) -> Option<Arc<dyn SeenSet>> {
-            self.0.seen()
-        }
-        fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
-            self.0.claim(requests)
-        }
-        fn claim_hop(&mut self, fp: Fingerprint) -> Result<bool, StoreError> {
-            self.0.claim_hop(fp)
-        }
-        fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
-            self.0.take(want)
-        }
-        fn complete(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
-            self.0.complete(outcomes)
-        }
-        fn release(&mut self, requests: Vec<CrawlRequest>) -> Result<(), StoreError> {
-            self.0.release(requests)
-        }
-        fn note(&mut self, notes: Vec<Note>) -> Result<(), StoreError> {
-            self.0.note(notes)
-        }
-        fn commit(&mut self, outputs: &[OutputMark]) -> Result<(), StoreError> {
-            self.0.commit(outputs)
-        }
-        fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
-            self.0.close(ended, outputs)
-        }
-        fn queued(&self) -> u64 {
-            self.0.queued() + 7
-        }
-    }
-
     let server = SyntheticSite::new(30, 2).serve();
     let crawler = local()
         .seed(server.url("/page/0"))
-        .store(Miscounting(MemoryStore::new()))
+        .store(Faulty::new(None, 7))
         .build()
         .unwrap();
     let report = run_guarded(move || crawler.run_blocking().unwrap());
     assert_eq!(report.pages, 30, "every page, then the end");
-    assert_eq!(report.ended, arachne::report::EndReason::Completed);
+    assert_eq!(report.ended, EndReason::Completed);
 }
 
 #[test]
@@ -827,9 +770,7 @@ fn outputs_follow_the_state_and_are_never_overwritten_by_mistake() {
     // Usage: --force without --state; a state file that does not exist.
     let (code, stderr) = run(&["crawl", &seed, "--force"]);
     assert_eq!(code, Some(2), "{stderr}");
-    let mut state = Command::new(env!("CARGO_BIN_EXE_arachne"));
-    state.args(["state", dir.path("missing.db").to_str().unwrap()]);
-    let output = run_command(state);
+    let output = arachne(&["state", dir.path("missing.db").to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no such file"));
 }

@@ -163,3 +163,35 @@ impl RefusingPort {
 pub fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
+
+/// Whether warcio (`pip install warcio`) is installed to check WARC files. CI installs it,
+/// and there a missing warcio fails the test; elsewhere its checks are skipped, with a
+/// notice.
+pub fn warcio_installed() -> bool {
+    if std::process::Command::new("warcio")
+        .arg("--help")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "warcio is not installed (pip install warcio)"
+    );
+    eprintln!("warcio not installed: skipping its checks (pip install warcio)");
+    false
+}
+
+/// `warcio check -v` passes on the file.
+pub fn warcio_passes(path: &std::path::Path) {
+    let mut check = std::process::Command::new("warcio");
+    check.args(["check", "-v"]).arg(path);
+    let output = run_command(check);
+    assert!(
+        output.status.success(),
+        "warcio check {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

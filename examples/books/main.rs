@@ -17,28 +17,14 @@ mod spider;
 
 use spider::{Book, spider};
 
+#[path = "../common/mod.rs"]
+mod common;
+
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(seed), Some(path)) = (args.next(), args.next()) else {
-        eprintln!("usage: books URL OUT.jsonl [MAX_PAGES]");
-        return ExitCode::from(2);
+    let ([seed, path], max_pages) = match common::args("books", ["URL", "OUT.jsonl"], 200) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let max_pages = match args
-        .next()
-        .map(|n| arachne::config::settings::MAX_PAGES.parse(&n))
-    {
-        None => 200,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("books: MAX_PAGES: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if std::env::var_os(arachne::config::ENV_DELAY).is_none() {
-        eprintln!(
-            "books: polite by default: 1 s between requests to a host (ARACHNE_DELAY=0 for a site of your own)"
-        );
-    }
     let crawler = CrawlerBuilder::from_env()
         .seed(Request::get(seed).label("list"))
         .spider(spider())
@@ -46,14 +32,9 @@ fn main() -> ExitCode {
         .pipeline(|book: Book| book.price.is_some().then_some(book))
         .items_jsonl(&path)
         .build();
-    let crawler = match crawler {
+    let crawler = match common::built("books", crawler) {
         Ok(crawler) => crawler,
-        Err(e) => {
-            eprintln!("books: {e}");
-            // Nothing was scraped: leave no empty file behind.
-            let _ = std::fs::remove_file(&path);
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
+        Err(code) => return code,
     };
     match crawler.run_blocking() {
         Ok(report) => {

@@ -80,6 +80,21 @@ impl PageFinished {
     }
 }
 
+/// Claims and queues what a crawler resource listed, and keeps its notes.
+fn keep_resource(
+    store: &mut dyn Store,
+    claims: Vec<CrawlRequest>,
+    notes: Vec<Note>,
+) -> Result<Claimed, StoreError> {
+    let claimed = if claims.is_empty() {
+        Claimed::default()
+    } else {
+        store.claim(claims)?
+    };
+    store.note(notes)?;
+    Ok(claimed)
+}
+
 /// A durable output's writes for a page.
 type WritePage<'a> =
     dyn FnMut(&PageRecord, &[ItemJson], &[Arc<HttpExchange>]) -> Result<(), StoreError> + 'a;
@@ -246,15 +261,7 @@ impl StoreClient {
         exchanges: Vec<Arc<HttpExchange>>,
     ) -> Result<Claimed, StoreError> {
         match &self.inner {
-            Inner::InPlace(store) => self.call_in_place(store, |s| {
-                let claimed = if claims.is_empty() {
-                    Claimed::default()
-                } else {
-                    s.claim(claims)?
-                };
-                s.note(notes)?;
-                Ok(claimed)
-            }),
+            Inner::InPlace(store) => self.call_in_place(store, |s| keep_resource(s, claims, notes)),
             Inner::Journal(addr) => {
                 Self::ask_journal(
                     addr,
@@ -381,12 +388,7 @@ impl Journal {
             self.last_commit = Instant::now();
             return Ok(());
         }
-        self.flush()?;
-        // On the disk before the state says how long they are: after a power cut too, no
-        // file is shorter than its mark.
-        for file in &mut self.files {
-            file.sync().map_err(|e| write_failed(&file.key, &e))?;
-        }
+        self.sync_files()?;
         let marks = self.marks();
         self.store()?.commit(&marks)?;
         self.changes = 0;
@@ -395,17 +397,11 @@ impl Journal {
         Ok(())
     }
 
-    /// Hands what the writers hold to the operating system (they write whole records
-    /// unbuffered; this is for writers that buffer).
-    fn flush(&mut self) -> Result<(), StoreError> {
+    /// Forces every file of the crawl's state to the disk: after a power cut too, no file
+    /// is shorter than the mark a commit gives it.
+    fn sync_files(&mut self) -> Result<(), StoreError> {
         for file in &mut self.files {
-            let result = match &mut file.writer {
-                FileWriter::Records(Output::Records(w), _) => w.flush(),
-                FileWriter::Items(Output::Items(w), _) => w.flush(),
-                // WARC records go to the file whole and unbuffered.
-                _ => Ok(()),
-            };
-            result.map_err(|e| write_failed(&file.key, &e))?;
+            file.sync().map_err(|e| write_failed(&file.key, &e))?;
         }
         Ok(())
     }
@@ -545,14 +541,7 @@ impl Handler<Resource> for Journal {
         let changes = 1 + claims.len() + notes.len();
         MessageResult(self.call(changes, |j| {
             j.write_exchanges(&exchanges)?;
-            let store = j.store()?;
-            let claimed = if claims.is_empty() {
-                Claimed::default()
-            } else {
-                store.claim(claims)?
-            };
-            store.note(notes)?;
-            Ok(claimed)
+            keep_resource(j.store()?, claims, notes)
         }))
     }
 }
@@ -600,10 +589,7 @@ impl Handler<Close> for Journal {
     fn handle(&mut self, msg: Close, _: &mut Self::Context) -> Self::Result {
         let result = match self.failed.clone() {
             Some(error) => Err(error),
-            None => self.flush().and_then(|()| {
-                for file in &mut self.files {
-                    file.sync().map_err(|e| write_failed(&file.key, &e))?;
-                }
+            None => self.sync_files().and_then(|()| {
                 let marks = self.marks();
                 self.store()?.close(&msg.0, &marks)
             }),

@@ -70,14 +70,16 @@ impl OpenedFile {
         }
     }
 
-    /// Forces what was written to the disk, so that a commit never says a file is longer
-    /// than the disk holds, even across a power cut.
+    /// Hands what the writer holds to the file and forces it to the disk, so that a commit
+    /// never says a file is longer than the disk holds, even across a power cut.
     pub fn sync(&mut self) -> io::Result<()> {
-        match (&mut self.writer, &self.sync) {
-            (FileWriter::Warc(warc), _) => warc.sync(),
-            (_, Some(file)) => file.sync_data(),
-            (_, None) => Ok(()),
+        match &mut self.writer {
+            FileWriter::Warc(warc) => return warc.sync(),
+            FileWriter::Records(Output::Records(writer), _) => writer.flush()?,
+            FileWriter::Items(Output::Items(writer), _) => writer.flush()?,
+            FileWriter::Records(..) | FileWriter::Items(..) => {}
         }
+        self.sync.as_ref().map_or(Ok(()), File::sync_data)
     }
 
     /// The writer, for a sink actor of its own.
@@ -112,7 +114,7 @@ impl FileOutput {
     fn current(&self, mark: Option<&OutputMark>) -> PathBuf {
         match &self.kind {
             FileKind::Warc { max_size, .. } => {
-                warc_file(&self.path, *max_size, mark.map_or(1, |m| m.files as usize))
+                WarcWriter::file_path(&self.path, *max_size, mark.map_or(1, |m| m.files as usize))
             }
             _ => self.path.clone(),
         }
@@ -244,23 +246,6 @@ pub(crate) enum OpenError {
 impl From<io::Error> for OpenError {
     fn from(e: io::Error) -> Self {
         OpenError::Io(e)
-    }
-}
-
-fn warc_file(base: &Path, max_size: Option<u64>, files: usize) -> PathBuf {
-    match max_size {
-        None => base.to_owned(),
-        Some(_) => {
-            let name = base
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let (stem, ext) = match name.find(".warc") {
-                Some(at) => name.split_at(at),
-                None => (name.as_str(), ".warc.gz"),
-            };
-            base.with_file_name(format!("{stem}-{:05}{ext}", files.saturating_sub(1)))
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! crawl is over.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,13 +95,16 @@ pub(crate) struct Supervisor {
     window_size: usize,
     /// The most requests of one host the window holds.
     host_window: usize,
+    /// The hosts that hold that many, which a take skips (kept as requests come and go,
+    /// so that no refill walks every host).
+    full_hosts: BTreeSet<String>,
     /// Store calls made and not answered. The crawl is not over while any is out.
     store_calls: usize,
     /// A take is out.
     refilling: bool,
     /// The store's queue, and the hosts skipped, when a take last came back empty: no take
     /// is asked again until one of them changes.
-    dry: Option<(u64, Vec<String>)>,
+    dry: Option<(u64, BTreeSet<String>)>,
     /// Requests found by no page (seeds, requests given through the handle), to claim in
     /// one call each batch.
     found: Vec<Vec<CrawlRequest>>,
@@ -218,6 +221,7 @@ impl Supervisor {
             window: MemoryFrontier::new(),
             window_size,
             host_window,
+            full_hosts: BTreeSet::new(),
             store_calls: 0,
             refilling: false,
             dry: None,
@@ -342,8 +346,23 @@ impl Supervisor {
     }
 
     fn add_to_window(&mut self, request: CrawlRequest) {
-        self.meet(&request.url).windowed += 1;
+        let host_window = self.host_window;
+        let host = self.meet(&request.url);
+        host.windowed += 1;
+        if host.windowed == host_window {
+            self.full_hosts.insert(host_key(&request.url).into_owned());
+        }
         self.window.push(request);
+    }
+
+    /// A request of `host` left the window.
+    fn left_window(&mut self, host: &str) {
+        if let Some(state) = self.hosts.get_mut(host) {
+            if state.windowed == self.host_window {
+                self.full_hosts.remove(host);
+            }
+            state.windowed = state.windowed.saturating_sub(1);
+        }
     }
 
     /// Whether a URL taken from the frontier may be fetched now.
@@ -482,9 +501,8 @@ impl Supervisor {
                         Some(Gate::Wait) | None => false,
                     };
                 if let Some(request) = self.window.pop(cap, &mut ready) {
-                    if let Some(host) = self.hosts.get_mut(host_key(&request.url).as_ref()) {
-                        host.windowed = host.windowed.saturating_sub(1);
-                    }
+                    let key = host_key(&request.url).into_owned();
+                    self.left_window(&key);
                     // Seeds are always crawled.
                     let verdict = if request.is_seed() {
                         Verdict::Go
@@ -505,7 +523,7 @@ impl Supervisor {
                     self.dispatched += 1;
                     let refusal = self
                         .hosts
-                        .get(host_key(&request.url).as_ref())
+                        .get(&key)
                         .and_then(|host| host.refusal(&request.url));
                     let mut job = FetchJob::new(JobKind::Page, request);
                     if let Some(error) = refusal {
@@ -567,17 +585,10 @@ impl Supervisor {
         if !low && !starved {
             return;
         }
-        let mut skip: Vec<String> = self
-            .hosts
-            .iter()
-            .filter(|(_, host)| host.windowed >= self.host_window)
-            .map(|(name, _)| name.clone())
-            .collect();
-        skip.sort_unstable();
         if self
             .dry
             .as_ref()
-            .is_some_and(|(was, skipped)| *was == queued && *skipped == skip)
+            .is_some_and(|(was, skipped)| *was == queued && *skipped == self.full_hosts)
         {
             return;
         }
@@ -595,6 +606,7 @@ impl Supervisor {
             return;
         }
         self.refilling = true;
+        let skip = self.full_hosts.clone();
         let want = Want::new(max, self.host_window).skip(skip.iter().cloned());
         let store = self.store.clone();
         self.call(

@@ -593,13 +593,66 @@ impl StoreError {
 pub struct MemoryStore {
     frontier: Box<dyn Frontier>,
     seen: Arc<dyn SeenSet>,
-    host_budget: Option<u64>,
-    /// Requests taken, per host (the host budget counts these).
+    /// The per-host budget and what it counts; none without a budget.
+    budget: Option<HostBudget>,
+}
+
+/// A per-host page budget, and what it needs to know: requests taken and queued per host.
+#[derive(Debug)]
+struct HostBudget {
+    max: u64,
     taken: HashMap<String, u64>,
-    /// Requests queued, per host.
     queued: HashMap<String, u64>,
     /// Requests queued for hosts over their budget: never taken.
     stuck: u64,
+}
+
+impl HostBudget {
+    fn new(max: u64) -> Self {
+        Self {
+            max,
+            taken: HashMap::new(),
+            queued: HashMap::new(),
+            stuck: 0,
+        }
+    }
+
+    fn over(&self, host: &str) -> bool {
+        self.taken.get(host).copied().unwrap_or(0) >= self.max
+    }
+
+    /// A request of `host` was queued.
+    fn queued(&mut self, host: &str) {
+        if self.over(host) {
+            self.stuck += 1;
+        }
+        *self.queued.entry(host.to_owned()).or_default() += 1;
+    }
+
+    /// A request of `host` was taken: once the host reaches its budget, what is left of it
+    /// stays queued, never taken.
+    fn taken(&mut self, host: &str) {
+        let taken = self.taken.entry(host.to_owned()).or_default();
+        *taken += 1;
+        let now_over = *taken >= self.max;
+        let queued = self.queued.entry(host.to_owned()).or_default();
+        *queued = queued.saturating_sub(1);
+        if now_over {
+            self.stuck += *queued;
+        }
+    }
+
+    /// A taken request of `host` was given back, with its place under the budget.
+    fn released(&mut self, host: &str) {
+        let was_over = self.over(host);
+        if let Some(taken) = self.taken.get_mut(host) {
+            *taken = taken.saturating_sub(1);
+        }
+        if was_over && !self.over(host) {
+            let queued = self.queued.get(host).copied().unwrap_or(0);
+            self.stuck = self.stuck.saturating_sub(queued);
+        }
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -607,7 +660,7 @@ impl fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("queued", &self.frontier.len())
             .field("seen", &self.seen.len())
-            .field("host_budget", &self.host_budget)
+            .field("host_budget", &self.budget.as_ref().map(|b| b.max))
             .finish_non_exhaustive()
     }
 }
@@ -630,22 +683,18 @@ impl MemoryStore {
         Self {
             frontier: Box::new(frontier),
             seen,
-            host_budget: None,
-            taken: HashMap::new(),
-            queued: HashMap::new(),
-            stuck: 0,
+            budget: None,
         }
     }
 
-    fn over_budget(&self, host: &str) -> bool {
-        self.host_budget
-            .is_some_and(|max| self.taken.get(host).copied().unwrap_or(0) >= max)
+    fn stuck(&self) -> u64 {
+        self.budget.as_ref().map_or(0, |budget| budget.stuck)
     }
 }
 
 impl Store for MemoryStore {
     fn open(&mut self, opening: &Opening) -> Result<Resume, StoreError> {
-        self.host_budget = opening.host_budget;
+        self.budget = opening.host_budget.map(HostBudget::new);
         Ok(Resume {
             seeds_done: vec![false; opening.seeds.len()],
             ..Resume::default()
@@ -662,11 +711,9 @@ impl Store for MemoryStore {
             if !self.seen.insert(request.fingerprint()) {
                 continue;
             }
-            let host = host_key(&request.url);
-            if self.over_budget(&host) {
-                self.stuck += 1;
+            if let Some(budget) = &mut self.budget {
+                budget.queued(&host_key(&request.url));
             }
-            *self.queued.entry(host.into_owned()).or_default() += 1;
             self.frontier.push(request);
             claimed.new += 1;
         }
@@ -682,26 +729,19 @@ impl Store for MemoryStore {
         let mut got: HashMap<String, usize> = HashMap::new();
         while out.len() < want.max {
             let request = {
-                let got = &got;
-                let (taken, budget) = (&self.taken, self.host_budget);
+                let (got, budget) = (&got, &self.budget);
                 self.frontier.pop(u32::MAX, &mut |host| {
                     !want.skip.contains(host)
                         && got.get(host).copied().unwrap_or(0) < want.per_host
-                        && budget.is_none_or(|max| taken.get(host).copied().unwrap_or(0) < max)
+                        && budget.as_ref().is_none_or(|budget| !budget.over(host))
                 })
             };
             let Some(request) = request else { break };
-            let host = host_key(&request.url).into_owned();
-            *got.entry(host.clone()).or_default() += 1;
-            let taken = self.taken.entry(host.clone()).or_default();
-            *taken += 1;
-            let now_over = self.host_budget.is_some_and(|max| *taken >= max);
-            let queued = self.queued.entry(host).or_default();
-            *queued = queued.saturating_sub(1);
-            if now_over {
-                // What is left of the host stays queued, never taken.
-                self.stuck += *queued;
+            let host = host_key(&request.url);
+            if let Some(budget) = &mut self.budget {
+                budget.taken(&host);
             }
+            *got.entry(host.into_owned()).or_default() += 1;
             out.push(request);
         }
         Ok(out)
@@ -712,15 +752,9 @@ impl Store for MemoryStore {
     }
 
     fn release(&mut self, requests: Vec<CrawlRequest>) -> Result<(), StoreError> {
-        for request in requests {
-            let host = host_key(&request.url);
-            let was_over = self.over_budget(&host);
-            if let Some(taken) = self.taken.get_mut(host.as_ref()) {
-                *taken = taken.saturating_sub(1);
-            }
-            if was_over && !self.over_budget(&host) {
-                let queued = self.queued.get(host.as_ref()).copied().unwrap_or(0);
-                self.stuck = self.stuck.saturating_sub(queued);
+        if let Some(budget) = &mut self.budget {
+            for request in requests {
+                budget.released(&host_key(&request.url));
             }
         }
         Ok(())
@@ -737,12 +771,12 @@ impl Store for MemoryStore {
     fn close(&mut self, _ended: &str, _outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
         Ok(Remaining {
             queued: self.queued(),
-            over_budget: self.stuck,
+            over_budget: self.stuck(),
         })
     }
 
     fn queued(&self) -> u64 {
-        (self.frontier.len() as u64).saturating_sub(self.stuck)
+        (self.frontier.len() as u64).saturating_sub(self.stuck())
     }
 }
 

@@ -475,12 +475,7 @@ impl SqliteStore {
                 })?;
         self.pending_start = Some(opening.spec.clone());
 
-        let seen_count: i64 = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM frontier) + (SELECT count(*) FROM pages)
-                  + (SELECT count(*) FROM seen)",
-            [],
-            |row| row.get(0),
-        )?;
+        let seen_count: i64 = self.conn.query_row(SEEN_COUNT, [], |row| row.get(0))?;
         let seen = MemorySeenSet::with_capacity(usize::try_from(seen_count).unwrap_or(0));
         // A seed is done when it was claimed and has left the queue.
         let seeds: HashMap<Fingerprint, usize> = opening
@@ -490,7 +485,7 @@ impl SqliteStore {
             .map(|(i, fp)| (*fp, i))
             .collect();
         let mut seeds_queued = vec![false; opening.seeds.len()];
-        for table in ["frontier", "pages", "seen"] {
+        for table in SEEN_TABLES {
             let mut stmt = self.conn.prepare(&format!("SELECT fp FROM {table}"))?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
@@ -523,19 +518,7 @@ impl SqliteStore {
             rows.filter_map(|url| url.ok()?.parse().ok()).collect()
         };
         let landings = self.landings()?;
-        let outputs = {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT path, files, length FROM outputs")?;
-            let rows = stmt.query_map([], |row| {
-                Ok(OutputMark {
-                    path: row.get(0)?,
-                    files: row.get(1)?,
-                    length: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                })
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        };
+        let outputs = load_marks(&self.conn)?;
         let mut resume = Resume::default();
         resume.resumed = true;
         resume.runs = runs;
@@ -968,6 +951,26 @@ fn validate(conn: &Connection, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The tables whose fingerprints make up the seen set (see [`SCHEMA`]).
+const SEEN_TABLES: [&str; 3] = ["frontier", "pages", "seen"];
+
+/// The fingerprints in [`SEEN_TABLES`] (a redirect target also crawled on its own counts
+/// twice).
+const SEEN_COUNT: &str = "SELECT (SELECT count(*) FROM frontier) + (SELECT count(*) FROM pages) + (SELECT count(*) FROM seen)";
+
+/// How far each output was written at the last commit, by path.
+fn load_marks(conn: &Connection) -> rusqlite::Result<Vec<OutputMark>> {
+    let mut stmt = conn.prepare("SELECT path, files, length FROM outputs ORDER BY path")?;
+    let rows = stmt.query_map([], |row| {
+        Ok(OutputMark {
+            path: row.get(0)?,
+            files: row.get(1)?,
+            length: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    rows.collect()
+}
+
 fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row(params![key], |row| row.get(0))
@@ -1171,26 +1174,13 @@ fn summarize(conn: &Connection, name: &str, spec: CrawlSpec) -> rusqlite::Result
         .into_iter()
         .collect(),
         queued: count("SELECT count(*) FROM frontier")?,
-        seen: count(
-            "SELECT (SELECT count(*) FROM frontier) + (SELECT count(*) FROM pages)
-                  + (SELECT count(*) FROM seen)",
-        )?,
+        seen: count(SEEN_COUNT)?,
         hosts: count("SELECT count(*) FROM hosts")?,
         top_hosts: grouped(
             "SELECT host, count(*) FROM pages GROUP BY host ORDER BY 2 DESC, 1 LIMIT 10",
         )?,
         last_fetch: conn.query_row("SELECT max(fetched_at) FROM pages", [], |row| row.get(0))?,
-        outputs: {
-            let mut stmt = conn.prepare("SELECT path, files, length FROM outputs ORDER BY path")?;
-            let rows = stmt.query_map([], |row| {
-                Ok(OutputMark {
-                    path: row.get(0)?,
-                    files: row.get(1)?,
-                    length: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                })
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
-        },
+        outputs: load_marks(conn)?,
     })
 }
 

@@ -118,7 +118,7 @@ impl WarcWriter {
     ) -> io::Result<Self> {
         let base = path.as_ref().to_owned();
         let files = files.max(1);
-        let current = numbered(&base, max_size.map(|_| files - 1));
+        let current = Self::file_path(&base, max_size, files);
         let file = std::fs::OpenOptions::new().write(true).open(&current)?;
         let found = file.metadata()?.len();
         if found < length {
@@ -167,6 +167,12 @@ impl WarcWriter {
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.flush()?;
         self.file.sync_data()
+    }
+
+    /// The path of the `file`-th file (counting from 1) that a writer created for `path`
+    /// writes: `path` itself without `max_size`, else the numbered file.
+    pub fn file_path(path: impl AsRef<Path>, max_size: Option<u64>, file: usize) -> PathBuf {
+        numbered(path.as_ref(), max_size.map(|_| file.saturating_sub(1)))
     }
 
     /// The paths of the files written so far.
