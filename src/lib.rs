@@ -300,6 +300,7 @@ pub mod store {
         BuildFingerprintHasher, Fingerprint, FingerprintHasher, Frontier, MemoryFrontier,
         MemorySeenSet, SeenSet, host_key,
     };
+    pub use arachne_redis::{CrawlSummary, RedisStore, WorkerSummary};
     pub use arachne_sqlite::{SCHEMA, SCHEMA_VERSION, SqliteStore, Summary};
 }
 

@@ -1,7 +1,11 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+
+use serde_json::Value;
 
 use arachne::output::{PageRecord, RecordWriter};
 use arachne::{CrawlReport, Crawler, CrawlerBuilder};
@@ -194,4 +198,100 @@ pub fn warcio_passes(path: &std::path::Path) {
         path.display(),
         String::from_utf8_lossy(&output.stdout)
     );
+}
+
+/// A folder of a test's own, removed at the end.
+pub struct Dir(PathBuf);
+
+impl Dir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("arachne-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process that is killed if the test fails before it ends.
+pub struct Crawl(Option<Child>);
+
+impl Crawl {
+    pub fn start(args: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_arachne"))
+            .args(args)
+            .env("ARACHNE_DELAY", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the program starts");
+        Crawl(Some(child))
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|child| child.try_wait().unwrap().is_none())
+    }
+
+    pub fn signal(&self, name: &str) {
+        let pid = self.0.as_ref().unwrap().id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit; its status code and stderr.
+    pub fn wait(mut self) -> (Option<i32>, String) {
+        let child = self.0.take().unwrap();
+        let output = run_guarded(move || child.wait_with_output().unwrap());
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Crawl {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn lines(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// The records of a JSON Lines file, each line checked whole.
+pub fn records(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "no torn record");
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("a whole JSON record"))
+        .collect()
+}
+
+/// URL path -> number of records.
+pub fn count_by_path(records: &[Value]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for record in records {
+        let url: arachne::Url = record["url"].as_str().unwrap().parse().unwrap();
+        *counts.entry(url.path().to_owned()).or_default() += 1;
+    }
+    counts
 }

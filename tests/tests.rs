@@ -40,6 +40,8 @@ mod control;
 mod cli;
 // State files: kill -9 at random points, graceful stops and resumes, refusals.
 mod state;
+// Crawls shared by several processes on Redis: workers killed, Redis restarted.
+mod shared;
 // Bad values from flags, environment and config file: refused up front, named as written.
 mod usage;
 // The example programs, run against local sites.

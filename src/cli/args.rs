@@ -22,8 +22,13 @@ pub(crate) enum Command {
     /// Crawl from one or more seed URLs and write a record per fetched URL.
     #[command(after_help = VALUES_HELP)]
     Crawl(Box<CrawlArgs>),
+    /// Join a crawl shared on Redis (--redis, --crawl-id) as one more worker: the crawl's
+    /// seeds, scope and settings are used, and options that differ from them are refused.
+    #[command(after_help = VALUES_HELP)]
+    Work(Box<CrawlArgs>),
     /// Print a summary of a crawl saved with --state (seeds, options, pages done by status,
-    /// queued, errors, hosts, last activity), without crawling.
+    /// queued, errors, hosts, last activity), or of a crawl shared on Redis (its workers
+    /// and their outputs too), without crawling.
     State(StateArgs),
 }
 
@@ -31,8 +36,20 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct StateArgs {
     /// The state file.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "redis",
+        conflicts_with = "redis"
+    )]
+    pub file: Option<PathBuf>,
+
+    /// The Redis server of a shared crawl (with --crawl-id).
+    #[arg(long, value_name = "URL", requires = "crawl_id")]
+    pub redis: Option<String>,
+
+    /// The shared crawl's name.
+    #[arg(long, value_name = "NAME", requires = "redis")]
+    pub crawl_id: Option<String>,
 
     /// Print the summary as JSON.
     #[arg(long)]
@@ -215,6 +232,27 @@ pub(crate) struct CrawlArgs {
     /// new ones apply), or an output file is shorter than the state says.
     #[arg(long)]
     pub force: bool,
+
+    /// Share the crawl among several processes and machines through this Redis server
+    /// (redis://HOST:PORT/DB), with --crawl-id: start it here with seeds, and join it with
+    /// `arachne work`. Each worker writes its own output files, named with --worker.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// With --redis: the shared crawl's name (letters, digits, `-`, `_`, `.`).
+    #[arg(long, value_name = "NAME")]
+    pub crawl_id: Option<String>,
+
+    /// With --redis: this worker's name, unique among the crawl's running workers; it goes
+    /// into the names of its output files (pages.jsonl becomes pages.NAME.jsonl) [default:
+    /// the machine's name and the process id].
+    #[arg(long, value_name = "NAME")]
+    pub worker: Option<String>,
+
+    /// With --redis: how long the hosts and requests of a worker that died stay its own
+    /// before others take them, 1s to 1h [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = duration(settings::LEASE))]
+    pub lease: Option<Duration>,
 
     /// How often to print a progress line when stderr is not a terminal, 100ms to 1d [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = duration(settings::STATS_INTERVAL))]

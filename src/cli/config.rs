@@ -77,6 +77,10 @@ struct FileConfig {
     stats_json: Option<PathBuf>,
     state: Option<PathBuf>,
     force: Option<bool>,
+    redis: Option<String>,
+    crawl_id: Option<String>,
+    worker: Option<String>,
+    lease: Option<Value>,
     stats_interval: Option<Value>,
     verbose: Option<u8>,
     no_progress: Option<bool>,
@@ -235,6 +239,9 @@ fn apply_text(args: &mut CrawlArgs, text: &str, path: &Path) -> Result<(), Strin
     args.stats_json = args.stats_json.take().or(file.stats_json);
     args.state = args.state.take().or(file.state);
     args.force |= file.force.unwrap_or(false);
+    args.redis = args.redis.take().or(file.redis);
+    args.crawl_id = args.crawl_id.take().or(file.crawl_id);
+    args.worker = args.worker.take().or(file.worker);
     if args.format.is_none() {
         match file.format.as_deref() {
             None | Some("jsonl" | "csv") => args.format = file.format,
@@ -271,6 +278,7 @@ fn apply_text(args: &mut CrawlArgs, text: &str, path: &Path) -> Result<(), Strin
         close_after_errors: "close-after-errors" => count(settings::MAX_PAGES),
         close_after: "close-after" => duration(settings::TIMEOUT),
         warc_max_size: "warc-max-size" => size(settings::WARC_MAX_SIZE),
+        lease: "lease" => duration(settings::LEASE),
     }
     Ok(())
 }
@@ -504,7 +512,7 @@ mod properties {
         match Cli::try_parse_from(["arachne", "crawl", flag.as_str()]) {
             Ok(cli) => match cli.command {
                 Command::Crawl(args) => Ok(*args),
-                Command::State(_) => Err("not a crawl".into()),
+                Command::Work(_) | Command::State(_) => Err("not a crawl".into()),
             },
             Err(e) => Err(e.to_string()),
         }

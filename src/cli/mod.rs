@@ -35,16 +35,32 @@ where
 {
     let cli = Cli::parse_from(args);
     match cli.command {
-        Command::Crawl(args) => crawl(*args),
+        Command::Crawl(args) => crawl(*args, false),
+        Command::Work(args) => crawl(*args, true),
         Command::State(args) => state(&args),
     }
 }
 
-/// `arachne state FILE`: a saved crawl at a glance.
+/// `arachne state FILE`, or `arachne state --redis URL --crawl-id NAME`: a crawl at a
+/// glance.
 fn state(args: &StateArgs) -> ExitCode {
-    match crate::store::SqliteStore::summary(&args.file) {
+    match (&args.file, &args.redis, &args.crawl_id) {
+        (_, Some(url), Some(crawl)) => {
+            print_summary(crate::store::RedisStore::summary(url, crawl), args.json)
+        }
+        (Some(file), _, _) => print_summary(crate::store::SqliteStore::summary(file), args.json),
+        // clap requires one or the other.
+        _ => ExitCode::from(2),
+    }
+}
+
+fn print_summary<S: serde::Serialize + std::fmt::Display>(
+    summary: Result<S, crate::store::StoreError>,
+    json: bool,
+) -> ExitCode {
+    match summary {
         Ok(summary) => {
-            let text = if args.json {
+            let text = if json {
                 match serde_json::to_string_pretty(&summary) {
                     Ok(json) => json + "\n",
                     Err(e) => {
@@ -72,11 +88,16 @@ fn state(args: &StateArgs) -> ExitCode {
     }
 }
 
-fn crawl(mut args: CrawlArgs) -> ExitCode {
+fn crawl(mut args: CrawlArgs, joining: bool) -> ExitCode {
     let usage = |message: String| {
         eprintln!("arachne: {message}");
         ExitCode::from(2)
     };
+    if joining && !args.seeds.is_empty() {
+        return usage(
+            "arachne work takes no seeds: it joins a crawl with the crawl's own (start one with arachne crawl --redis URL --crawl-id NAME SEED...)".into(),
+        );
+    }
     // A config file may set a default format for the crawls that write records; only the
     // flag without --out is a mistake.
     let format_flag = args.format.is_some();
@@ -89,6 +110,11 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
         && let Err(message) = config::apply_file(&mut args, &path)
     {
         return usage(format!("config {message}"));
+    }
+    if joining && args.redis.is_none() {
+        return usage(
+            "arachne work needs --redis URL and --crawl-id NAME: the crawl it joins".into(),
+        );
     }
     if let Err(message) = check_combinations(&args, format_flag, items_format_flag) {
         return usage(message);
@@ -131,8 +157,24 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
     if let Err(message) = resume_defaults(&mut args) {
         return usage(message);
     }
+    let shared = match shared_crawl(&mut args) {
+        Ok(shared) => shared,
+        Err(e) => {
+            eprintln!("arachne: {e}");
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
+        }
+    };
+    let shared_note = shared.as_ref().map(|store| {
+        format!(
+            "  shared   worker {} of crawl {}: arachne state --redis {} --crawl-id {} shows the whole crawl",
+            store.worker_name(),
+            args.crawl_id.as_deref().unwrap_or_default(),
+            args.redis.as_deref().unwrap_or_default(),
+            args.crawl_id.as_deref().unwrap_or_default(),
+        )
+    });
     let state = args.state.clone();
-    let crawler = match build(args) {
+    let crawler = match build(args, shared) {
         Ok(crawler) => crawler,
         Err(e) => {
             eprintln!("arachne: {e}");
@@ -154,6 +196,9 @@ fn crawl(mut args: CrawlArgs) -> ExitCode {
         Ok(report) => {
             if !quiet {
                 eprint!("{report}");
+                if let Some(note) = &shared_note {
+                    eprintln!("{note}");
+                }
                 if let Some(state) = &state
                     && report.not_crawled > 0
                 {
@@ -217,6 +262,104 @@ fn resume_defaults(args: &mut CrawlArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// With `--redis`: the store of the shared crawl, with this worker's name. A crawl that
+/// exists on the server lends its seeds, scope and settings to the options not given; a
+/// worker that joins one that does not exist is told so. Output files get the worker's
+/// name, so that workers on one machine do not write the same files.
+fn shared_crawl(
+    args: &mut CrawlArgs,
+) -> Result<Option<crate::store::RedisStore>, crate::store::StoreError> {
+    use crate::store::{RedisStore, StoreError};
+    let (Some(url), Some(crawl)) = (args.redis.clone(), args.crawl_id.clone()) else {
+        return Ok(None);
+    };
+    let mut store = RedisStore::new(&url, &crawl)?;
+    if let Some(worker) = &args.worker {
+        store = store.worker(worker.clone());
+    }
+    if let Some(lease) = args.lease {
+        store = store.lease(lease);
+    }
+    match RedisStore::spec(&url, &crawl)? {
+        Some(spec) => adopt_spec(args, &spec).map_err(|why| StoreError::Damaged {
+            path: format!("crawl {crawl}"),
+            why,
+        })?,
+        None if args.seeds.is_empty() => {
+            return Err(StoreError::Damaged {
+                path: format!("crawl {crawl} on {url}"),
+                why: "there is no such crawl: start it with seeds (arachne crawl --redis URL --crawl-id NAME SEED...)".into(),
+            });
+        }
+        None => {}
+    }
+    let worker = store.worker_name().to_owned();
+    for path in [&mut args.out, &mut args.items, &mut args.warc]
+        .into_iter()
+        .flatten()
+    {
+        *path = worker_file(path, &worker);
+    }
+    Ok(Some(store))
+}
+
+/// `pages.jsonl` as worker `w1` writes it: `pages.w1.jsonl` (standard output stays).
+fn worker_file(path: &std::path::Path, worker: &str) -> PathBuf {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return path.to_owned();
+    };
+    if name == "-" {
+        return path.to_owned();
+    }
+    let renamed = match name.split_once('.') {
+        Some((stem, rest)) if !stem.is_empty() => format!("{stem}.{worker}.{rest}"),
+        _ => format!("{name}.{worker}"),
+    };
+    path.with_file_name(renamed)
+}
+
+/// Fills the options not given with those a shared crawl was started with.
+fn adopt_spec(args: &mut CrawlArgs, spec: &crate::store::CrawlSpec) -> Result<(), String> {
+    if args.seeds.is_empty() {
+        if spec.seeds.iter().any(|seed| seed.contains(' ')) {
+            return Err("it was started by a program with requests other than GET as seeds: join it from such a program".into());
+        }
+        args.seeds = spec.seeds.clone();
+    }
+    if args.scope.is_none() {
+        args.scope = Some(spec.scope.parse()?);
+    }
+    if args.include.is_empty() {
+        args.include = spec.include.clone();
+    }
+    if args.exclude.is_empty() {
+        args.exclude = spec.exclude.clone();
+    }
+    args.max_depth = args.max_depth.or(spec.max_depth);
+    let option = |name: &str| spec.options.get(name).map(String::as_str);
+    let duration = |name: &str| option(name).and_then(|text| humantime::parse_duration(text).ok());
+    let number = |name: &str| option(name).and_then(|text| text.parse::<u64>().ok());
+    args.delay = args.delay.or_else(|| duration("delay"));
+    args.max_crawl_delay = args.max_crawl_delay.or_else(|| duration("max-crawl-delay"));
+    args.timeout = args.timeout.or_else(|| duration("timeout"));
+    args.per_host = args
+        .per_host
+        .or_else(|| number("per-host").and_then(|n| usize::try_from(n).ok()));
+    args.retries = args
+        .retries
+        .or_else(|| number("retries").and_then(|n| u32::try_from(n).ok()));
+    args.max_pages = args.max_pages.or_else(|| number("max-pages"));
+    args.max_pages_per_host = args
+        .max_pages_per_host
+        .or_else(|| number("max-pages-per-host"));
+    if args.user_agent.is_none() {
+        args.user_agent = option("user-agent").map(str::to_owned);
+    }
+    args.autothrottle |= option("autothrottle") == Some("true");
+    args.ignore_robots |= option("robots") == Some("false");
+    Ok(())
+}
+
 /// How often a progress line is printed when stderr is not a terminal, by default.
 const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -247,6 +390,25 @@ fn check_combinations(
     }
     if args.warc_max_size.is_some() && args.warc.is_none() {
         return Err("--warc-max-size needs --warc".into());
+    }
+    if args.redis.is_some() && args.state.is_some() {
+        return Err("--redis and --state are two places for the crawl's state: give one".into());
+    }
+    if args.redis.is_some() && args.crawl_id.is_none() {
+        return Err("--redis needs --crawl-id NAME: the shared crawl's name".into());
+    }
+    if args.redis.is_none() {
+        for (given, flag) in [
+            (args.crawl_id.is_some(), "--crawl-id"),
+            (args.worker.is_some(), "--worker"),
+            (args.lease.is_some(), "--lease"),
+        ] {
+            if given {
+                return Err(format!(
+                    "{flag} needs --redis: it is for a crawl shared on Redis"
+                ));
+            }
+        }
     }
     if args.force && args.state.is_none() {
         return Err(
@@ -328,7 +490,7 @@ async fn watch_signals(handle: CrawlHandle, signalled: Arc<AtomicBool>, quiet: b
     }
 }
 
-fn build(args: CrawlArgs) -> Result<Crawler, Error> {
+fn build(args: CrawlArgs, shared: Option<crate::store::RedisStore>) -> Result<Crawler, Error> {
     let mut builder = CrawlerBuilder::from_env()
         .seeds(&args.seeds)
         .cookies(!args.no_cookies)
@@ -442,6 +604,9 @@ fn build(args: CrawlArgs) -> Result<Crawler, Error> {
     }
     if let Some(path) = args.state {
         builder = builder.state(path).force(args.force);
+    }
+    if let Some(store) = shared {
+        builder = builder.store(store);
     }
     builder.build()
 }

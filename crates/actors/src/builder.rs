@@ -823,6 +823,7 @@ impl CrawlerBuilder {
             ("concurrency", self.concurrency.to_string()),
             ("per-host", self.per_host.to_string()),
             ("delay", duration(self.delay)),
+            ("max-crawl-delay", duration(self.max_crawl_delay)),
             ("autothrottle", self.autothrottle.to_string()),
             ("robots", self.obey_robots.to_string()),
             ("max-pages", limit(self.max_pages)),

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Handler, Message, MessageResult, SyncContext};
-use arachne_core::store::{Claimed, Note, Outcome, OutputMark, Remaining, Store, StoreError, Want};
+use arachne_core::store::{
+    Claimed, HostState, Note, Outcome, OutputMark, Remaining, Sharing, Store, StoreError, Want,
+};
 use arachne_core::{CrawlRequest, ExchangeWriter, Fingerprint, HttpExchange, PageRecord, SeenSet};
 
 use crate::outputs::{FileWriter, OpenedFile};
@@ -33,6 +35,26 @@ pub(crate) struct StoreClient {
     queued: Arc<AtomicU64>,
     /// The store's seen set, when it lives in this process.
     seen: Option<Arc<dyn SeenSet>>,
+    /// How a store shared with other processes steers the crawl.
+    sharing: Option<Sharing>,
+}
+
+/// What a take gave: the requests, what the store's queue held right after, and the state
+/// other processes kept of hosts taken for the first time.
+pub(crate) struct Taken {
+    pub requests: Vec<CrawlRequest>,
+    pub queued: u64,
+    pub hosts: Vec<HostState>,
+}
+
+/// Takes requests, with what goes with them.
+fn take_from(store: &mut dyn Store, want: &Want) -> Result<Taken, StoreError> {
+    let requests = store.take(want)?;
+    Ok(Taken {
+        requests,
+        queued: store.queued(),
+        hosts: store.taken_hosts(),
+    })
 }
 
 #[derive(Clone)]
@@ -138,10 +160,12 @@ impl StoreClient {
     pub fn in_place(store: Box<dyn Store>) -> Self {
         let queued = Arc::new(AtomicU64::new(store.queued()));
         let seen = store.seen();
+        let sharing = store.sharing();
         Self {
             inner: Inner::InPlace(Arc::new(Mutex::new(store))),
             queued,
             seen,
+            sharing,
         }
     }
 
@@ -149,6 +173,7 @@ impl StoreClient {
     pub fn journal(store: Box<dyn Store>, files: Vec<OpenedFile>) -> Self {
         let queued = Arc::new(AtomicU64::new(store.queued()));
         let seen = store.seen();
+        let sharing = store.sharing();
         let journal = Journal {
             store: Some(store),
             files,
@@ -170,7 +195,14 @@ impl StoreClient {
             inner: Inner::Journal(addr),
             queued,
             seen,
+            sharing,
         }
+    }
+
+    /// How a store shared with other processes steers the crawl; `None` for one of this
+    /// process alone.
+    pub fn sharing(&self) -> Option<&Sharing> {
+        self.sharing.as_ref()
     }
 
     /// Whether the outputs of this crawl's state are written by the journal.
@@ -276,12 +308,10 @@ impl StoreClient {
         }
     }
 
-    /// Takes requests for the window; with what the store's queue held right after.
-    pub async fn take(&self, want: Want) -> Result<(Vec<CrawlRequest>, u64), StoreError> {
+    /// Takes requests for the window.
+    pub async fn take(&self, want: Want) -> Result<Taken, StoreError> {
         match &self.inner {
-            Inner::InPlace(store) => {
-                self.call_in_place(store, |s| Ok((s.take(&want)?, s.queued())))
-            }
+            Inner::InPlace(store) => self.call_in_place(store, |s| take_from(s, &want)),
             Inner::Journal(addr) => Self::ask_journal(addr, Take(want)).await?,
         }
     }
@@ -467,7 +497,7 @@ struct Resource {
 }
 
 #[derive(Message)]
-#[rtype(result = "Result<(Vec<CrawlRequest>, u64), StoreError>")]
+#[rtype(result = "Result<Taken, StoreError>")]
 struct Take(Want);
 
 #[derive(Message)]
@@ -550,10 +580,7 @@ impl Handler<Take> for Journal {
     type Result = MessageResult<Take>;
 
     fn handle(&mut self, msg: Take, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.call(0, |j| {
-            let store = j.store()?;
-            Ok((store.take(&msg.0)?, store.queued()))
-        }))
+        MessageResult(self.call(0, |j| take_from(j.store()?, &msg.0)))
     }
 }
 
@@ -579,7 +606,8 @@ impl Handler<Tick> for Journal {
     type Result = MessageResult<Tick>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.call(0, |_| Ok(())))
+        let idle = self.committed && self.changes == 0;
+        MessageResult(self.call(0, |j| if idle { j.store()?.idle() } else { Ok(()) }))
     }
 }
 

@@ -104,7 +104,7 @@ pub(crate) struct Supervisor {
     refilling: bool,
     /// The store's queue, and the hosts skipped, when a take last came back empty: no take
     /// is asked again until one of them changes.
-    dry: Option<(u64, BTreeSet<String>)>,
+    dry: Option<(u64, BTreeSet<String>, Instant)>,
     /// Requests found by no page (seeds, requests given through the handle), to claim in
     /// one call each batch.
     found: Vec<Vec<CrawlRequest>>,
@@ -118,6 +118,8 @@ pub(crate) struct Supervisor {
     closing: bool,
     /// Whether the store was found to count requests it does not give (logged once).
     store_dry_warned: bool,
+    /// Whether the shared store's leases lapsed (warned once, until they are renewed).
+    leases_lapsed: bool,
     /// Jobs that are already counted against the page limit and need another request:
     /// redirect hops and due retries. They go before the window.
     hops: VecDeque<FetchJob>,
@@ -231,6 +233,7 @@ impl Supervisor {
             releases: Vec::new(),
             closing: false,
             store_dry_warned: false,
+            leases_lapsed: false,
             hops: VecDeque::new(),
             delayed: BinaryHeap::new(),
             interrupted: 0,
@@ -399,6 +402,26 @@ impl Supervisor {
         ));
     }
 
+    /// Whether requests may be sent: with a shared store, only while this process's
+    /// leases on its hosts are renewed (another process may take them over otherwise).
+    fn may_send(&mut self) -> bool {
+        let Some(sharing) = self.store.sharing() else {
+            return true;
+        };
+        let may = sharing.may_send();
+        if may == self.leases_lapsed {
+            self.leases_lapsed = !may;
+            if may {
+                tracing::info!("the shared crawl's leases are renewed again: sending requests");
+            } else {
+                tracing::warn!(
+                    "the shared crawl's leases could not be renewed: no request is sent until they are"
+                );
+            }
+        }
+        may
+    }
+
     fn page_limit_reached(&self) -> bool {
         self.limits
             .max_pages
@@ -461,7 +484,10 @@ impl Supervisor {
             self.hops.push_back(delayed.job);
         }
         let mut need_robots: Vec<String> = Vec::new();
-        while self.in_flight < self.limits.concurrency && self.storing < self.limits.concurrency {
+        while self.in_flight < self.limits.concurrency
+            && self.storing < self.limits.concurrency
+            && self.may_send()
+        {
             let per_host = self.limits.per_host;
 
             // Hops and retries first: their pages already count against the page limit.
@@ -585,11 +611,13 @@ impl Supervisor {
         if !low && !starved {
             return;
         }
-        if self
-            .dry
-            .as_ref()
-            .is_some_and(|(was, skipped)| *was == queued && *skipped == self.full_hosts)
-        {
+        // A shared store is asked again after a while: other processes change it.
+        let poll = self.store.sharing().map(|sharing| sharing.poll);
+        if self.dry.as_ref().is_some_and(|(was, skipped, at)| {
+            *was == queued
+                && *skipped == self.full_hosts
+                && poll.is_none_or(|poll| at.elapsed() < poll)
+        }) {
             return;
         }
         let most = if low {
@@ -612,10 +640,20 @@ impl Supervisor {
         self.call(
             ctx,
             async move { store.take(want).await },
-            move |me, (taken, queued)| {
+            move |me, taken| {
                 me.refilling = false;
-                me.dry = taken.is_empty().then_some((queued, skip));
-                for request in taken {
+                me.dry = taken
+                    .requests
+                    .is_empty()
+                    .then(|| (taken.queued, skip, Instant::now()));
+                // Hosts another process of a shared crawl worked on: what it kept of them
+                // (robots.txt, pauses) is taken back when they are met.
+                for state in taken.hosts {
+                    if !me.hosts.contains_key(&state.host) {
+                        me.saved_hosts.insert(state.host.clone(), state);
+                    }
+                }
+                for request in taken.requests {
                     me.add_to_window(request);
                 }
             },
@@ -1030,13 +1068,14 @@ impl Supervisor {
             (self.in_flight + self.storing) as u64,
         );
         if queued > 0
+            && self.store.sharing().is_none()
             && self.window.is_empty()
             && self.held.is_empty()
             && self.in_flight + self.storing == 0
             && self
                 .dry
                 .as_ref()
-                .is_some_and(|(was, skipped)| *was == queued && skipped.is_empty())
+                .is_some_and(|(was, skipped, _)| *was == queued && skipped.is_empty())
         {
             // The store says requests are queued, but gave none when asked for any host:
             // it is taken at its word that there is nothing to take (a custom store whose

@@ -77,7 +77,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -169,8 +170,59 @@ pub trait Store: Send + 'static {
     fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError>;
 
     /// Requests queued and not taken, that a `take` may return (hosts over their budget
-    /// left out).
+    /// left out). A [shared](Store::sharing) store counts the requests other processes
+    /// hold too: the crawl is not over while they may give more.
     fn queued(&self) -> u64;
+
+    /// The host state of the hosts the last [`Store::take`] gave this process for the
+    /// first time, as other processes of a shared crawl kept it (their robots.txt,
+    /// pauses). Empty for a store no other process uses.
+    fn taken_hosts(&mut self) -> Vec<HostState> {
+        Vec::new()
+    }
+
+    /// Called by the journal when no commit was due for a while: a shared store renews its
+    /// leases here. Nothing by default.
+    ///
+    /// # Errors
+    /// The store failed.
+    fn idle(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// How a store that other processes use too (a shared crawl) steers this one: `None`
+    /// for a store of this process alone.
+    fn sharing(&self) -> Option<Sharing> {
+        None
+    }
+}
+
+/// What a store shared by several processes tells the crawl (see [`Store::sharing`]).
+///
+/// A take that gives nothing is no sign that the crawl is over: other processes may still
+/// give more, or hold hosts that will come free. The crawl asks again every `poll`. And
+/// requests may be sent only while this process's leases on its hosts are renewed: when
+/// they are not (the store cannot be reached), the crawl sends none until they are.
+#[derive(Debug, Clone)]
+pub struct Sharing {
+    /// How often to ask again for requests when a take gave none.
+    pub poll: Duration,
+    /// Until when (milliseconds since the Unix epoch, this machine's clock) requests may
+    /// be sent: the leases are safe until then.
+    pub leased_until: Arc<AtomicU64>,
+}
+
+impl Sharing {
+    /// Whether this process's leases are safe now.
+    pub fn may_send(&self) -> bool {
+        unix_millis(SystemTime::now()) <= self.leased_until.load(Ordering::Acquire)
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a crawl is, as a store keeps it: what identifies it (its seeds and scope) and the
@@ -573,6 +625,22 @@ pub enum StoreError {
         path: String,
         /// What is wrong.
         why: String,
+    },
+    /// The store cannot be reached (a server that does not answer).
+    #[error("cannot reach {store}: {why}")]
+    Unreachable {
+        /// The store, as the user named it.
+        store: String,
+        /// Why.
+        why: String,
+    },
+    /// A shared crawl runs with other settings than these.
+    #[error("{crawl} runs with other settings: {}. Leave these options out to use the crawl's own, or start another crawl", .differences.join("; "))]
+    Settings {
+        /// The crawl.
+        crawl: String,
+        /// What differs, one line each.
+        differences: Vec<String>,
     },
     /// A call failed while the crawl ran (I/O, a full disk, a lost connection).
     #[error("the crawl's state store failed: {0}")]

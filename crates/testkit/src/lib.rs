@@ -20,10 +20,12 @@
 
 #![deny(missing_docs)]
 
+mod redis;
 mod server;
 pub mod shop;
 mod site;
 
+pub use redis::{RedisServer, redis_installed};
 pub use server::{Behavior, Request, Response, TestServer, brotli, gzip};
 pub use shop::Shop;
 pub use site::{Routes, SyntheticSite};

@@ -1,0 +1,1294 @@
+//! One crawl, many processes and machines: arachne's crawl state on Redis (7 or later, or
+//! Valkey).
+//!
+//! Every process that opens a [`RedisStore`] with the same crawl id works on the same crawl:
+//! one queue, one seen set, one page budget. What makes that safe:
+//!
+//! - **Host leases.** Each host's requests wait in a queue of their own (breadth-first
+//!   within the host, highest priority first). A worker takes requests only of hosts it
+//!   leases, and a host has one lease holder at a time, so the per-host limits of the
+//!   worker that holds it (requests in flight, delay, robots.txt `Crawl-delay`,
+//!   `Retry-After` pauses) hold for the whole crawl. A host's robots.txt is fetched once per
+//!   crawl and kept with the host; the next holder takes it over with the lease. A host
+//!   handed over waits its delay first.
+//! - **Worker leases.** A worker's lease covers every request and host it holds; it is
+//!   renewed with every commit (at least every half second while it works, and every
+//!   fifth of the lease when idle). A worker whose lease runs out (it was killed, lost its
+//!   network, stalled) is taken for dead by the next worker that takes work: its requests
+//!   go back to their queues and its hosts back to the schedule. A worker that cannot
+//!   renew its lease stops sending requests until it can.
+//! - **Exactly-once records.** Each worker writes its own output files; a commit records
+//!   the outcomes of its pages together with how far each of its files was written. A
+//!   worker taken for dead can no longer commit, so the records it wrote after its last
+//!   commit are never counted: the crawl's output is each worker's files up to their
+//!   committed lengths, which `arachne state --redis URL --crawl-id NAME` lists.
+//! - **Completion.** The crawl is over when nothing is queued (or the page budget is
+//!   spent) and nothing is leased; every worker then ends its run.
+//!
+//! Every call is one script run on the server (one round trip): a page's links are claimed
+//! in one call. The seen set keeps 80 bits of each request's fingerprint as a 64-bit
+//! integer in one of 65,536 small sets, which Redis keeps as compact integer arrays
+//! (about 10 to 20 bytes per URL).
+//!
+//! # Key layout
+//!
+//! Every key of a crawl starts with `arachne:{CRAWL}:`, the crawl id being the hash tag,
+//! so a script's keys are always on one shard of a Redis Cluster. See the README's
+//! "Crawling with several processes" for sizing and the plan for spreading one crawl over
+//! several shards.
+//!
+//! # Example
+//! ```no_run
+//! use arachne_core::store::{CrawlSpec, Opening, Store};
+//! use arachne_redis::RedisStore;
+//!
+//! let mut store = RedisStore::new("redis://127.0.0.1:6379/", "docs")?.worker("crawler-1");
+//! let resume = store.open(&Opening::new(CrawlSpec::default(), Vec::new()))?;
+//! println!("joined a crawl with {} pages done", resume.pages_done);
+//! # Ok::<(), arachne_core::store::StoreError>(())
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use arachne_core::store::{
+    Claimed, CrawlSpec, HostState, Note, Opening, Outcome, OutputMark, Remaining, Resume,
+    RobotsFetch, SavedRobots, Sharing, Store, StoreError, Want, unix_millis,
+};
+use arachne_core::{
+    CrawlRequest, Fingerprint, MemorySeenSet, PageRecord, RecordError, RobotsRules, SeenSet,
+    host_key,
+};
+use redis::{Connection, FromRedisValue, RedisError, RedisResult, Script};
+use serde::Serialize;
+use serde_json::json;
+
+/// What a worker reads of a crawl when it joins: the counts, sitemaps read, seeds'
+/// landings, and which seeds were claimed.
+type Kept = (
+    BTreeMap<String, i64>,
+    Vec<String>,
+    BTreeMap<String, String>,
+    Vec<bool>,
+);
+
+/// The version of the key layout this build writes and reads.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// How long a worker's lease lasts, by default: a worker that dies holds its work this
+/// long at most.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// How long a worker waits for Redis to come back, by default, before its crawl fails.
+pub const DEFAULT_OUTAGE: Duration = Duration::from_secs(120);
+
+/// How often a worker with nothing to do asks again for work.
+const POLL: Duration = Duration::from_millis(250);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Seen-set buckets: 16 bits of the fingerprint pick the bucket, 64 more are kept in it.
+const BUCKET_BITS: u32 = 16;
+
+/// The settings every worker of a crawl shares; the others (`concurrency`) are each
+/// worker's own.
+const OWN_OPTIONS: [&str; 1] = ["concurrency"];
+
+/// The scripts, each with the shared prelude.
+struct Scripts {
+    claim: Script,
+    hop: Script,
+    take: Script,
+    commit: Script,
+    release: Script,
+    join: Script,
+    leave: Script,
+}
+
+macro_rules! script {
+    ($name:literal) => {
+        Script::new(concat!(
+            include_str!("lua/common.lua"),
+            include_str!(concat!("lua/", $name, ".lua"))
+        ))
+    };
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            claim: script!("claim"),
+            hop: script!("hop"),
+            take: script!("take"),
+            commit: script!("commit"),
+            release: script!("release"),
+            join: script!("join"),
+            leave: script!("leave"),
+        }
+    }
+}
+
+/// A crawl's state on a Redis server, shared by every process (worker) that opens the same
+/// crawl id. See the [crate documentation](crate).
+pub struct RedisStore {
+    client: redis::Client,
+    /// The server, as shown to users (no password).
+    server: String,
+    crawl: String,
+    prefix: String,
+    worker: String,
+    lease: Duration,
+    outage: Duration,
+    conn: Option<Connection>,
+    scripts: Arc<Scripts>,
+    /// What the latest call said may still come this worker's way.
+    queued: u64,
+    /// The requests this worker holds, by fingerprint (hex), as the store names them.
+    held: HashSet<String>,
+    /// Outcomes waiting for the next commit.
+    outcomes: Vec<Outcome>,
+    /// Host state of the hosts the last take leased for the first time.
+    fresh_hosts: Vec<HostState>,
+    /// Fingerprints this worker saw claimed: parser threads leave those links out.
+    local: Arc<MemorySeenSet>,
+    leased_until: Arc<AtomicU64>,
+    last_renewal: Instant,
+    /// This worker's run of the crawl, and its commits in this run: names each commit.
+    run: u64,
+    commits: u64,
+    /// For a host's gap between two workers: robots.txt's `Crawl-delay` as this crawl
+    /// obeys it.
+    product_token: String,
+    delay: Duration,
+    max_crawl_delay: Duration,
+    /// Whether an outage was logged (once per outage).
+    outage_logged: bool,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("server", &self.server)
+            .field("crawl", &self.crawl)
+            .field("worker", &self.worker)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server's address without a password, to show.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// A crawl id as users may write it: it is part of every key name, and its hash tag.
+fn check_crawl_id(crawl: &str) -> Result<(), StoreError> {
+    let ok = !crawl.is_empty()
+        && crawl.len() <= 128
+        && crawl
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Damaged {
+            path: format!("crawl id `{crawl}`"),
+            why: "a crawl id is 1 to 128 letters, digits, `-`, `_` or `.`".into(),
+        })
+    }
+}
+
+/// This machine's name and this process's id: a worker name unique among running ones.
+fn default_worker() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "worker".into());
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{host}-{}", std::process::id())
+}
+
+/// The key prefix of a crawl: its id is the hash tag.
+fn prefix_of(crawl: &str) -> String {
+    format!("arachne:{{{crawl}}}:")
+}
+
+/// Where a fingerprint goes in the seen set: its bucket and the 64-bit value kept there.
+fn seen_slot(fp: Fingerprint) -> (u32, i64) {
+    let bits = fp.as_u128();
+    let bucket = u32::try_from(bits >> (128 - BUCKET_BITS)).unwrap_or(0);
+    // The low 64 bits, as the signed integer Redis keeps in a compact integer set.
+    let value = i64::from_ne_bytes((bits as u64).to_ne_bytes());
+    (bucket, value)
+}
+
+fn fp_hex(fp: Fingerprint) -> String {
+    format!("{:032x}", fp.as_u128())
+}
+
+/// The order of requests within a host: highest priority, then shallowest; ties in the
+/// order they were queued.
+fn score(request: &CrawlRequest) -> i64 {
+    const DEPTHS: i64 = 1 << 21;
+    -i64::from(request.priority()) * DEPTHS + i64::from(request.depth).min(DEPTHS - 1)
+}
+
+/// What came of a page, as the crawl's report counts it: `status:200`, `error:timeout`.
+fn outcome_key(record: &PageRecord) -> String {
+    match (&record.error, record.status) {
+        (Some(error), _) => format!("error:{}", error.kind.as_str()),
+        (None, Some(status)) => format!("status:{status}"),
+        (None, None) => "status:none".into(),
+    }
+}
+
+fn host_json(state: &HostState) -> String {
+    let robots = state.robots.as_ref().map(|robots| {
+        let at = unix_millis(robots.fetched_at);
+        match &robots.outcome {
+            RobotsFetch::Body(body) => json!({ "at": at, "body": body }),
+            RobotsFetch::AllowAll => json!({ "at": at, "allow_all": true }),
+            RobotsFetch::Unavailable(error) => json!({ "at": at, "unavailable": error }),
+        }
+    });
+    json!({ "robots": robots, "paused": state.paused_until.map(unix_millis) }).to_string()
+}
+
+fn host_from_json(host: &str, text: &str) -> Option<HostState> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let at = |ms: &serde_json::Value| {
+        ms.as_u64()
+            .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+    };
+    let mut state = HostState::new(host);
+    if let Some(robots) = value.get("robots").filter(|r| !r.is_null()) {
+        let fetched_at = at(&robots["at"])?;
+        let outcome = if let Some(body) = robots["body"].as_str() {
+            RobotsFetch::Body(body.to_owned())
+        } else if robots["allow_all"].as_bool() == Some(true) {
+            RobotsFetch::AllowAll
+        } else {
+            let error: RecordError = serde_json::from_value(robots["unavailable"].clone()).ok()?;
+            RobotsFetch::Unavailable(error)
+        };
+        state.robots = Some(SavedRobots::new(fetched_at, outcome));
+    }
+    state.paused_until = at(&value["paused"]);
+    Some(state)
+}
+
+fn failed(what: impl fmt::Display) -> StoreError {
+    StoreError::Failed(what.to_string())
+}
+
+/// An error that a new connection may cure: the server went away, restarts, or loads its
+/// data.
+fn transient(error: &RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+        || matches!(
+            error.kind(),
+            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain)
+        )
+}
+
+fn duration_option(spec: &CrawlSpec, name: &str) -> Option<Duration> {
+    let text = spec.options.get(name)?;
+    parse_duration(text)
+}
+
+/// Durations as the crawl's settings write them (`1s`, `250ms`, `1m 30s`).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for part in text.split_whitespace() {
+        let digits = part.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = part.split_at(digits);
+        let n: u64 = number.parse().ok()?;
+        total += match unit {
+            "ns" => Duration::from_nanos(n),
+            "us" | "µs" => Duration::from_micros(n),
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            "d" | "day" | "days" => Duration::from_secs(n * 86_400),
+            _ => return None,
+        };
+    }
+    Some(total)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl RedisStore {
+    /// A store for crawl `crawl` on the Redis server at `url` (`redis://HOST:PORT/DB`,
+    /// `rediss://` with TLS is not built in, `redis+unix:///path` for a socket). Nothing
+    /// is connected until [`Store::open`].
+    ///
+    /// # Errors
+    /// The URL or the crawl id is not usable.
+    pub fn new(url: &str, crawl: &str) -> Result<Self, StoreError> {
+        check_crawl_id(crawl)?;
+        let client = redis::Client::open(url).map_err(|e| StoreError::Unreachable {
+            store: shown(url),
+            why: format!("not a Redis URL: {e}"),
+        })?;
+        Ok(Self {
+            client,
+            server: shown(url),
+            crawl: crawl.to_owned(),
+            prefix: prefix_of(crawl),
+            worker: default_worker(),
+            lease: DEFAULT_LEASE,
+            outage: DEFAULT_OUTAGE,
+            conn: None,
+            scripts: Arc::new(Scripts::new()),
+            queued: 0,
+            held: HashSet::new(),
+            outcomes: Vec::new(),
+            fresh_hosts: Vec::new(),
+            local: Arc::new(MemorySeenSet::new()),
+            leased_until: Arc::new(AtomicU64::new(0)),
+            last_renewal: Instant::now(),
+            run: 0,
+            commits: 0,
+            product_token: String::new(),
+            delay: Duration::ZERO,
+            max_crawl_delay: Duration::from_secs(30),
+            outage_logged: false,
+        })
+    }
+
+    /// This worker's name, unique among the crawl's running workers (by default, the
+    /// machine's name and the process id). A worker that starts again under the name of
+    /// one that died takes over its output files (cut back to what it committed).
+    #[must_use]
+    pub fn worker(mut self, name: impl Into<String>) -> Self {
+        self.worker = name.into();
+        self
+    }
+
+    /// The worker's name.
+    pub fn worker_name(&self) -> &str {
+        &self.worker
+    }
+
+    /// How long the worker's lease lasts ([`DEFAULT_LEASE`]): after a crash, its requests
+    /// and hosts wait this long before another worker takes them.
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How long to wait for the server to come back when it goes away mid-crawl
+    /// ([`DEFAULT_OUTAGE`]), before the crawl fails.
+    #[must_use]
+    pub fn outage(mut self, outage: Duration) -> Self {
+        self.outage = outage;
+        self
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Connects, at most once per call.
+    fn connect(&mut self) -> RedisResult<&mut Connection> {
+        if self.conn.is_none() {
+            let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+            conn.set_read_timeout(Some(CALL_TIMEOUT))?;
+            conn.set_write_timeout(Some(CALL_TIMEOUT))?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
+    }
+
+    /// Runs `call`, connecting first; through an outage (the server restarting, the
+    /// network gone) it waits and tries again, up to the outage allowed. Returns whether
+    /// it had to try again (the first try may have been applied).
+    fn run<T>(
+        &mut self,
+        mut call: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<(T, bool), StoreError> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(50);
+        let mut retried = false;
+        loop {
+            let result = self.connect().and_then(&mut call);
+            match result {
+                Ok(value) => {
+                    if self.outage_logged {
+                        tracing::warn!(server = %self.server, "Redis is back: the crawl goes on");
+                        self.outage_logged = false;
+                    }
+                    return Ok((value, retried));
+                }
+                Err(error) if transient(&error) => {
+                    self.conn = None;
+                    if started.elapsed() >= self.outage {
+                        return Err(failed(format!(
+                            "Redis at {} did not answer for {} s: {error}",
+                            self.server,
+                            self.outage.as_secs()
+                        )));
+                    }
+                    if !self.outage_logged {
+                        tracing::warn!(server = %self.server, %error, "Redis went away: waiting for it");
+                        self.outage_logged = true;
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(1));
+                    retried = true;
+                }
+                Err(error) if error.code() == Some("LOST") => {
+                    return Err(failed(format!(
+                        "worker {} of crawl {}: {}. Start it again to rejoin the crawl",
+                        self.worker,
+                        self.crawl,
+                        error.detail().unwrap_or("its lease ran out")
+                    )));
+                }
+                Err(error) => return Err(failed(format!("Redis at {}: {error}", self.server))),
+            }
+        }
+    }
+
+    /// Runs one of the scripts with this worker's arguments first, then `args`.
+    fn invoke<T: FromRedisValue>(
+        &mut self,
+        pick: fn(&Scripts) -> &Script,
+        args: &[String],
+    ) -> Result<(T, bool), StoreError> {
+        let meta = self.key("meta");
+        let lease = millis(self.lease).to_string();
+        let (prefix, worker) = (self.prefix.clone(), self.worker.clone());
+        let scripts = Arc::clone(&self.scripts);
+        let script = pick(&scripts);
+        self.run(|conn| {
+            let mut invocation = script.prepare_invoke();
+            invocation.key(&meta).arg(&prefix).arg(&worker).arg(&lease);
+            for arg in args {
+                invocation.arg(arg);
+            }
+            invocation.invoke(conn)
+        })
+    }
+
+    /// The lease was renewed just now (the call started at `sent`): requests may be sent
+    /// for two thirds of it.
+    fn renewed(&mut self, sent: SystemTime) {
+        let until = unix_millis(sent) + millis(self.lease) * 2 / 3;
+        self.leased_until.store(until, Ordering::Release);
+        self.last_renewal = Instant::now();
+    }
+
+    /// Records the outcomes waiting, with the output marks, and renews the lease.
+    fn commit_now(&mut self, outputs: &[OutputMark]) -> Result<(), StoreError> {
+        self.commits += 1;
+        let marks = serde_json::to_string(outputs).map_err(failed)?;
+        let mut args = vec![
+            format!("{}.{}", self.run, self.commits),
+            marks,
+            self.outcomes.len().to_string(),
+        ];
+        for outcome in &self.outcomes {
+            args.push(fp_hex(outcome.fingerprint));
+            args.push(outcome.host.clone());
+            args.push(outcome_key(&outcome.record));
+            args.push(outcome.hops.len().to_string());
+            for hop in &outcome.hops {
+                let (bucket, value) = seen_slot(*hop);
+                args.push(format!("{bucket}:{value}"));
+            }
+        }
+        let sent = SystemTime::now();
+        let (queued, _): (u64, bool) = self.invoke(|s| &s.commit, &args)?;
+        for outcome in std::mem::take(&mut self.outcomes) {
+            self.held.remove(&fp_hex(outcome.fingerprint));
+        }
+        self.queued = queued;
+        self.renewed(sent);
+        Ok(())
+    }
+
+    /// Gives back requests this worker holds: dropped, or queued again.
+    fn give_back(&mut self, fps: Vec<String>, requeue: bool) -> Result<(), StoreError> {
+        if fps.is_empty() {
+            return Ok(());
+        }
+        for fp in &fps {
+            self.held.remove(fp);
+        }
+        let mut args = vec![if requeue { "requeue" } else { "drop" }.to_owned()];
+        args.extend(fps);
+        let (queued, _): (u64, bool) = self.invoke(|s| &s.release, &args)?;
+        self.queued = queued;
+        Ok(())
+    }
+
+    /// After a take that had to be tried again, the first try may have leased requests
+    /// this worker never heard of: they go back to their queues.
+    fn reconcile(&mut self) -> Result<(), StoreError> {
+        let key = self.key(&format!("wurls:{}", self.worker));
+        let (leased, _): (Vec<String>, bool) =
+            self.run(|conn| redis::cmd("HKEYS").arg(&key).query(conn))?;
+        let unknown: Vec<String> = leased
+            .into_iter()
+            .filter(|fp| !self.held.contains(fp))
+            .collect();
+        if !unknown.is_empty() {
+            tracing::info!(
+                requests = unknown.len(),
+                "giving back requests leased by a take whose answer was lost"
+            );
+        }
+        // Given back as if held: the release script finds them in the lease.
+        let requeue = unknown.clone();
+        self.held.extend(unknown);
+        self.give_back(requeue, true)
+    }
+
+    /// The gap kept between two workers' requests to a host: its robots.txt
+    /// `Crawl-delay` (up to the crawl's limit) when longer than the crawl's delay.
+    fn gap_of(&self, state: &HostState) -> Option<Duration> {
+        let robots = state.robots.as_ref()?;
+        let RobotsFetch::Body(body) = &robots.outcome else {
+            return None;
+        };
+        let delay = RobotsRules::parse(&self.product_token, body.as_bytes()).crawl_delay()?;
+        Some(delay.min(self.max_crawl_delay).max(self.delay))
+    }
+
+    /// Reads what the server holds of a crawl, without joining it: its settings, pages,
+    /// workers and their outputs. Works while the crawl runs.
+    ///
+    /// # Errors
+    /// [`StoreError::Unreachable`] when the server does not answer,
+    /// [`StoreError::Damaged`] when it holds no such crawl.
+    pub fn summary(url: &str, crawl: &str) -> Result<CrawlSummary, StoreError> {
+        let store = Self::new(url, crawl)?;
+        let mut conn = store
+            .client
+            .get_connection_with_timeout(CONNECT_TIMEOUT)
+            .map_err(|e| StoreError::Unreachable {
+                store: store.server.clone(),
+                why: e.to_string(),
+            })?;
+        summarize(&store, &mut conn)
+            .map_err(|e| failed(format!("Redis at {}: {e}", store.server)))?
+    }
+
+    /// The settings a crawl on the server was started with; `None` when there is no such
+    /// crawl. For a worker that joins it with the crawl's own settings.
+    ///
+    /// # Errors
+    /// As [`RedisStore::summary`].
+    pub fn spec(url: &str, crawl: &str) -> Result<Option<CrawlSpec>, StoreError> {
+        let store = Self::new(url, crawl)?;
+        let mut conn = store
+            .client
+            .get_connection_with_timeout(CONNECT_TIMEOUT)
+            .map_err(|e| StoreError::Unreachable {
+                store: store.server.clone(),
+                why: e.to_string(),
+            })?;
+        let text: Option<String> = redis::cmd("HGET")
+            .arg(store.key("meta"))
+            .arg("spec")
+            .query(&mut conn)
+            .map_err(|e| failed(format!("Redis at {}: {e}", store.server)))?;
+        text.map(|text| {
+            serde_json::from_str(&text).map_err(|e| StoreError::Damaged {
+                path: store.described(),
+                why: format!("its settings do not read: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    fn described(&self) -> String {
+        format!("crawl {} on {}", self.crawl, self.server)
+    }
+
+    /// Where the crawl is created, or checked against what the server holds.
+    fn create_or_check(&mut self, opening: &Opening) -> Result<bool, StoreError> {
+        let meta = self.key("meta");
+        let spec = serde_json::to_string(&opening.spec).map_err(failed)?;
+        let limit = |n: Option<u64>| n.map_or_else(String::new, |n| n.to_string());
+        let max_pages = opening
+            .spec
+            .options
+            .get("max-pages")
+            .and_then(|n| n.parse::<u64>().ok());
+        let fields = [
+            ("version", LAYOUT_VERSION.to_string()),
+            ("delay_ms", millis(self.delay).to_string()),
+            ("max_pages", limit(max_pages)),
+            ("host_budget", limit(opening.host_budget)),
+            ("created_ms", unix_millis(SystemTime::now()).to_string()),
+        ];
+        let ((created, saved, version), _): ((bool, String, Option<u32>), bool) =
+            self.run(|conn| {
+                let created: bool = redis::cmd("HSETNX")
+                    .arg(&meta)
+                    .arg("spec")
+                    .arg(&spec)
+                    .query(conn)?;
+                if created {
+                    let mut cmd = redis::cmd("HSET");
+                    cmd.arg(&meta);
+                    for (name, value) in &fields {
+                        cmd.arg(name).arg(value);
+                    }
+                    cmd.query::<()>(conn)?;
+                }
+                let saved: String = redis::cmd("HGET").arg(&meta).arg("spec").query(conn)?;
+                let version: Option<u32> =
+                    redis::cmd("HGET").arg(&meta).arg("version").query(conn)?;
+                Ok((created, saved, version))
+            })?;
+        if created {
+            return Ok(false);
+        }
+        if let Some(found) = version.filter(|v| *v > LAYOUT_VERSION) {
+            return Err(StoreError::Newer {
+                path: self.described(),
+                found,
+                supported: LAYOUT_VERSION,
+            });
+        }
+        let saved: CrawlSpec = serde_json::from_str(&saved).map_err(|e| StoreError::Damaged {
+            path: self.described(),
+            why: format!("its settings do not read: {e}"),
+        })?;
+        let mut differences = opening.spec.differences(&saved);
+        let names: std::collections::BTreeSet<&String> = opening
+            .spec
+            .options
+            .keys()
+            .chain(saved.options.keys())
+            .filter(|name| !OWN_OPTIONS.contains(&name.as_str()))
+            .collect();
+        for name in names {
+            let (mine, theirs) = (opening.spec.options.get(name), saved.options.get(name));
+            if mine != theirs {
+                differences.push(format!(
+                    "--{name} is {} here, {} in the crawl",
+                    mine.map_or("unset", String::as_str),
+                    theirs.map_or("unset", String::as_str)
+                ));
+            }
+        }
+        if !differences.is_empty() {
+            return Err(StoreError::Settings {
+                crawl: self.described(),
+                differences,
+            });
+        }
+        Ok(true)
+    }
+}
+
+impl Store for RedisStore {
+    fn durable(&self) -> bool {
+        true
+    }
+
+    fn open(&mut self, opening: &Opening) -> Result<Resume, StoreError> {
+        let spec = &opening.spec;
+        self.product_token =
+            arachne_core::product_token(spec.options.get("user-agent").map_or("", String::as_str))
+                .to_owned();
+        self.delay = duration_option(spec, "delay").unwrap_or(Duration::ZERO);
+        if let Some(limit) = duration_option(spec, "max-crawl-delay") {
+            self.max_crawl_delay = limit;
+        }
+        // At the start, a server that does not answer is the user's to fix: no waiting.
+        if let Err(e) = self.connect() {
+            return Err(StoreError::Unreachable {
+                store: self.server.clone(),
+                why: e.to_string(),
+            });
+        }
+        let resumed = self.create_or_check(opening)?;
+        let sent = SystemTime::now();
+        let ((marks, runs), _): ((String, u64), bool) = match self.invoke(|s| &s.join, &[]) {
+            Err(StoreError::Failed(why)) if why.contains("BUSY") => {
+                return Err(StoreError::Locked {
+                    path: format!(
+                        "worker name {} in {} (a worker of that name is running: give each worker its own name)",
+                        self.worker,
+                        self.described()
+                    ),
+                });
+            }
+            other => other?,
+        };
+        self.renewed(sent);
+        self.run = runs;
+        let stats = self.key("stats");
+        let (sitemaps_key, landings_key) = (self.key("sitemaps"), self.key("landings"));
+        let seeds: Vec<(String, i64)> = opening
+            .seeds
+            .iter()
+            .map(|fp| {
+                let (bucket, value) = seen_slot(*fp);
+                (self.key(&format!("s:{bucket}")), value)
+            })
+            .collect();
+        let ((counts, sitemaps, landings, seeds_seen), _): (Kept, bool) = self.run(|conn| {
+            let counts = redis::cmd("HGETALL").arg(&stats).query(conn)?;
+            let sitemaps = redis::cmd("SMEMBERS").arg(&sitemaps_key).query(conn)?;
+            let landings = redis::cmd("HGETALL").arg(&landings_key).query(conn)?;
+            let seen = seeds
+                .iter()
+                .map(|(key, value)| redis::cmd("SISMEMBER").arg(key).arg(value).query(conn))
+                .collect::<RedisResult<Vec<bool>>>()?;
+            Ok((counts, sitemaps, landings, seen))
+        })?;
+        let count = |name: &str| u64::try_from(counts.get(name).copied().unwrap_or(0)).unwrap_or(0);
+        let mut resume = Resume::default();
+        resume.resumed = resumed;
+        resume.runs = u32::try_from(runs.saturating_sub(1)).unwrap_or(u32::MAX);
+        resume.pages_done = count("done");
+        resume.seen = count("seen");
+        resume.queued = count("queued");
+        // A seed claimed already is another worker's, done or under way.
+        resume.seeds_done = seeds_seen;
+        resume.sitemaps_read = sitemaps.iter().filter_map(|s| s.parse().ok()).collect();
+        resume.landings = landings
+            .iter()
+            .filter_map(|(seed, landing)| Some((seed.parse().ok()?, landing.parse().ok()?)))
+            .collect();
+        resume.outputs = if marks.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&marks).map_err(|e| StoreError::Damaged {
+                path: self.described(),
+                why: format!("worker {}'s output marks do not read: {e}", self.worker),
+            })?
+        };
+        self.queued = resume.queued;
+        tracing::info!(
+            crawl = %self.crawl,
+            worker = %self.worker,
+            joined = resumed,
+            pages_done = resume.pages_done,
+            "opened the shared crawl"
+        );
+        Ok(resume)
+    }
+
+    fn seen(&self) -> Option<Arc<dyn SeenSet>> {
+        Some(Arc::clone(&self.local) as Arc<dyn SeenSet>)
+    }
+
+    fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
+        let mut args = vec![String::new()];
+        let mut sent = Vec::new();
+        let mut batch = HashSet::new();
+        for request in &requests {
+            let fp = request.fingerprint();
+            if self.local.contains(fp) || !batch.insert(fp) {
+                continue;
+            }
+            let (bucket, value) = seen_slot(fp);
+            let body = serde_json::to_string(request).map_err(failed)?;
+            args.extend([
+                bucket.to_string(),
+                value.to_string(),
+                fp_hex(fp),
+                host_key(&request.url).into_owned(),
+                score(request).to_string(),
+                body,
+            ]);
+            sent.push(fp);
+        }
+        let mut claimed = Claimed::default();
+        if sent.is_empty() {
+            return Ok(claimed);
+        }
+        args[0] = sent.len().to_string();
+        let ((new, queued), _): ((u32, u64), bool) = self.invoke(|s| &s.claim, &args)?;
+        for fp in sent {
+            self.local.insert(fp);
+        }
+        self.queued = queued;
+        claimed.new = new;
+        Ok(claimed)
+    }
+
+    fn claim_hop(&mut self, fingerprint: Fingerprint) -> Result<bool, StoreError> {
+        let (bucket, value) = seen_slot(fingerprint);
+        let (new, _): (bool, bool) =
+            self.invoke(|s| &s.hop, &[bucket.to_string(), value.to_string()])?;
+        Ok(new)
+    }
+
+    fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
+        let mut args = vec![want.max.to_string(), want.per_host.to_string()];
+        args.extend(want.skip.iter().cloned());
+        let ((members, fresh, queued), retried): ((Vec<String>, Vec<String>, u64), bool) =
+            self.invoke(|s| &s.take, &args)?;
+        self.queued = queued;
+        let mut taken = Vec::with_capacity(members.len());
+        let mut unreadable = Vec::new();
+        for member in &members {
+            let fp = member.get(16..48).unwrap_or_default().to_owned();
+            match member
+                .get(48..)
+                .and_then(|body| serde_json::from_str::<CrawlRequest>(body).ok())
+            {
+                Some(request) => {
+                    self.held.insert(fp);
+                    taken.push(request);
+                }
+                None => {
+                    tracing::error!(%member, "a queued request does not read: dropped");
+                    self.held.insert(fp.clone());
+                    unreadable.push(fp);
+                }
+            }
+        }
+        for pair in fresh.chunks(2) {
+            if let [host, state] = pair
+                && !state.is_empty()
+            {
+                match host_from_json(host, state) {
+                    Some(state) => self.fresh_hosts.push(state),
+                    None => tracing::warn!(%host, "the host state kept does not read: ignored"),
+                }
+            }
+        }
+        self.give_back(unreadable, false)?;
+        if retried {
+            self.reconcile()?;
+        }
+        Ok(taken)
+    }
+
+    fn complete(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
+        // Held until the commit records them.
+        self.outcomes.extend(outcomes);
+        Ok(())
+    }
+
+    fn release(&mut self, requests: Vec<CrawlRequest>) -> Result<(), StoreError> {
+        let fps = requests
+            .iter()
+            .map(|request| fp_hex(request.fingerprint()))
+            .collect();
+        self.give_back(fps, false)
+    }
+
+    fn note(&mut self, notes: Vec<Note>) -> Result<(), StoreError> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for note in &notes {
+            match note {
+                Note::Host(state) => {
+                    pipe.cmd("HSET")
+                        .arg(self.key("hstate"))
+                        .arg(&state.host)
+                        .arg(host_json(state))
+                        .ignore();
+                    match state.paused_until {
+                        Some(until) => pipe
+                            .cmd("HSET")
+                            .arg(self.key("paused"))
+                            .arg(&state.host)
+                            .arg(unix_millis(until)),
+                        None => pipe.cmd("HDEL").arg(self.key("paused")).arg(&state.host),
+                    }
+                    .ignore();
+                    if let Some(gap) = self.gap_of(state) {
+                        pipe.cmd("HSET")
+                            .arg(self.key("gap"))
+                            .arg(&state.host)
+                            .arg(millis(gap))
+                            .ignore();
+                    }
+                }
+                Note::SitemapRead(url) => {
+                    pipe.cmd("SADD")
+                        .arg(self.key("sitemaps"))
+                        .arg(url.as_str())
+                        .ignore();
+                }
+                Note::SeedLanded { seed, landing } => {
+                    pipe.cmd("HSET")
+                        .arg(self.key("landings"))
+                        .arg(seed.as_str())
+                        .arg(landing.as_str())
+                        .ignore();
+                }
+                _ => {}
+            }
+        }
+        self.run(|conn| pipe.query::<()>(conn))?;
+        Ok(())
+    }
+
+    fn commit(&mut self, outputs: &[OutputMark]) -> Result<(), StoreError> {
+        self.commit_now(outputs)
+    }
+
+    fn idle(&mut self) -> Result<(), StoreError> {
+        if self.last_renewal.elapsed() < self.lease / 5 {
+            return Ok(());
+        }
+        // Renews the lease; the marks are those of the last commit, as nothing changed.
+        let key = self.key(&format!("worker:{}", self.worker));
+        let (marks, _): (Option<String>, bool) =
+            self.run(|conn| redis::cmd("HGET").arg(&key).arg("marks").query(conn))?;
+        let marks: Vec<OutputMark> = marks
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default();
+        self.commit_now(&marks)
+    }
+
+    fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
+        self.commit_now(outputs)?;
+        let marks = serde_json::to_string(outputs).map_err(failed)?;
+        let ((queued, stuck), _): ((u64, u64), bool) =
+            self.invoke(|s| &s.leave, &[marks, ended.to_owned()])?;
+        self.held.clear();
+        self.leased_until.store(0, Ordering::Release);
+        Ok(Remaining::new(queued, stuck))
+    }
+
+    fn queued(&self) -> u64 {
+        self.queued
+    }
+
+    fn taken_hosts(&mut self) -> Vec<HostState> {
+        std::mem::take(&mut self.fresh_hosts)
+    }
+
+    fn sharing(&self) -> Option<Sharing> {
+        Some(Sharing {
+            poll: POLL,
+            leased_until: Arc::clone(&self.leased_until),
+        })
+    }
+}
+
+/// A worker of a shared crawl, as the server keeps it.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct WorkerSummary {
+    /// Its name.
+    pub name: String,
+    /// `running`, `left` (it ended its run), or `lost` (taken for dead; its work went back).
+    pub state: String,
+    /// Pages it recorded.
+    pub pages: u64,
+    /// Why its last run ended, when it ended.
+    pub ended: Option<String>,
+    /// Its output files, and how far each was written at its last commit: the crawl's
+    /// output is each file up to that length.
+    pub outputs: Vec<OutputMark>,
+}
+
+/// A shared crawl at a glance: `arachne state --redis URL --crawl-id NAME`.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct CrawlSummary {
+    /// The crawl id.
+    pub crawl: String,
+    /// The server.
+    pub server: String,
+    /// `running`, or `completed` once nothing is queued or leased.
+    pub status: String,
+    /// Seeds, scope and options.
+    pub spec: CrawlSpec,
+    /// URLs with an outcome.
+    pub pages: u64,
+    /// Of those, by HTTP status (`none` without a response).
+    pub by_status: BTreeMap<String, u64>,
+    /// Failed URLs by error kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Requests queued that may still be taken.
+    pub queued: u64,
+    /// Requests queued for hosts over their budget, or past the page budget.
+    pub over_budget: u64,
+    /// Requests leased by workers.
+    pub leased: u64,
+    /// Requests claimed (the seen set).
+    pub seen: u64,
+    /// Hosts leased now.
+    pub hosts_leased: u64,
+    /// Workers taken for dead, and the requests that went back to the queue from them.
+    pub reaped: u64,
+    /// Requests queued again from dead workers.
+    pub requeued: u64,
+    /// Outcomes recorded twice (a worker that stalled longer than its lease): 0.
+    pub duplicates: u64,
+    /// The workers.
+    pub workers: Vec<WorkerSummary>,
+    /// The server's memory in use, in bytes (`INFO memory`).
+    pub memory_used: u64,
+}
+
+fn summarize(
+    store: &RedisStore,
+    conn: &mut Connection,
+) -> RedisResult<Result<CrawlSummary, StoreError>> {
+    let meta: BTreeMap<String, String> =
+        redis::cmd("HGETALL").arg(store.key("meta")).query(conn)?;
+    let Some(spec) = meta.get("spec") else {
+        return Ok(Err(StoreError::Damaged {
+            path: store.described(),
+            why: "there is no such crawl on that server".into(),
+        }));
+    };
+    let spec: CrawlSpec = match serde_json::from_str(spec) {
+        Ok(spec) => spec,
+        Err(e) => {
+            return Ok(Err(StoreError::Damaged {
+                path: store.described(),
+                why: format!("its settings do not read: {e}"),
+            }));
+        }
+    };
+    let stats: BTreeMap<String, i64> = redis::cmd("HGETALL").arg(store.key("stats")).query(conn)?;
+    let count = |name: &str| u64::try_from(stats.get(name).copied().unwrap_or(0)).unwrap_or(0);
+    let mut by_status = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for (name, n) in &stats {
+        let n = u64::try_from(*n).unwrap_or(0);
+        if let Some(status) = name.strip_prefix("status:") {
+            by_status.insert(status.to_owned(), n);
+        } else if let Some(kind) = name.strip_prefix("error:") {
+            errors.insert(kind.to_owned(), n);
+        }
+    }
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg(format!(
+            "{}worker:*",
+            store.prefix.replace('{', "\\{").replace('}', "\\}")
+        ))
+        .query(conn)?;
+    let mut workers = Vec::new();
+    for key in names {
+        let info: BTreeMap<String, String> = redis::cmd("HGETALL").arg(&key).query(conn)?;
+        let name = key
+            .strip_prefix(&format!("{}worker:", store.prefix))
+            .unwrap_or(&key)
+            .to_owned();
+        workers.push(WorkerSummary {
+            name,
+            state: info.get("state").cloned().unwrap_or_default(),
+            pages: info.get("pages").and_then(|n| n.parse().ok()).unwrap_or(0),
+            ended: info.get("ended").cloned(),
+            outputs: info
+                .get("marks")
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or_default(),
+        });
+    }
+    workers.sort_by(|a, b| a.name.cmp(&b.name));
+    let hosts_leased: u64 = redis::cmd("HLEN").arg(store.key("hlease")).query(conn)?;
+    let info: String = redis::cmd("INFO").arg("memory").query(conn)?;
+    let memory_used = info
+        .lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let stuck = count("stuck");
+    let mut queued = count("queued").saturating_sub(stuck);
+    let mut over_budget = stuck;
+    let max_pages = meta.get("max_pages").and_then(|n| n.parse::<u64>().ok());
+    if max_pages.is_some_and(|max| count("taken") >= max) {
+        over_budget += queued;
+        queued = 0;
+    }
+    Ok(Ok(CrawlSummary {
+        crawl: store.crawl.clone(),
+        server: store.server.clone(),
+        status: meta
+            .get("ended")
+            .cloned()
+            .unwrap_or_else(|| "running".into()),
+        spec,
+        pages: count("done"),
+        by_status,
+        errors,
+        queued,
+        over_budget,
+        leased: count("leased"),
+        seen: count("seen"),
+        hosts_leased,
+        reaped: count("reaped"),
+        requeued: count("requeued"),
+        duplicates: count("duplicates"),
+        workers,
+        memory_used,
+    }))
+}
+
+impl fmt::Display for CrawlSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counts = |map: &BTreeMap<String, u64>| {
+            map.iter()
+                .map(|(name, n)| format!("{name} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(f, "crawl    {} on {}", self.crawl, self.server)?;
+        writeln!(f, "status   {}", self.status)?;
+        writeln!(f, "seeds    {}", self.spec.seeds.join(" "))?;
+        writeln!(f, "scope    {}", self.spec.scope)?;
+        write!(f, "pages    {}", self.pages)?;
+        if !self.by_status.is_empty() {
+            write!(f, ": {}", counts(&self.by_status))?;
+        }
+        writeln!(f)?;
+        if !self.errors.is_empty() {
+            writeln!(f, "errors   {}", counts(&self.errors))?;
+        }
+        writeln!(
+            f,
+            "queued   {} ({} over a budget), {} leased on {} hosts",
+            self.queued, self.over_budget, self.leased, self.hosts_leased
+        )?;
+        writeln!(f, "seen     {} URLs", self.seen)?;
+        if self.reaped > 0 || self.duplicates > 0 {
+            writeln!(
+                f,
+                "faults   {} workers taken for dead, {} requests queued again, {} outcomes twice",
+                self.reaped, self.requeued, self.duplicates
+            )?;
+        }
+        for worker in &self.workers {
+            writeln!(
+                f,
+                "worker   {} ({}, {} pages{})",
+                worker.name,
+                worker.state,
+                worker.pages,
+                worker
+                    .ended
+                    .as_deref()
+                    .map(|e| format!(", ended: {e}"))
+                    .unwrap_or_default()
+            )?;
+            for mark in &worker.outputs {
+                if mark.files > 1 {
+                    writeln!(
+                        f,
+                        "  output {}: {} files, the last one {} bytes",
+                        mark.path, mark.files, mark.length
+                    )?;
+                } else {
+                    writeln!(f, "  output {}: {} bytes", mark.path, mark.length)?;
+                }
+            }
+        }
+        if self.workers.iter().any(|w| !w.outputs.is_empty()) {
+            writeln!(
+                f,
+                "merge    each output up to its length above (head -c BYTES FILE): later bytes were not committed"
+            )?;
+        }
+        writeln!(
+            f,
+            "redis    {:.1} MB in use",
+            self.memory_used as f64 / 1_000_000.0
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        assert_eq!(parse_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m 30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn host_state_survives_json() {
+        let mut state = HostState::new("a.test:8080");
+        state.robots = Some(SavedRobots::new(
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            RobotsFetch::Body("User-agent: *\nCrawl-delay: 2\n".into()),
+        ));
+        state.paused_until = Some(SystemTime::UNIX_EPOCH + Duration::from_millis(5));
+        let back = host_from_json("a.test:8080", &host_json(&state)).unwrap();
+        assert_eq!(back, state);
+        let mut bare = HostState::new("b.test");
+        bare.robots = Some(SavedRobots::new(
+            SystemTime::UNIX_EPOCH,
+            RobotsFetch::AllowAll,
+        ));
+        assert_eq!(host_from_json("b.test", &host_json(&bare)).unwrap(), bare);
+    }
+
+    #[test]
+    fn crawl_ids_are_checked_and_tagged() {
+        assert!(check_crawl_id("docs-2026.v1").is_ok());
+        assert!(check_crawl_id("").is_err());
+        assert!(check_crawl_id("a}b").is_err());
+        assert_eq!(prefix_of("docs"), "arachne:{docs}:");
+    }
+
+    #[test]
+    fn scores_order_priority_then_depth() {
+        let url: url::Url = "http://a.test/".parse().unwrap();
+        let shallow = CrawlRequest::link(url.clone(), 1, url.clone());
+        let deep = CrawlRequest::link(url.clone(), 5, url.clone());
+        assert!(score(&shallow) < score(&deep));
+        let mut urgent = deep.clone();
+        urgent.intent = Some(Box::new(arachne_core::Intent::default()));
+        urgent.intent.as_mut().unwrap().priority = 10;
+        assert!(score(&urgent) < score(&shallow));
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            shown("redis://user:secret@127.0.0.1:6379/0"),
+            "redis://user:***@127.0.0.1:6379/0"
+        );
+    }
+}

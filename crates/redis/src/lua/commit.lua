@@ -1,0 +1,40 @@
+-- Records outcomes, keeps how far this worker's outputs are written (ARGV[5]), renews its
+-- lease, and hands back the hosts it holds nothing of. ARGV[4] names the commit, so that
+-- a commit repeated after a lost reply is applied once. ARGV[6]: how many outcomes, then
+-- for each: fingerprint, host, what came of it, how many redirect targets, the targets.
+local now = now_ms()
+if not alive() then return redis.error_reply(LOST) end
+local info = P .. 'worker:' .. W
+if redis.call('HGET', info, 'commit') ~= ARGV[4] then
+  local i = 7
+  for _ = 1, tonumber(ARGV[6]) do
+    local fp, host, what, hops = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+    i = i + 4
+    if redis.call('HDEL', P .. 'wurls:' .. W, fp) == 1 then
+      redis.call('HINCRBY', P .. 'whosts:' .. W, host, -1)
+      stat('leased', -1)
+      stat('done', 1)
+      stat(what, 1)
+      redis.call('HINCRBY', info, 'pages', 1)
+    else
+      stat('duplicates', 1)
+    end
+    for _ = 1, hops do
+      redis.call('SREM', P .. 'whops:' .. W, ARGV[i])
+      i = i + 1
+    end
+  end
+  redis.call('HSET', info, 'commit', ARGV[4], 'marks', ARGV[5])
+end
+redis.call('HSET', info, 'seen_ms', now)
+redis.call('ZADD', P .. 'workers', now + LEASE, W)
+local held = redis.call('HGETALL', P .. 'whosts:' .. W)
+for j = 1, #held, 2 do
+  if tonumber(held[j + 1]) <= 0 then
+    local host = held[j]
+    redis.call('HDEL', P .. 'whosts:' .. W, host)
+    redis.call('HDEL', P .. 'hlease', host)
+    schedule(host, now + gap(host))
+  end
+end
+return report()
