@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arachne::store::{CrawlSummary, RedisStore};
-use arachne_testkit::{Behavior, RedisServer, SyntheticSite, TestServer, redis_installed};
+use arachne_testkit::{
+    Behavior, RedisServer, Response, SyntheticSite, TestServer, redis_installed,
+};
 use serde_json::Value;
 
 use crate::support::{Crawl, Dir, HANG_GUARD, lines, records, run_command};
@@ -372,6 +374,11 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
     let (code, stderr) = arachne_output(&["work", "--redis", &url, "--crawl-id", "other"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("there is no such crawl"), "{stderr}");
+    // Stopped once it crawls (its signal handler is in place by then).
+    while server.total_requests() < 5 {
+        assert!(Instant::now() < deadline, "w1 made no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     first.signal("TERM");
     let (code, _) = first.wait();
     assert_eq!(code, Some(130), "stopped by the signal");
@@ -399,4 +406,55 @@ fn a_redis_that_does_not_answer_is_a_usage_error() {
     let (code, stderr) = arachne_output(&["state", "--redis", &url, "--crawl-id", "site"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot reach"), "{stderr}");
+}
+
+#[test]
+fn workers_that_join_before_the_seeds_land_follow_them() {
+    const HOSTS: usize = 2;
+    const PAGES: usize = 300;
+    let redis = redis();
+    let dir = Dir::new("shared-landing");
+    // Each seed redirects, slowly, to where its part of the scope (a prefix) really is.
+    let servers: Vec<TestServer> = (0..HOSTS)
+        .map(|_| {
+            let site = SyntheticSite::new(PAGES, 3);
+            TestServer::start(move |req| {
+                if req.path() == "/start/" {
+                    Response::redirect(301, "/page/0")
+                        .behave(Behavior::Slow(Duration::from_millis(1500)))
+                } else {
+                    site.respond(req)
+                        .behave(Behavior::Slow(Duration::from_millis(2)))
+                }
+            })
+        })
+        .collect();
+    let seeds: Vec<String> = servers.iter().map(|s| s.url("/start/")).collect();
+    let mut first = worker_args(&redis, "w1", &dir, &seeds);
+    first.extend(["--scope", "prefix"].map(str::to_owned));
+    let mut workers = vec![start(&first)];
+    let deadline = Instant::now() + HANG_GUARD;
+    while redis
+        .command(&["HEXISTS", "arachne:{site}:meta", "spec"])
+        .unwrap()
+        != "1"
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    workers.push(start(&worker_args(&redis, "w2", &dir, &[])));
+    for worker in workers {
+        let (code, stderr) = worker.wait();
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(!stderr.contains("seeds ended without a record"), "{stderr}");
+    }
+    let summary = summary(&redis);
+    assert_eq!(summary.pages, (HOSTS * PAGES) as u64, "{summary}");
+    for server in &servers {
+        for i in 0..PAGES {
+            assert_eq!(server.hits(&SyntheticSite::path(i)), 1);
+        }
+    }
+    let w2 = summary.workers.iter().find(|w| w.name == "w2").unwrap();
+    assert!(w2.pages > 0, "w2 worked on the landed scope: {summary}");
 }

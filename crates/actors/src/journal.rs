@@ -39,12 +39,14 @@ pub(crate) struct StoreClient {
     sharing: Option<Sharing>,
 }
 
-/// What a take gave: the requests, what the store's queue held right after, and the state
-/// other processes kept of hosts taken for the first time.
+/// What a take gave: the requests, what the store's queue held right after, and what other
+/// processes kept of hosts taken for the first time and of seeds that landed.
 pub(crate) struct Taken {
     pub requests: Vec<CrawlRequest>,
     pub queued: u64,
     pub hosts: Vec<HostState>,
+    /// Seeds that landed, as other processes noted them.
+    pub landings: Vec<(url::Url, url::Url)>,
 }
 
 /// Takes requests, with what goes with them.
@@ -54,6 +56,7 @@ fn take_from(store: &mut dyn Store, want: &Want) -> Result<Taken, StoreError> {
         requests,
         queued: store.queued(),
         hosts: store.taken_hosts(),
+        landings: store.seed_landings(),
     })
 }
 

@@ -646,6 +646,18 @@ impl Supervisor {
                     .requests
                     .is_empty()
                     .then(|| (taken.queued, skip, Instant::now()));
+                // Seeds that another process of a shared crawl saw land: the scope follows
+                // them before the requests are judged.
+                for (seed, landing) in taken.landings {
+                    let pending = me.pending_seeds.remove(&seed);
+                    if me.scope.land(&seed, &landing) {
+                        me.current = me.scope.get();
+                        me.scope_changed = true;
+                    }
+                    if pending || me.scope_changed {
+                        me.settle();
+                    }
+                }
                 // Hosts another process of a shared crawl worked on: what it kept of them
                 // (robots.txt, pauses) is taken back when they are met.
                 for state in taken.hosts {

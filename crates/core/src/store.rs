@@ -181,6 +181,13 @@ pub trait Store: Send + 'static {
         Vec::new()
     }
 
+    /// Seeds that landed (redirected) since the last call, as other processes of a shared
+    /// crawl noted them: the scope follows them here too. Empty for a store no other
+    /// process uses.
+    fn seed_landings(&mut self) -> Vec<(Url, Url)> {
+        Vec::new()
+    }
+
     /// Called by the journal when no commit was due for a while: a shared store renews its
     /// leases here. Nothing by default.
     ///

@@ -75,6 +75,10 @@ type Kept = (
     Vec<bool>,
 );
 
+/// What a take gives: the requests, the state kept of newly leased hosts (host, JSON), the
+/// requests that may still come, and how many seeds landed.
+type Took = (Vec<String>, Vec<String>, u64, u64);
+
 /// The version of the key layout this build writes and reads.
 pub const LAYOUT_VERSION: u32 = 1;
 
@@ -166,6 +170,12 @@ pub struct RedisStore {
     max_crawl_delay: Duration,
     /// Whether an outage was logged (once per outage).
     outage_logged: bool,
+    /// Calls sent to the server in this run (each one round trip), kept with the worker
+    /// when it leaves.
+    round_trips: u64,
+    /// Seeds' landings known to this worker, and those not handed to the crawl yet.
+    landings: HashSet<(String, String)>,
+    new_landings: Vec<(url::Url, url::Url)>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -383,6 +393,9 @@ impl RedisStore {
             delay: Duration::ZERO,
             max_crawl_delay: Duration::from_secs(30),
             outage_logged: false,
+            round_trips: 0,
+            landings: HashSet::new(),
+            new_landings: Vec::new(),
         })
     }
 
@@ -442,6 +455,7 @@ impl RedisStore {
         let mut wait = Duration::from_millis(50);
         let mut retried = false;
         loop {
+            self.round_trips += 1;
             let result = self.connect().and_then(&mut call);
             match result {
                 Ok(value) => {
@@ -574,6 +588,21 @@ impl RedisStore {
         let requeue = unknown.clone();
         self.held.extend(unknown);
         self.give_back(requeue, true)
+    }
+
+    /// Reads the seeds' landings again: those this worker did not know go to the crawl.
+    fn refresh_landings(&mut self) -> Result<(), StoreError> {
+        let key = self.key("landings");
+        let (all, _): (BTreeMap<String, String>, bool) =
+            self.run(|conn| redis::cmd("HGETALL").arg(&key).query(conn))?;
+        for (seed, landing) in all {
+            if self.landings.insert((seed.clone(), landing.clone()))
+                && let (Ok(seed), Ok(landing)) = (seed.parse(), landing.parse())
+            {
+                self.new_landings.push((seed, landing));
+            }
+        }
+        Ok(())
     }
 
     /// The gap kept between two workers' requests to a host: its robots.txt
@@ -740,7 +769,9 @@ impl Store for RedisStore {
         }
         let resumed = self.create_or_check(opening)?;
         let sent = SystemTime::now();
-        let ((marks, runs), _): ((String, u64), bool) = match self.invoke(|s| &s.join, &[]) {
+        let ((marks, runs, joins), _): ((String, u64, u64), bool) = match self
+            .invoke(|s| &s.join, &[])
+        {
             Err(StoreError::Failed(why)) if why.contains("BUSY") => {
                 return Err(StoreError::Locked {
                     path: format!(
@@ -777,17 +808,24 @@ impl Store for RedisStore {
         let count = |name: &str| u64::try_from(counts.get(name).copied().unwrap_or(0)).unwrap_or(0);
         let mut resume = Resume::default();
         resume.resumed = resumed;
-        resume.runs = u32::try_from(runs.saturating_sub(1)).unwrap_or(u32::MAX);
+        // Every worker's runs count as the crawl's.
+        resume.runs = u32::try_from(joins.saturating_sub(1)).unwrap_or(u32::MAX);
         resume.pages_done = count("done");
         resume.seen = count("seen");
         resume.queued = count("queued");
-        // A seed claimed already is another worker's, done or under way.
-        resume.seeds_done = seeds_seen;
+        // In a crawl that runs already, the seeds are the first worker's (done or under
+        // way): a worker that joins learns where they land with its takes.
+        resume.seeds_done = if resumed {
+            vec![true; seeds_seen.len()]
+        } else {
+            seeds_seen
+        };
         resume.sitemaps_read = sitemaps.iter().filter_map(|s| s.parse().ok()).collect();
         resume.landings = landings
             .iter()
             .filter_map(|(seed, landing)| Some((seed.parse().ok()?, landing.parse().ok()?)))
             .collect();
+        self.landings = landings.into_iter().collect();
         resume.outputs = if marks.is_empty() {
             Vec::new()
         } else {
@@ -856,9 +894,12 @@ impl Store for RedisStore {
     fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
         let mut args = vec![want.max.to_string(), want.per_host.to_string()];
         args.extend(want.skip.iter().cloned());
-        let ((members, fresh, queued), retried): ((Vec<String>, Vec<String>, u64), bool) =
+        let ((members, fresh, queued, landed), retried): (Took, bool) =
             self.invoke(|s| &s.take, &args)?;
         self.queued = queued;
+        if landed != self.landings.len() as u64 {
+            self.refresh_landings()?;
+        }
         let mut taken = Vec::with_capacity(members.len());
         let mut unreadable = Vec::new();
         for member in &members {
@@ -981,8 +1022,9 @@ impl Store for RedisStore {
     fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
         self.commit_now(outputs)?;
         let marks = serde_json::to_string(outputs).map_err(failed)?;
+        let trips = (self.round_trips + 1).to_string();
         let ((queued, stuck), _): ((u64, u64), bool) =
-            self.invoke(|s| &s.leave, &[marks, ended.to_owned()])?;
+            self.invoke(|s| &s.leave, &[marks, ended.to_owned(), trips])?;
         self.held.clear();
         self.leased_until.store(0, Ordering::Release);
         Ok(Remaining::new(queued, stuck))
@@ -994,6 +1036,10 @@ impl Store for RedisStore {
 
     fn taken_hosts(&mut self) -> Vec<HostState> {
         std::mem::take(&mut self.fresh_hosts)
+    }
+
+    fn seed_landings(&mut self) -> Vec<(url::Url, url::Url)> {
+        std::mem::take(&mut self.new_landings)
     }
 
     fn sharing(&self) -> Option<Sharing> {
@@ -1019,6 +1065,8 @@ pub struct WorkerSummary {
     /// Its output files, and how far each was written at its last commit: the crawl's
     /// output is each file up to that length.
     pub outputs: Vec<OutputMark>,
+    /// Calls it sent to the server (each one round trip) in its last run, once it left.
+    pub round_trips: Option<u64>,
 }
 
 /// A shared crawl at a glance: `arachne state --redis URL --crawl-id NAME`.
@@ -1112,6 +1160,7 @@ fn summarize(
             state: info.get("state").cloned().unwrap_or_default(),
             pages: info.get("pages").and_then(|n| n.parse().ok()).unwrap_or(0),
             ended: info.get("ended").cloned(),
+            round_trips: info.get("round_trips").and_then(|n| n.parse().ok()),
             outputs: info
                 .get("marks")
                 .and_then(|m| serde_json::from_str(m).ok())
@@ -1220,6 +1269,18 @@ impl fmt::Display for CrawlSummary {
             writeln!(
                 f,
                 "merge    each output up to its length above (head -c BYTES FILE): later bytes were not committed"
+            )?;
+        }
+        let (trips, pages) = self
+            .workers
+            .iter()
+            .filter_map(|w| Some((w.round_trips?, w.pages)))
+            .fold((0, 0), |(t, p), (trips, pages)| (t + trips, p + pages));
+        if trips > 0 {
+            writeln!(
+                f,
+                "calls    {trips} round trips to Redis by the workers that left: {:.2} per page",
+                trips as f64 / pages.max(1) as f64
             )?;
         }
         writeln!(

@@ -1,6 +1,7 @@
 -- Takes up to ARGV[4] requests, up to ARGV[5] of one host, none of the hosts from ARGV[6]
 -- on: first of the hosts this worker leases, then of ready hosts, which it leases.
--- Returns the requests, the state kept of each newly leased host, and the report.
+-- Returns the requests, the state kept of each newly leased host, the report, and how many
+-- seeds landed.
 local now = now_ms()
 reap(now)
 if not alive() then return redis.error_reply(LOST) end
@@ -60,4 +61,4 @@ if #out < max and #held < share then
     end
   end
 end
-return {out, fresh, report()}
+return {out, fresh, report(), redis.call('HLEN', P .. 'landings')}
