@@ -14,7 +14,8 @@
 //! cargo bench --bench shared -- --urls 200000 --workers 1,2
 //! ```
 //!
-//! Needs `redis-server` (`apt-get install -y redis-server`): the benchmark starts its own.
+//! Needs `redis-server` (`apt-get install -y redis-server`): the benchmark starts its own,
+//! with its append-only file synced every second.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,7 +46,8 @@ fn main() {
             }
         }
     }
-    let redis = RedisServer::start();
+    // Synced every second, as production servers often run.
+    let redis = RedisServer::start_with_fsync("everysec");
     seen_set(&redis, urls);
     println!();
     println!(

@@ -66,14 +66,9 @@ use redis::{Connection, FromRedisValue, RedisError, RedisResult, Script};
 use serde::Serialize;
 use serde_json::json;
 
-/// What a worker reads of a crawl when it joins: the counts, sitemaps read, seeds'
-/// landings, and which seeds were claimed.
-type Kept = (
-    BTreeMap<String, i64>,
-    Vec<String>,
-    BTreeMap<String, String>,
-    Vec<bool>,
-);
+/// What a worker reads of a crawl when it joins: the counts, sitemaps read, and seeds'
+/// landings.
+type Kept = (BTreeMap<String, i64>, Vec<String>, BTreeMap<String, String>);
 
 /// What a take gives: the requests, the state kept of newly leased hosts (host, JSON), the
 /// requests that may still come, and how many seeds landed.
@@ -787,23 +782,11 @@ impl Store for RedisStore {
         self.run = runs;
         let stats = self.key("stats");
         let (sitemaps_key, landings_key) = (self.key("sitemaps"), self.key("landings"));
-        let seeds: Vec<(String, i64)> = opening
-            .seeds
-            .iter()
-            .map(|fp| {
-                let (bucket, value) = seen_slot(*fp);
-                (self.key(&format!("s:{bucket}")), value)
-            })
-            .collect();
-        let ((counts, sitemaps, landings, seeds_seen), _): (Kept, bool) = self.run(|conn| {
+        let ((counts, sitemaps, landings), _): (Kept, bool) = self.run(|conn| {
             let counts = redis::cmd("HGETALL").arg(&stats).query(conn)?;
             let sitemaps = redis::cmd("SMEMBERS").arg(&sitemaps_key).query(conn)?;
             let landings = redis::cmd("HGETALL").arg(&landings_key).query(conn)?;
-            let seen = seeds
-                .iter()
-                .map(|(key, value)| redis::cmd("SISMEMBER").arg(key).arg(value).query(conn))
-                .collect::<RedisResult<Vec<bool>>>()?;
-            Ok((counts, sitemaps, landings, seen))
+            Ok((counts, sitemaps, landings))
         })?;
         let count = |name: &str| u64::try_from(counts.get(name).copied().unwrap_or(0)).unwrap_or(0);
         let mut resume = Resume::default();
@@ -813,13 +796,9 @@ impl Store for RedisStore {
         resume.pages_done = count("done");
         resume.seen = count("seen");
         resume.queued = count("queued");
-        // In a crawl that runs already, the seeds are the first worker's (done or under
-        // way): a worker that joins learns where they land with its takes.
-        resume.seeds_done = if resumed {
-            vec![true; seeds_seen.len()]
-        } else {
-            seeds_seen
-        };
+        // No worker waits for the seeds: any worker may fetch them, and where they land
+        // reaches the others with their takes, before any request found from there.
+        resume.seeds_done = vec![true; opening.seeds.len()];
         resume.sitemaps_read = sitemaps.iter().filter_map(|s| s.parse().ok()).collect();
         resume.landings = landings
             .iter()

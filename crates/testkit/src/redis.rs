@@ -14,6 +14,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    /// `appendfsync`: `always` for the tests (a killed server loses nothing).
+    fsync: &'static str,
 }
 
 /// Whether `redis-server` can be run here.
@@ -43,11 +45,21 @@ fn some_port() -> u16 {
 }
 
 impl RedisServer {
-    /// Starts a server with an empty folder of its own.
+    /// Starts a server with an empty folder of its own, its append-only file synced at
+    /// every write (`appendfsync always`): killed, it loses nothing.
     ///
     /// # Panics
     /// When no server starts after many ports were tried (`redis-server` missing, say).
     pub fn start() -> Self {
+        Self::start_with_fsync("always")
+    }
+
+    /// Starts a server with another `appendfsync` policy (`everysec`, as production
+    /// servers often run, for benchmarks).
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start_with_fsync(fsync: &'static str) -> Self {
         static SERVERS: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "arachne-redis-{}-{}",
@@ -58,11 +70,12 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).expect("a folder for the server's data");
         for _ in 0..50 {
             let port = some_port();
-            if let Ok(child) = spawn(port, &dir) {
+            if let Ok(child) = spawn(port, &dir, fsync) {
                 return Self {
                     child: Some(child),
                     port,
                     dir,
+                    fsync,
                 };
             }
         }
@@ -96,7 +109,7 @@ impl RedisServer {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            match spawn(self.port, &self.dir) {
+            match spawn(self.port, &self.dir, self.fsync) {
                 Ok(child) => {
                     self.child = Some(child);
                     return;
@@ -141,7 +154,7 @@ impl Drop for RedisServer {
 
 /// Starts `redis-server` on `port` with its data in `dir`, and waits until it answers as
 /// itself (not another process that holds the port).
-fn spawn(port: u16, dir: &Path) -> io::Result<Child> {
+fn spawn(port: u16, dir: &Path, fsync: &str) -> io::Result<Child> {
     let mut child = Command::new("redis-server")
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args([
