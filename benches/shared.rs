@@ -70,7 +70,9 @@ fn seen_set(redis: &RedisServer, urls: u64) {
         scope: "any".into(),
         ..CrawlSpec::default()
     };
-    let mut store = RedisStore::new(&redis.url(), "seen").unwrap().worker("bench");
+    let mut store = RedisStore::new(&redis.url(), "seen")
+        .unwrap()
+        .worker("bench");
     store.open(&Opening::new(spec, Vec::new())).unwrap();
     let parent: arachne::Url = "http://bench.test/".parse().unwrap();
     let before = used_memory(redis);
@@ -127,7 +129,14 @@ fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Wor
         command.args(["--per-host", "2", "--delay", "0", "--ignore-robots"]);
     }
     command
-        .args(["--redis", &redis.url(), "--crawl-id", crawl, "--worker", name])
+        .args([
+            "--redis",
+            &redis.url(),
+            "--crawl-id",
+            crawl,
+            "--worker",
+            name,
+        ])
         .args(["--concurrency", "8", "-q"])
         .env("ARACHNE_DELAY", "0")
         .stdin(Stdio::null())

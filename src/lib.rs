@@ -267,8 +267,29 @@ pub mod scope {
 }
 
 /// Where a crawl's state lives: the [`Store`](store::Store) seam, the in-memory store (the
-/// default), and the SQLite state file ([`SqliteStore`](store::SqliteStore), `--state`)
-/// that makes a crawl resumable and crash-safe.
+/// default), the SQLite state file ([`SqliteStore`](store::SqliteStore), `--state`)
+/// that makes a crawl resumable and crash-safe, and Redis
+/// ([`RedisStore`](store::RedisStore), `--redis`), which shares one crawl among processes
+/// and machines.
+///
+/// A program that is one worker of a shared crawl:
+///
+/// ```no_run
+/// use arachne::Crawler;
+/// use arachne::store::RedisStore;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::new("redis://10.0.0.5:6379/", "docs")?.worker("crawler-7");
+/// let report = Crawler::builder()
+///     .seed("https://docs.example.com/")
+///     .store(store)
+///     .jsonl_file("pages.crawler-7.jsonl") // each worker its own file
+///     .build()?
+///     .run_blocking()?;
+/// println!("{report}");
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// ```
 /// use std::collections::HashSet;

@@ -227,7 +227,10 @@ fn a_worker_killed_mid_crawl_loses_nothing() {
             assert!((1..=2).contains(&hits), "fetched {hits} times");
             twice += usize::from(hits == 2);
         }
-        assert!(server.max_in_flight() <= 2, "one host, one worker at a time");
+        assert!(
+            server.max_in_flight() <= 2,
+            "one host, one worker at a time"
+        );
     }
     assert!(
         twice as u64 <= summary.requeued,
@@ -279,7 +282,10 @@ fn redis_killed_and_restarted_mid_crawl_loses_nothing() {
         for i in 0..PAGES {
             assert_eq!(server.hits(&SyntheticSite::path(i)), 1);
         }
-        assert!(server.max_in_flight() <= 2, "politeness held through the outage");
+        assert!(
+            server.max_in_flight() <= 2,
+            "politeness held through the outage"
+        );
     }
 }
 

@@ -809,7 +809,9 @@ impl CrawlerBuilder {
     }
 
     /// Keeps the crawl's state in another [`Store`]. By default, a
-    /// [`MemoryStore`](arachne_core::store::MemoryStore).
+    /// [`MemoryStore`](arachne_core::store::MemoryStore). A store shared by several
+    /// processes (`arachne::store::RedisStore`) makes this crawl one worker of a shared
+    /// crawl: its output files are this worker's.
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Box::new(store));
         self
