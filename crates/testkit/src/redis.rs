@@ -157,14 +157,7 @@ impl Drop for RedisServer {
 fn spawn(port: u16, dir: &Path, fsync: &str) -> io::Result<Child> {
     let mut child = Command::new("redis-server")
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ])
+        .args(["--save", "", "--appendonly", "yes", "--appendfsync", fsync])
         .args(["--loglevel", "warning", "--logfile", "redis.log"])
         .arg("--dir")
         .arg(dir)
