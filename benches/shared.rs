@@ -72,7 +72,8 @@ fn seen_set(redis: &RedisServer, urls: u64) {
     };
     let mut store = RedisStore::new(&redis.url(), "seen")
         .unwrap()
-        .worker("bench");
+        .worker("bench")
+        .unwrap();
     store.open(&Opening::new(spec, Vec::new())).unwrap();
     let parent: arachne::Url = "http://bench.test/".parse().unwrap();
     let before = used_memory(redis);

@@ -279,7 +279,7 @@ pub mod scope {
 /// use arachne::store::RedisStore;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let store = RedisStore::new("redis://10.0.0.5:6379/", "docs")?.worker("crawler-7");
+/// let store = RedisStore::new("redis://10.0.0.5:6379/", "docs")?.worker("crawler-7")?;
 /// let report = Crawler::builder()
 ///     .seed("https://docs.example.com/")
 ///     .store(store)

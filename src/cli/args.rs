@@ -250,7 +250,7 @@ pub(crate) struct CrawlArgs {
     pub worker: Option<String>,
 
     /// With --redis: how long the hosts and requests of a worker that died stay its own
-    /// before others take them, 1s to 1h [default: 30s].
+    /// before others take them, 2s to 1h [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = duration(settings::LEASE))]
     pub lease: Option<Duration>,
 

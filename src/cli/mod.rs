@@ -131,6 +131,22 @@ fn crawl(mut args: CrawlArgs, joining: bool) -> ExitCode {
             args.stats_interval.unwrap_or(DEFAULT_STATS_INTERVAL),
         ))
     };
+    let shared = match shared_crawl(&mut args) {
+        Ok(shared) => shared,
+        Err(e) => {
+            eprintln!("arachne: {e}");
+            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
+        }
+    };
+    let shared_note = shared.as_ref().map(|store| {
+        format!(
+            "  shared   worker {} of crawl {}: arachne state --redis {} --crawl-id {} shows the whole crawl",
+            store.worker_name(),
+            args.crawl_id.as_deref().unwrap_or_default(),
+            args.redis.as_deref().unwrap_or_default(),
+            args.crawl_id.as_deref().unwrap_or_default(),
+        )
+    });
     // Every output is opened before the crawl, so that a bad path fails now, not after it.
     let stats_json = match args.stats_json.clone() {
         None => None,
@@ -157,22 +173,6 @@ fn crawl(mut args: CrawlArgs, joining: bool) -> ExitCode {
     if let Err(message) = resume_defaults(&mut args) {
         return usage(message);
     }
-    let shared = match shared_crawl(&mut args) {
-        Ok(shared) => shared,
-        Err(e) => {
-            eprintln!("arachne: {e}");
-            return ExitCode::from(if e.is_usage() { 2 } else { 1 });
-        }
-    };
-    let shared_note = shared.as_ref().map(|store| {
-        format!(
-            "  shared   worker {} of crawl {}: arachne state --redis {} --crawl-id {} shows the whole crawl",
-            store.worker_name(),
-            args.crawl_id.as_deref().unwrap_or_default(),
-            args.redis.as_deref().unwrap_or_default(),
-            args.crawl_id.as_deref().unwrap_or_default(),
-        )
-    });
     let state = args.state.clone();
     let crawler = match build(args, shared) {
         Ok(crawler) => crawler,
@@ -275,7 +275,7 @@ fn shared_crawl(
     };
     let mut store = RedisStore::new(&url, &crawl)?;
     if let Some(worker) = &args.worker {
-        store = store.worker(worker.clone());
+        store = store.worker(worker.clone())?;
     }
     if let Some(lease) = args.lease {
         store = store.lease(lease);

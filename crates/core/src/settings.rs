@@ -163,9 +163,10 @@ pub const RETRY_BACKOFF: DurationRange = DurationRange {
     min: Duration::ZERO,
     max: Duration::from_secs(60 * 60),
 };
-/// A shared crawl's worker lease (`--lease`): from 1 s to an hour.
+/// A shared crawl's worker lease (`--lease`): from 2 s (renewals come every half second
+/// or so) to an hour.
 pub const LEASE: DurationRange = DurationRange {
-    min: Duration::from_secs(1),
+    min: Duration::from_secs(2),
     max: Duration::from_secs(3600),
 };
 /// How often the command line prints a progress line: from 100 ms to a day.

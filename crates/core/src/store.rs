@@ -214,16 +214,24 @@ pub trait Store: Send + 'static {
 pub struct Sharing {
     /// How often to ask again for requests when a take gave none.
     pub poll: Duration,
-    /// Until when (milliseconds since the Unix epoch, this machine's clock) requests may
-    /// be sent: the leases are safe until then.
+    /// Until when requests may be sent, on this process's monotonic clock
+    /// ([`monotonic_millis`]): the leases are safe until then.
     pub leased_until: Arc<AtomicU64>,
 }
 
 impl Sharing {
     /// Whether this process's leases are safe now.
     pub fn may_send(&self) -> bool {
-        unix_millis(SystemTime::now()) <= self.leased_until.load(Ordering::Acquire)
+        monotonic_millis() <= self.leased_until.load(Ordering::Acquire)
     }
+}
+
+/// Milliseconds on this process's monotonic clock (since its first reading): immune to the
+/// wall clock being set back or forth.
+pub fn monotonic_millis() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Milliseconds since the Unix epoch (0 before it).

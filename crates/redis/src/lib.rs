@@ -42,7 +42,7 @@
 //! use arachne_core::store::{CrawlSpec, Opening, Store};
 //! use arachne_redis::RedisStore;
 //!
-//! let mut store = RedisStore::new("redis://127.0.0.1:6379/", "docs")?.worker("crawler-1");
+//! let mut store = RedisStore::new("redis://127.0.0.1:6379/", "docs")?.worker("crawler-1")?;
 //! let resume = store.open(&Opening::new(CrawlSpec::default(), Vec::new()))?;
 //! println!("joined a crawl with {} pages done", resume.pages_done);
 //! # Ok::<(), arachne_core::store::StoreError>(())
@@ -56,7 +56,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arachne_core::store::{
     Claimed, CrawlSpec, HostState, Note, Opening, Outcome, OutputMark, Remaining, Resume,
-    RobotsFetch, SavedRobots, Sharing, Store, StoreError, Want, unix_millis,
+    RobotsFetch, SavedRobots, Sharing, Store, StoreError, Want, monotonic_millis, unix_millis,
 };
 use arachne_core::{
     CrawlRequest, Fingerprint, MemorySeenSet, PageRecord, RecordError, RobotsRules, SeenSet,
@@ -105,6 +105,7 @@ struct Scripts {
     release: Script,
     join: Script,
     leave: Script,
+    create: Script,
 }
 
 macro_rules! script {
@@ -126,6 +127,7 @@ impl Scripts {
             release: script!("release"),
             join: script!("join"),
             leave: script!("leave"),
+            create: script!("create"),
         }
     }
 }
@@ -197,14 +199,20 @@ fn shown(url: &str) -> String {
     }
 }
 
+/// A name that goes into key and file names: 1 to 128 letters, digits, `-`, `_` or `.`,
+/// and not only dots.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.chars().any(|c| c != '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// A crawl id as users may write it: it is part of every key name, and its hash tag.
 fn check_crawl_id(crawl: &str) -> Result<(), StoreError> {
-    let ok = !crawl.is_empty()
-        && crawl.len() <= 128
-        && crawl
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if plain_name(crawl) {
         Ok(())
     } else {
         Err(StoreError::Damaged {
@@ -397,10 +405,20 @@ impl RedisStore {
     /// This worker's name, unique among the crawl's running workers (by default, the
     /// machine's name and the process id). A worker that starts again under the name of
     /// one that died takes over its output files (cut back to what it committed).
-    #[must_use]
-    pub fn worker(mut self, name: impl Into<String>) -> Self {
-        self.worker = name.into();
-        self
+    ///
+    /// # Errors
+    /// The name is not 1 to 128 letters, digits, `-`, `_` or `.` (it goes into key and
+    /// file names).
+    pub fn worker(mut self, name: impl Into<String>) -> Result<Self, StoreError> {
+        let name = name.into();
+        if !plain_name(&name) {
+            return Err(StoreError::Damaged {
+                path: format!("worker name `{name}`"),
+                why: "a worker name is 1 to 128 letters, digits, `-`, `_` or `.`".into(),
+            });
+        }
+        self.worker = name;
+        Ok(self)
     }
 
     /// The worker's name.
@@ -477,6 +495,15 @@ impl RedisStore {
                     wait = (wait * 2).min(Duration::from_secs(1));
                     retried = true;
                 }
+                Err(error) if error.code() == Some("WORKERBUSY") => {
+                    return Err(StoreError::Locked {
+                        path: format!(
+                            "worker name {} in {} (a worker of that name is running: give each worker its own name)",
+                            self.worker,
+                            self.described()
+                        ),
+                    });
+                }
                 Err(error) if error.code() == Some("LOST") => {
                     return Err(failed(format!(
                         "worker {} of crawl {}: {}. Start it again to rejoin the crawl",
@@ -498,12 +525,18 @@ impl RedisStore {
     ) -> Result<(T, bool), StoreError> {
         let meta = self.key("meta");
         let lease = millis(self.lease).to_string();
+        let run = self.run.to_string();
         let (prefix, worker) = (self.prefix.clone(), self.worker.clone());
         let scripts = Arc::clone(&self.scripts);
         let script = pick(&scripts);
         self.run(|conn| {
             let mut invocation = script.prepare_invoke();
-            invocation.key(&meta).arg(&prefix).arg(&worker).arg(&lease);
+            invocation
+                .key(&meta)
+                .arg(&prefix)
+                .arg(&worker)
+                .arg(&lease)
+                .arg(&run);
             for arg in args {
                 invocation.arg(arg);
             }
@@ -513,8 +546,8 @@ impl RedisStore {
 
     /// The lease was renewed just now (the call started at `sent`): requests may be sent
     /// for two thirds of it.
-    fn renewed(&mut self, sent: SystemTime) {
-        let until = unix_millis(sent) + millis(self.lease) * 2 / 3;
+    fn renewed(&mut self, sent: u64) {
+        let until = sent + millis(self.lease) * 2 / 3;
         self.leased_until.store(until, Ordering::Release);
         self.last_renewal = Instant::now();
     }
@@ -538,13 +571,16 @@ impl RedisStore {
                 args.push(format!("{bucket}:{value}"));
             }
         }
-        let sent = SystemTime::now();
-        let (queued, _): (u64, bool) = self.invoke(|s| &s.commit, &args)?;
+        let sent = monotonic_millis();
+        let (queued, retried): (u64, bool) = self.invoke(|s| &s.commit, &args)?;
         for outcome in std::mem::take(&mut self.outcomes) {
             self.held.remove(&fp_hex(outcome.fingerprint));
         }
         self.queued = queued;
         self.renewed(sent);
+        if retried {
+            self.reconcile()?;
+        }
         Ok(())
     }
 
@@ -618,14 +654,8 @@ impl RedisStore {
     /// [`StoreError::Unreachable`] when the server does not answer,
     /// [`StoreError::Damaged`] when it holds no such crawl.
     pub fn summary(url: &str, crawl: &str) -> Result<CrawlSummary, StoreError> {
-        let store = Self::new(url, crawl)?;
-        let mut conn = store
-            .client
-            .get_connection_with_timeout(CONNECT_TIMEOUT)
-            .map_err(|e| StoreError::Unreachable {
-                store: store.server.clone(),
-                why: e.to_string(),
-            })?;
+        let mut store = Self::new(url, crawl)?;
+        let mut conn = store.reader()?;
         summarize(&store, &mut conn)
             .map_err(|e| failed(format!("Redis at {}: {e}", store.server)))?
     }
@@ -636,14 +666,8 @@ impl RedisStore {
     /// # Errors
     /// As [`RedisStore::summary`].
     pub fn spec(url: &str, crawl: &str) -> Result<Option<CrawlSpec>, StoreError> {
-        let store = Self::new(url, crawl)?;
-        let mut conn = store
-            .client
-            .get_connection_with_timeout(CONNECT_TIMEOUT)
-            .map_err(|e| StoreError::Unreachable {
-                store: store.server.clone(),
-                why: e.to_string(),
-            })?;
+        let mut store = Self::new(url, crawl)?;
+        let mut conn = store.reader()?;
         let text: Option<String> = redis::cmd("HGET")
             .arg(store.key("meta"))
             .arg("spec")
@@ -658,13 +682,23 @@ impl RedisStore {
         .transpose()
     }
 
+    /// A connection for reading the crawl without joining it; the server must answer now.
+    fn reader(&mut self) -> Result<Connection, StoreError> {
+        match self.connect() {
+            Ok(_) => Ok(self.conn.take().expect("connected")),
+            Err(e) => Err(StoreError::Unreachable {
+                store: self.server.clone(),
+                why: e.to_string(),
+            }),
+        }
+    }
+
     fn described(&self) -> String {
         format!("crawl {} on {}", self.crawl, self.server)
     }
 
     /// Where the crawl is created, or checked against what the server holds.
     fn create_or_check(&mut self, opening: &Opening) -> Result<bool, StoreError> {
-        let meta = self.key("meta");
         let spec = serde_json::to_string(&opening.spec).map_err(failed)?;
         let limit = |n: Option<u64>| n.map_or_else(String::new, |n| n.to_string());
         let max_pages = opening
@@ -679,33 +713,19 @@ impl RedisStore {
             ("host_budget", limit(opening.host_budget)),
             ("created_ms", unix_millis(SystemTime::now()).to_string()),
         ];
-        let ((created, saved, version), _): ((bool, String, Option<u32>), bool) =
-            self.run(|conn| {
-                let created: bool = redis::cmd("HSETNX")
-                    .arg(&meta)
-                    .arg("spec")
-                    .arg(&spec)
-                    .query(conn)?;
-                if created {
-                    let mut cmd = redis::cmd("HSET");
-                    cmd.arg(&meta);
-                    for (name, value) in &fields {
-                        cmd.arg(name).arg(value);
-                    }
-                    cmd.query::<()>(conn)?;
-                }
-                let saved: String = redis::cmd("HGET").arg(&meta).arg("spec").query(conn)?;
-                let version: Option<u32> =
-                    redis::cmd("HGET").arg(&meta).arg("version").query(conn)?;
-                Ok((created, saved, version))
-            })?;
+        let mut args = vec![spec];
+        for (name, value) in fields {
+            args.extend([name.to_owned(), value]);
+        }
+        let ((created, saved, version), _): ((bool, String, u32), bool) =
+            self.invoke(|s| &s.create, &args)?;
         if created {
             return Ok(false);
         }
-        if let Some(found) = version.filter(|v| *v > LAYOUT_VERSION) {
+        if version > LAYOUT_VERSION {
             return Err(StoreError::Newer {
                 path: self.described(),
-                found,
+                found: version,
                 supported: LAYOUT_VERSION,
             });
         }
@@ -763,21 +783,10 @@ impl Store for RedisStore {
             });
         }
         let resumed = self.create_or_check(opening)?;
-        let sent = SystemTime::now();
-        let ((marks, runs, joins), _): ((String, u64, u64), bool) = match self
-            .invoke(|s| &s.join, &[])
-        {
-            Err(StoreError::Failed(why)) if why.contains("BUSY") => {
-                return Err(StoreError::Locked {
-                    path: format!(
-                        "worker name {} in {} (a worker of that name is running: give each worker its own name)",
-                        self.worker,
-                        self.described()
-                    ),
-                });
-            }
-            other => other?,
-        };
+        let sent = monotonic_millis();
+        let nonce = format!("{}.{}", std::process::id(), unix_millis(SystemTime::now()));
+        let ((marks, runs, joins), _): ((String, u64, u64), bool) =
+            self.invoke(|s| &s.join, &[nonce])?;
         self.renewed(sent);
         self.run = runs;
         let stats = self.key("stats");
@@ -865,9 +874,11 @@ impl Store for RedisStore {
 
     fn claim_hop(&mut self, fingerprint: Fingerprint) -> Result<bool, StoreError> {
         let (bucket, value) = seen_slot(fingerprint);
-        let (new, _): (bool, bool) =
+        let (claimed, retried): (u8, bool) =
             self.invoke(|s| &s.hop, &[bucket.to_string(), value.to_string()])?;
-        Ok(new)
+        // 2: this worker holds the claim already; it is this call's only when the call had
+        // to be sent again (its first reply was lost).
+        Ok(claimed == 1 || (claimed == 2 && retried))
     }
 
     fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
@@ -1121,19 +1132,14 @@ fn summarize(
             errors.insert(kind.to_owned(), n);
         }
     }
-    let names: Vec<String> = redis::cmd("KEYS")
-        .arg(format!(
-            "{}worker:*",
-            store.prefix.replace('{', "\\{").replace('}', "\\}")
-        ))
+    let names: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(store.key("workerset"))
         .query(conn)?;
     let mut workers = Vec::new();
-    for key in names {
-        let info: BTreeMap<String, String> = redis::cmd("HGETALL").arg(&key).query(conn)?;
-        let name = key
-            .strip_prefix(&format!("{}worker:", store.prefix))
-            .unwrap_or(&key)
-            .to_owned();
+    for name in names {
+        let info: BTreeMap<String, String> = redis::cmd("HGETALL")
+            .arg(store.key(&format!("worker:{name}")))
+            .query(conn)?;
         workers.push(WorkerSummary {
             name,
             state: info.get("state").cloned().unwrap_or_default(),

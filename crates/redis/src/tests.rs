@@ -36,6 +36,7 @@ fn join(server: &RedisServer, worker: &str, options: &[(&str, &str)]) -> RedisSt
     let mut store = RedisStore::new(&server.url(), "t")
         .unwrap()
         .worker(worker)
+        .unwrap()
         .lease(Duration::from_millis(300));
     store
         .open(&Opening::new(spec(options), Vec::new()))
@@ -109,18 +110,32 @@ fn a_host_is_leased_to_one_worker_at_a_time() {
 fn a_dead_workers_requests_and_redirects_go_back() {
     let server = server();
     let mut a = join(&server, "a", &[]);
+    let mut b = join(&server, "b", &[]);
     let requests: Vec<CrawlRequest> = (0..4).map(|i| req(&format!("http://h.test/{i}"))).collect();
     a.claim(requests).unwrap();
     let taken = a.take(&Want::new(10, 10)).unwrap();
     assert_eq!(taken.len(), 4);
     let target = req("http://h.test/moved").fingerprint();
     assert!(a.claim_hop(target).unwrap());
+    assert!(
+        !a.claim_hop(target).unwrap(),
+        "a second page redirecting there does not follow it again"
+    );
     a.complete(vec![done(&taken[0])]).unwrap();
     a.commit(&[]).unwrap();
-    // `a` stops renewing; `b` joins after its lease ran out.
-    std::thread::sleep(Duration::from_millis(400));
-    let mut b = join(&server, "b", &[]);
-    let again = b.take(&Want::new(10, 10)).unwrap();
+    // `a` stops renewing; `b` asks for work, as idle workers do, until a's lease ran out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let again = loop {
+        let again = b.take(&Want::new(10, 10)).unwrap();
+        if !again.is_empty() {
+            break again;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a was never taken for dead"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let urls: BTreeSet<&str> = again.iter().map(|r| r.url.as_str()).collect();
     let expected: BTreeSet<&str> = taken[1..].iter().map(|r| r.url.as_str()).collect();
     assert_eq!(urls, expected, "only what had no outcome comes back");
@@ -203,7 +218,10 @@ fn host_state_goes_with_the_host() {
 fn other_settings_and_a_running_name_are_refused() {
     let server = server();
     let _a = join(&server, "a", &[("delay", "0s"), ("concurrency", "8")]);
-    let mut b = RedisStore::new(&server.url(), "t").unwrap().worker("b");
+    let mut b = RedisStore::new(&server.url(), "t")
+        .unwrap()
+        .worker("b")
+        .unwrap();
     let error = b
         .open(&Opening::new(
             spec(&[("delay", "1s"), ("concurrency", "64")]),
@@ -214,7 +232,10 @@ fn other_settings_and_a_running_name_are_refused() {
         panic!("{error}");
     };
     assert_eq!(differences, &["--delay is 1s here, 0s in the crawl"]);
-    let mut twin = RedisStore::new(&server.url(), "t").unwrap().worker("a");
+    let mut twin = RedisStore::new(&server.url(), "t")
+        .unwrap()
+        .worker("a")
+        .unwrap();
     let error = twin
         .open(&Opening::new(spec(&[("delay", "0s")]), Vec::new()))
         .unwrap_err();
@@ -258,10 +279,16 @@ fn the_seen_set_is_kept_in_compact_integer_sets() {
 fn the_server_restarting_mid_crawl_loses_nothing() {
     let mut server = server();
     let mut a = join(&server, "a", &[]);
+    let mut b = join(&server, "b", &[]);
     a.claim(vec![req("http://h.test/1"), req("http://h.test/2")])
         .unwrap();
     let taken = a.take(&Want::new(1, 1)).unwrap();
+    // Away for longer than the 300 ms lease.
+    server.kill();
+    std::thread::sleep(Duration::from_millis(500));
     server.restart();
+    // The first call after the outage does not take the others for dead.
+    assert!(b.take(&Want::new(5, 5)).unwrap().is_empty(), "a's host");
     // The next calls wait for the server, then go on as if nothing happened.
     a.complete(taken.iter().map(done).collect()).unwrap();
     a.commit(&[]).unwrap();
@@ -270,4 +297,18 @@ fn the_server_restarting_mid_crawl_loses_nothing() {
     assert_ne!(rest[0].url, taken[0].url);
     let summary = RedisStore::summary(&server.url(), "t").unwrap();
     assert_eq!((summary.pages, summary.leased, summary.queued), (1, 1, 0));
+}
+
+#[test]
+fn a_worker_that_cannot_renew_its_lease_stops_sending() {
+    let mut server = server();
+    let a = join(&server, "a", &[]);
+    let sharing = a.sharing().expect("a shared store");
+    assert!(sharing.may_send(), "just renewed");
+    server.kill();
+    // Two thirds of the 300 ms lease without a renewal: no request may go.
+    std::thread::sleep(Duration::from_millis(250));
+    assert!(!sharing.may_send());
+    let error = a.outage(Duration::from_millis(200)).idle().unwrap_err();
+    assert!(error.to_string().contains("did not answer"), "{error}");
 }

@@ -1,10 +1,10 @@
 -- Claims requests in the seen set and queues the new ones, six arguments each from
--- ARGV[5]: seen bucket, value, fingerprint, host, score, request. ARGV[4]: how many.
+-- ARGV[6]: seen bucket, value, fingerprint, host, score, request. ARGV[5]: how many.
 local now = now_ms()
 local seq = number(STATS, 'seq')
 local new = 0
-local i = 5
-for _ = 1, tonumber(ARGV[4]) do
+local i = 6
+for _ = 1, tonumber(ARGV[5]) do
   local bucket, value, fp, host, score, body =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   i = i + 6

@@ -1,13 +1,14 @@
--- Records outcomes, keeps how far this worker's outputs are written (ARGV[5]), renews its
--- lease, and hands back the hosts it holds nothing of. ARGV[4] names the commit, so that
--- a commit repeated after a lost reply is applied once. ARGV[6]: how many outcomes, then
+-- Records outcomes, keeps how far this worker's outputs are written (ARGV[6]), renews its
+-- lease, and hands back the hosts it holds nothing of. ARGV[5] names the commit, so that
+-- a commit repeated after a lost reply is applied once. ARGV[7]: how many outcomes, then
 -- for each: fingerprint, host, what came of it, how many redirect targets, the targets.
 local now = now_ms()
+clock(now)
 if not alive() then return redis.error_reply(LOST) end
 local info = P .. 'worker:' .. W
-if redis.call('HGET', info, 'commit') ~= ARGV[4] then
-  local i = 7
-  for _ = 1, tonumber(ARGV[6]) do
+if redis.call('HGET', info, 'commit') ~= ARGV[5] then
+  local i = 8
+  for _ = 1, tonumber(ARGV[7]) do
     local fp, host, what, hops = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
     i = i + 4
     if redis.call('HDEL', P .. 'wurls:' .. W, fp) == 1 then
@@ -24,7 +25,7 @@ if redis.call('HGET', info, 'commit') ~= ARGV[4] then
       i = i + 1
     end
   end
-  redis.call('HSET', info, 'commit', ARGV[4], 'marks', ARGV[5])
+  redis.call('HSET', info, 'commit', ARGV[5], 'marks', ARGV[6])
 end
 redis.call('HSET', info, 'seen_ms', now)
 redis.call('ZADD', P .. 'workers', now + LEASE, W)

@@ -1,7 +1,9 @@
 -- Shared by every script of arachne's Redis store. ARGV[1] is the crawl's key prefix
--- (with its hash tag), ARGV[2] this worker's name, ARGV[3] the lease in milliseconds.
--- Every key of a crawl carries the same hash tag, so a script's keys are on one shard.
-local P, W, LEASE = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- (with its hash tag), ARGV[2] this worker's name, ARGV[3] the lease in milliseconds,
+-- ARGV[4] the worker's run (its fencing token: a process that was replaced by another of
+-- the same name can change nothing). Every key of a crawl carries the same hash tag, so a
+-- script's keys are on one shard.
+local P, W, LEASE, RUN = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local STATS, META = P .. 'stats', P .. 'meta'
 
 local function now_ms()
@@ -112,8 +114,29 @@ local function let_go(worker, now, state)
   return #held
 end
 
+-- Whether this process is the worker it says: registered, and of the current run.
+local function alive()
+  return redis.call('ZSCORE', P .. 'workers', W)
+    and redis.call('HGET', P .. 'worker:' .. W, 'runs') == RUN
+end
+
+-- Every worker calls at least every fifth of its lease. A longer silence means the server
+-- was away (restarting, unreachable): the leases are renewed for everyone before anyone is
+-- taken for dead, so that an outage does not cost the workers their work.
+local function clock(now)
+  local last = number(META, 'last_ms')
+  if last > 0 and now - last > LEASE / 2 then
+    local workers = redis.call('ZRANGE', P .. 'workers', 0, -1)
+    for _, worker in ipairs(workers) do
+      redis.call('ZADD', P .. 'workers', 'GT', now + LEASE, worker)
+    end
+  end
+  redis.call('HSET', META, 'last_ms', now)
+end
+
 -- Workers whose lease ran out are taken for dead: what they held goes back.
 local function reap(now)
+  clock(now)
   local dead = redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', '(' .. now, 'LIMIT', 0, 16)
   for _, worker in ipairs(dead) do
     if worker ~= W then
@@ -122,10 +145,6 @@ local function reap(now)
       stat('requeued', n)
     end
   end
-end
-
-local function alive()
-  return redis.call('ZSCORE', P .. 'workers', W)
 end
 
 local LOST = 'LOST this worker was taken for dead (its lease ran out): its work went back to the queue'

@@ -1,9 +1,12 @@
--- Claims a redirect target (ARGV[4] bucket, ARGV[5] value) for a page this worker holds.
-local hop = ARGV[4] .. ':' .. ARGV[5]
-if redis.call('SADD', P .. 's:' .. ARGV[4], ARGV[5]) == 1 then
+-- Claims a redirect target (ARGV[5] bucket, ARGV[6] value) for a page this worker holds:
+-- 1 when it was claimed now, 2 when this worker claimed it already (a call repeated after
+-- a lost reply, or another of its pages that redirects there), 0 otherwise.
+if not alive() then return redis.error_reply(LOST) end
+local hop = ARGV[5] .. ':' .. ARGV[6]
+if redis.call('SADD', P .. 's:' .. ARGV[5], ARGV[6]) == 1 then
   stat('seen', 1)
   redis.call('SADD', P .. 'whops:' .. W, hop)
   return 1
 end
--- A call repeated after a lost reply: the claim was this worker's.
-return redis.call('SISMEMBER', P .. 'whops:' .. W, hop)
+if redis.call('SISMEMBER', P .. 'whops:' .. W, hop) == 1 then return 2 end
+return 0

@@ -1,18 +1,26 @@
--- Registers this worker. A worker of the same name that is still alive is refused
--- ('busy'); one whose lease ran out is let go first. Returns its output marks, its runs
--- and the crawl's (every worker's) runs, this one included.
+-- Registers this worker (ARGV[5]: this process's nonce). A worker of the same name that is
+-- still alive is refused ('WORKERBUSY'), unless it is this very process (a call repeated
+-- after a lost reply); one whose lease ran out is let go first. Returns its output marks,
+-- its run (the fencing token of its later calls) and the crawl's runs, this one included.
 local now = now_ms()
 reap(now)
-local lease = redis.call('ZSCORE', P .. 'workers', W)
-if lease then
-  if tonumber(lease) >= now then return redis.error_reply('BUSY') end
-  let_go(W, now, 'lost')
-  stat('reaped', 1)
-end
-redis.call('ZADD', P .. 'workers', now + LEASE, W)
 local info = P .. 'worker:' .. W
-redis.call('HSET', info, 'state', 'running', 'joined_ms', now, 'seen_ms', now)
-redis.call('HDEL', info, 'left_ms', 'ended')
-local runs = redis.call('HINCRBY', info, 'runs', 1)
-local joins = redis.call('HINCRBY', META, 'joins', 1)
-return {redis.call('HGET', info, 'marks') or '', runs, joins}
+local lease = redis.call('ZSCORE', P .. 'workers', W)
+if lease and tonumber(lease) >= now then
+  if redis.call('HGET', info, 'nonce') ~= ARGV[5] then
+    return redis.error_reply('WORKERBUSY a worker of this name is running')
+  end
+else
+  if lease then
+    let_go(W, now, 'lost')
+    stat('reaped', 1)
+  end
+  redis.call('ZADD', P .. 'workers', now + LEASE, W)
+  redis.call('HSET', info, 'state', 'running', 'joined_ms', now, 'seen_ms', now, 'nonce', ARGV[5])
+  redis.call('HDEL', info, 'left_ms', 'ended', 'round_trips')
+  redis.call('HINCRBY', info, 'runs', 1)
+  redis.call('HINCRBY', META, 'joins', 1)
+  redis.call('SADD', P .. 'workerset', W)
+end
+return {redis.call('HGET', info, 'marks') or '', tonumber(redis.call('HGET', info, 'runs')),
+  tonumber(redis.call('HGET', META, 'joins'))}

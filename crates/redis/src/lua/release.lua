@@ -1,9 +1,10 @@
--- Gives up requests this worker holds (fingerprints from ARGV[5]): dropped when ARGV[4]
+-- Gives up requests this worker holds (fingerprints from ARGV[6]): dropped when ARGV[5]
 -- is 'drop' (they will never be fetched), queued again when it is 'requeue'.
 local now = now_ms()
+if not alive() then return redis.error_reply(LOST) end
 local mine = P .. 'wurls:' .. W
-local back = ARGV[4] == 'requeue'
-for i = 5, #ARGV do
+local back = ARGV[5] == 'requeue'
+for i = 6, #ARGV do
   local entry = redis.call('HGET', mine, ARGV[i])
   if entry then
     redis.call('HDEL', mine, ARGV[i])

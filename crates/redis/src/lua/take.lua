@@ -1,13 +1,13 @@
--- Takes up to ARGV[4] requests, up to ARGV[5] of one host, none of the hosts from ARGV[6]
+-- Takes up to ARGV[5] requests, up to ARGV[6] of one host, none of the hosts from ARGV[7]
 -- on: first of the hosts this worker leases, then of ready hosts, which it leases.
 -- Returns the requests, the state kept of each newly leased host, the report, and how many
 -- seeds landed.
 local now = now_ms()
 reap(now)
 if not alive() then return redis.error_reply(LOST) end
-local max, per_host = tonumber(ARGV[4]), tonumber(ARGV[5])
+local max, per_host = tonumber(ARGV[5]), tonumber(ARGV[6])
 local skip = {}
-for i = 6, #ARGV do skip[ARGV[i]] = true end
+for i = 7, #ARGV do skip[ARGV[i]] = true end
 local max_pages = meta_limit('max_pages')
 if max_pages ~= nil then max = math.min(max, max_pages - number(STATS, 'taken')) end
 local budget = meta_limit('host_budget')
