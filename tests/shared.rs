@@ -349,6 +349,8 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let url = redis.url();
+    let out = dir.path("other.jsonl");
+    let out = out.to_str().unwrap();
     let (code, stderr) = arachne_output(&[
         "work",
         "--redis",
@@ -359,6 +361,8 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
         "w2",
         "--delay",
         "2s",
+        "--out",
+        out,
     ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -373,15 +377,22 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
         "site",
         "--worker",
         "w1",
+        "--out",
+        out,
     ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("a worker of that name is running"),
         "{stderr}"
     );
-    let (code, stderr) = arachne_output(&["work", "--redis", &url, "--crawl-id", "other"]);
+    let (code, stderr) =
+        arachne_output(&["work", "--redis", &url, "--crawl-id", "other", "--out", out]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("there is no such crawl"), "{stderr}");
+    // A worker whose pages would be recorded nowhere is refused before it joins.
+    let (code, stderr) = arachne_output(&["work", "--redis", &url, "--crawl-id", "site"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("give --out FILE"), "{stderr}");
     // Stopped once it crawls (its signal handler is in place by then).
     while server.total_requests() < 5 {
         assert!(Instant::now() < deadline, "w1 made no progress");
@@ -408,7 +419,18 @@ fn a_redis_that_does_not_answer_is_a_usage_error() {
             drop(stream);
         }
     });
-    let (code, stderr) = arachne_output(&["crawl", &seed, "--redis", &url, "--crawl-id", "site"]);
+    let dir = Dir::new("shared-unreachable");
+    let out = dir.path("pages.jsonl");
+    let (code, stderr) = arachne_output(&[
+        "crawl",
+        &seed,
+        "--redis",
+        &url,
+        "--crawl-id",
+        "site",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot reach"), "{stderr}");
     let (code, stderr) = arachne_output(&["state", "--redis", &url, "--crawl-id", "site"]);

@@ -281,13 +281,13 @@ fn shared_crawl(
         store = store.lease(lease);
     }
     match RedisStore::spec(&url, &crawl)? {
-        Some(spec) => adopt_spec(args, &spec).map_err(|why| StoreError::Damaged {
-            path: format!("crawl {crawl}"),
+        Some(spec) => adopt_spec(args, &spec).map_err(|why| StoreError::Refused {
+            what: format!("crawl {crawl}"),
             why,
         })?,
         None if args.seeds.is_empty() => {
-            return Err(StoreError::Damaged {
-                path: format!("crawl {crawl} on {url}"),
+            return Err(StoreError::Refused {
+                what: format!("crawl {crawl} on {url}"),
                 why: "there is no such crawl: start it with seeds (arachne crawl --redis URL --crawl-id NAME SEED...)".into(),
             });
         }
@@ -396,6 +396,19 @@ fn check_combinations(
     }
     if args.redis.is_some() && args.crawl_id.is_none() {
         return Err("--redis needs --crawl-id NAME: the shared crawl's name".into());
+    }
+    if args.redis.is_some() {
+        let file = |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.as_os_str() != "-");
+        if !(file(&args.out) || file(&args.items) || file(&args.warc)) {
+            return Err("a worker of a shared crawl writes its pages to files of its own: give --out FILE (or --warc FILE, --items FILE); the pages it crawls are recorded nowhere else".into());
+        }
+        for (path, flag) in [(&args.out, "--out"), (&args.items, "--items")] {
+            if path.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+                return Err(format!(
+                    "{flag} - with --redis: standard output cannot be merged with the other workers' files; give a file"
+                ));
+            }
+        }
     }
     if args.redis.is_none() {
         for (given, flag) in [

@@ -649,6 +649,15 @@ pub enum StoreError {
         /// Why.
         why: String,
     },
+    /// What was asked cannot be done, for a reason the user can fix (a name in use, a
+    /// crawl that does not exist, a name that cannot be used).
+    #[error("{what}: {why}")]
+    Refused {
+        /// What was refused.
+        what: String,
+        /// Why, and what to do.
+        why: String,
+    },
     /// A shared crawl runs with other settings than these.
     #[error("{crawl} runs with other settings: {}. Leave these options out to use the crawl's own, or start another crawl", .differences.join("; "))]
     Settings {

@@ -142,6 +142,8 @@ pub struct RedisStore {
     prefix: String,
     worker: String,
     lease: Duration,
+    /// Whether the lease was set for this worker; if not, the crawl's is used.
+    lease_set: bool,
     outage: Duration,
     conn: Option<Connection>,
     scripts: Arc<Scripts>,
@@ -215,8 +217,8 @@ fn check_crawl_id(crawl: &str) -> Result<(), StoreError> {
     if plain_name(crawl) {
         Ok(())
     } else {
-        Err(StoreError::Damaged {
-            path: format!("crawl id `{crawl}`"),
+        Err(StoreError::Refused {
+            what: format!("crawl id `{crawl}`"),
             why: "a crawl id is 1 to 128 letters, digits, `-`, `_` or `.`".into(),
         })
     }
@@ -380,6 +382,7 @@ impl RedisStore {
             prefix: prefix_of(crawl),
             worker: default_worker(),
             lease: DEFAULT_LEASE,
+            lease_set: false,
             outage: DEFAULT_OUTAGE,
             conn: None,
             scripts: Arc::new(Scripts::new()),
@@ -412,8 +415,8 @@ impl RedisStore {
     pub fn worker(mut self, name: impl Into<String>) -> Result<Self, StoreError> {
         let name = name.into();
         if !plain_name(&name) {
-            return Err(StoreError::Damaged {
-                path: format!("worker name `{name}`"),
+            return Err(StoreError::Refused {
+                what: format!("worker name `{name}`"),
                 why: "a worker name is 1 to 128 letters, digits, `-`, `_` or `.`".into(),
             });
         }
@@ -431,6 +434,7 @@ impl RedisStore {
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(100));
+        self.lease_set = true;
         self
     }
 
@@ -496,11 +500,11 @@ impl RedisStore {
                     retried = true;
                 }
                 Err(error) if error.code() == Some("WORKERBUSY") => {
-                    return Err(StoreError::Locked {
-                        path: format!(
-                            "worker name {} in {} (a worker of that name is running: give each worker its own name)",
-                            self.worker,
-                            self.described()
+                    return Err(StoreError::Refused {
+                        what: format!("worker {} of {}", self.worker, self.described()),
+                        why: format!(
+                            "a worker of that name is running, or was stopped without leaving less than its lease ({} s) ago: give each worker its own name, or start it again once the lease ran out",
+                            self.lease.as_secs()
                         ),
                     });
                 }
@@ -652,7 +656,7 @@ impl RedisStore {
     ///
     /// # Errors
     /// [`StoreError::Unreachable`] when the server does not answer,
-    /// [`StoreError::Damaged`] when it holds no such crawl.
+    /// [`StoreError::Refused`] when it holds no such crawl.
     pub fn summary(url: &str, crawl: &str) -> Result<CrawlSummary, StoreError> {
         let mut store = Self::new(url, crawl)?;
         let mut conn = store.reader()?;
@@ -712,13 +716,18 @@ impl RedisStore {
             ("max_pages", limit(max_pages)),
             ("host_budget", limit(opening.host_budget)),
             ("created_ms", unix_millis(SystemTime::now()).to_string()),
+            ("lease_ms", millis(self.lease).to_string()),
         ];
         let mut args = vec![spec];
         for (name, value) in fields {
             args.extend([name.to_owned(), value]);
         }
-        let ((created, saved, version), _): ((bool, String, u32), bool) =
+        let ((created, saved, version, lease), _): ((bool, String, u32, u64), bool) =
             self.invoke(|s| &s.create, &args)?;
+        // The crawl's lease, unless this worker was given its own.
+        if !self.lease_set && lease > 0 {
+            self.lease = Duration::from_millis(lease);
+        }
         if created {
             return Ok(false);
         }
@@ -744,10 +753,20 @@ impl RedisStore {
         for name in names {
             let (mine, theirs) = (opening.spec.options.get(name), saved.options.get(name));
             if mine != theirs {
+                let show = |value: Option<&String>| match (name.as_str(), value) {
+                    ("robots", Some(on)) if on == "true" => "obeyed".to_owned(),
+                    ("robots", Some(_)) => "ignored (--ignore-robots)".to_owned(),
+                    (_, value) => value.map_or("unset", String::as_str).to_owned(),
+                };
+                let flag = if name == "robots" {
+                    "robots.txt".to_owned()
+                } else {
+                    format!("--{name}")
+                };
                 differences.push(format!(
-                    "--{name} is {} here, {} in the crawl",
-                    mine.map_or("unset", String::as_str),
-                    theirs.map_or("unset", String::as_str)
+                    "{flag} is {} here, {} in the crawl",
+                    show(mine),
+                    show(theirs)
                 ));
             }
         }
@@ -782,7 +801,7 @@ impl Store for RedisStore {
                 why: e.to_string(),
             });
         }
-        let resumed = self.create_or_check(opening)?;
+        let joined = self.create_or_check(opening)?;
         let sent = monotonic_millis();
         let nonce = format!("{}.{}", std::process::id(), unix_millis(SystemTime::now()));
         let ((marks, runs, joins), _): ((String, u64, u64), bool) =
@@ -799,9 +818,11 @@ impl Store for RedisStore {
         })?;
         let count = |name: &str| u64::try_from(counts.get(name).copied().unwrap_or(0)).unwrap_or(0);
         let mut resume = Resume::default();
-        resume.resumed = resumed;
-        // Every worker's runs count as the crawl's.
-        resume.runs = u32::try_from(joins.saturating_sub(1)).unwrap_or(u32::MAX);
+        // Resumed: this worker ran before (its outputs are continued); a worker that joins
+        // a crawl for the first time starts its own.
+        resume.resumed = runs > 1;
+        resume.runs = u32::try_from(runs.saturating_sub(1)).unwrap_or(u32::MAX);
+        tracing::debug!(joins, "runs of the crawl's workers so far");
         resume.pages_done = count("done");
         resume.seen = count("seen");
         resume.queued = count("queued");
@@ -826,7 +847,7 @@ impl Store for RedisStore {
         tracing::info!(
             crawl = %self.crawl,
             worker = %self.worker,
-            joined = resumed,
+            joined,
             pages_done = resume.pages_done,
             "opened the shared crawl"
         );
@@ -1057,6 +1078,9 @@ pub struct WorkerSummary {
     pub outputs: Vec<OutputMark>,
     /// Calls it sent to the server (each one round trip) in its last run, once it left.
     pub round_trips: Option<u64>,
+    /// How long ago it last renewed its lease, in milliseconds: a running worker that
+    /// went silent for longer than its lease is taken for dead at the next call.
+    pub last_seen_ms_ago: u64,
 }
 
 /// A shared crawl at a glance: `arachne state --redis URL --crawl-id NAME`.
@@ -1106,8 +1130,8 @@ fn summarize(
     let meta: BTreeMap<String, String> =
         redis::cmd("HGETALL").arg(store.key("meta")).query(conn)?;
     let Some(spec) = meta.get("spec") else {
-        return Ok(Err(StoreError::Damaged {
-            path: store.described(),
+        return Ok(Err(StoreError::Refused {
+            what: store.described(),
             why: "there is no such crawl on that server".into(),
         }));
     };
@@ -1135,6 +1159,8 @@ fn summarize(
     let names: Vec<String> = redis::cmd("SMEMBERS")
         .arg(store.key("workerset"))
         .query(conn)?;
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(conn)?;
+    let now = secs * 1000 + micros / 1000;
     let mut workers = Vec::new();
     for name in names {
         let info: BTreeMap<String, String> = redis::cmd("HGETALL")
@@ -1146,6 +1172,10 @@ fn summarize(
             pages: info.get("pages").and_then(|n| n.parse().ok()).unwrap_or(0),
             ended: info.get("ended").cloned(),
             round_trips: info.get("round_trips").and_then(|n| n.parse().ok()),
+            last_seen_ms_ago: info
+                .get("seen_ms")
+                .and_then(|n| n.parse::<u64>().ok())
+                .map_or(0, |seen| now.saturating_sub(seen)),
             outputs: info
                 .get("marks")
                 .and_then(|m| serde_json::from_str(m).ok())
@@ -1226,17 +1256,18 @@ impl fmt::Display for CrawlSummary {
             )?;
         }
         for worker in &self.workers {
+            let when = match (worker.state.as_str(), &worker.ended) {
+                ("running", _) => format!(
+                    ", last seen {:.1} s ago",
+                    worker.last_seen_ms_ago as f64 / 1000.0
+                ),
+                (_, Some(ended)) => format!(", ended: {ended}"),
+                _ => String::new(),
+            };
             writeln!(
                 f,
-                "worker   {} ({}, {} pages{})",
-                worker.name,
-                worker.state,
-                worker.pages,
-                worker
-                    .ended
-                    .as_deref()
-                    .map(|e| format!(", ended: {e}"))
-                    .unwrap_or_default()
+                "worker   {} ({}, {} pages{when})",
+                worker.name, worker.state, worker.pages,
             )?;
             for mark in &worker.outputs {
                 if mark.files > 1 {

@@ -239,7 +239,13 @@ fn other_settings_and_a_running_name_are_refused() {
     let error = twin
         .open(&Opening::new(spec(&[("delay", "0s")]), Vec::new()))
         .unwrap_err();
-    assert!(matches!(error, StoreError::Locked { .. }), "{error}");
+    assert!(matches!(error, StoreError::Refused { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("a worker of that name is running"),
+        "{error}"
+    );
     assert!(error.is_usage());
 }
 
