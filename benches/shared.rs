@@ -122,6 +122,9 @@ impl Drop for Worker {
 }
 
 fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Worker {
+    let dir = std::env::temp_dir().join(format!("arachne-shared-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let out = dir.join(format!("{crawl}.jsonl"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
     if seeds.is_empty() {
         command.arg("work");
@@ -138,7 +141,8 @@ fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Wor
             "--worker",
             name,
         ])
-        .args(["--concurrency", "8", "-q"])
+        .args(["--concurrency", "8", "-q", "--out"])
+        .arg(&out)
         .env("ARACHNE_DELAY", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -162,6 +166,9 @@ fn scaling(redis: &RedisServer, workers: usize, run: usize) {
         .unwrap()
         != "1"
     {
+        if let Some(status) = children[0].0.try_wait().unwrap() {
+            panic!("the first worker ended before the crawl was created: {status}");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     for i in 2..=workers {
@@ -172,6 +179,9 @@ fn scaling(redis: &RedisServer, workers: usize, run: usize) {
         assert!(status.success(), "a worker failed: {status}");
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("arachne-shared-bench-{}", std::process::id())),
+    );
     let summary = RedisStore::summary(&redis.url(), &crawl).unwrap();
     assert_eq!(summary.pages, (HOSTS * PAGES_PER_HOST) as u64);
     let trips: u64 = summary.workers.iter().filter_map(|w| w.round_trips).sum();
