@@ -659,10 +659,21 @@ impl Supervisor {
                     }
                 }
                 // Hosts another process of a shared crawl worked on: what it kept of them
-                // (robots.txt, pauses) is taken back when they are met.
+                // (robots.txt, pauses) is taken back when they are met, or now for a host
+                // met already (its robots.txt is taken unless known here).
                 for state in taken.hosts {
-                    if !me.hosts.contains_key(&state.host) {
-                        me.saved_hosts.insert(state.host.clone(), state);
+                    match me.hosts.get_mut(&state.host) {
+                        Some(host) => {
+                            host.restore(
+                                &state,
+                                &me.limits.product_token,
+                                me.limits.max_crawl_delay,
+                                &mut me.wakeups,
+                            );
+                        }
+                        None => {
+                            me.saved_hosts.insert(state.host.clone(), state);
+                        }
                     }
                 }
                 for request in taken.requests {
