@@ -35,12 +35,8 @@ pub(crate) enum Command {
 /// The arguments of `arachne state`.
 #[derive(Debug, Args)]
 pub(crate) struct StateArgs {
-    /// The state file.
-    #[arg(
-        value_name = "FILE",
-        required_unless_present = "redis",
-        conflicts_with = "redis"
-    )]
+    /// The state file (or give --redis and --crawl-id for a shared crawl).
+    #[arg(value_name = "FILE", conflicts_with = "redis")]
     pub file: Option<PathBuf>,
 
     /// The Redis server of a shared crawl (with --crawl-id).

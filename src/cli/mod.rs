@@ -49,8 +49,12 @@ fn state(args: &StateArgs) -> ExitCode {
             print_summary(crate::store::RedisStore::summary(url, crawl), args.json)
         }
         (Some(file), _, _) => print_summary(crate::store::SqliteStore::summary(file), args.json),
-        // clap requires one or the other.
-        _ => ExitCode::from(2),
+        _ => {
+            eprintln!(
+                "arachne: state needs a state FILE, or --redis URL --crawl-id NAME for a shared crawl"
+            );
+            ExitCode::from(2)
+        }
     }
 }
 
