@@ -63,7 +63,8 @@ must be at least 1: leave it out for no limit.";
 /// front). Precedence: flags, then environment variables, then the file, then defaults.
 #[derive(Debug, Default, Args)]
 pub(crate) struct CrawlArgs {
-    /// Seed URLs (http or https), crawled at depth 0.
+    /// Seed URLs (http or https), crawled at depth 0 (`arachne work` takes none: it uses the
+    /// shared crawl's).
     #[arg(value_name = "URL")]
     pub seeds: Vec<String>,
 
