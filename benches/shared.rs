@@ -121,10 +121,14 @@ impl Drop for Worker {
     }
 }
 
+/// Where the workers write their pages.
+fn out_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("arachne-shared-bench-{}", std::process::id()))
+}
+
 fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Worker {
-    let dir = std::env::temp_dir().join(format!("arachne-shared-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let out = dir.join(format!("{crawl}.jsonl"));
+    std::fs::create_dir_all(out_dir()).expect("a temporary directory");
+    let out = out_dir().join(format!("{crawl}.jsonl"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
     if seeds.is_empty() {
         command.arg("work");
@@ -179,9 +183,7 @@ fn scaling(redis: &RedisServer, workers: usize, run: usize) {
         assert!(status.success(), "a worker failed: {status}");
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(
-        std::env::temp_dir().join(format!("arachne-shared-bench-{}", std::process::id())),
-    );
+    let _ = std::fs::remove_dir_all(out_dir());
     let summary = RedisStore::summary(&redis.url(), &crawl).unwrap();
     assert_eq!(summary.pages, (HOSTS * PAGES_PER_HOST) as u64);
     let trips: u64 = summary.workers.iter().filter_map(|w| w.round_trips).sum();

@@ -71,10 +71,8 @@ fn start(args: &[String]) -> Crawl {
     Crawl::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// Starts the first worker with the seeds, waits until the crawl exists, then starts the
-/// others, which join it.
-fn start_workers(redis: &RedisServer, dir: &Dir, seeds: &[String], n: usize) -> Vec<Crawl> {
-    let mut workers = vec![start(&worker_args(redis, "w1", dir, seeds))];
+/// Waits until the first worker has created the crawl on the server.
+fn wait_for_crawl(redis: &RedisServer) {
     let deadline = Instant::now() + HANG_GUARD;
     while redis
         .command(&["HEXISTS", "arachne:{site}:meta", "spec"])
@@ -82,8 +80,15 @@ fn start_workers(redis: &RedisServer, dir: &Dir, seeds: &[String], n: usize) -> 
         != "1"
     {
         assert!(Instant::now() < deadline, "the crawl was never created");
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Starts the first worker with `first` (its arguments), waits until the crawl exists,
+/// then starts the others, which join it.
+fn start_workers(redis: &RedisServer, dir: &Dir, first: &[String], n: usize) -> Vec<Crawl> {
+    let mut workers = vec![start(first)];
+    wait_for_crawl(redis);
     for i in 2..=n {
         workers.push(start(&worker_args(redis, &format!("w{i}"), dir, &[])));
     }
@@ -141,7 +146,7 @@ fn three_workers_fetch_every_page_once_and_keep_politeness() {
     let dir = Dir::new("shared-three");
     let servers = sites(HOSTS, PAGES, Duration::from_millis(1));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let workers = start_workers(&redis, &dir, &seeds, 3);
+    let workers = start_workers(&redis, &dir, &worker_args(&redis, "w1", &dir, &seeds), 3);
     for worker in workers {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
@@ -193,7 +198,7 @@ fn a_worker_killed_mid_crawl_loses_nothing() {
     let dir = Dir::new("shared-kill");
     let servers = sites(HOSTS, PAGES, Duration::from_millis(10));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let mut workers = start_workers(&redis, &dir, &seeds, 3);
+    let mut workers = start_workers(&redis, &dir, &worker_args(&redis, "w1", &dir, &seeds), 3);
     // w2 dies once it has written some records.
     let victim = dir.path("pages.w2.jsonl");
     let deadline = Instant::now() + HANG_GUARD;
@@ -256,7 +261,7 @@ fn redis_killed_and_restarted_mid_crawl_loses_nothing() {
     let dir = Dir::new("shared-restart");
     let servers = sites(HOSTS, PAGES, Duration::from_millis(2));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let mut workers = start_workers(&redis, &dir, &seeds, 2);
+    let mut workers = start_workers(&redis, &dir, &worker_args(&redis, "w1", &dir, &seeds), 2);
     let out = dir.path("pages.w1.jsonl");
     let deadline = Instant::now() + HANG_GUARD;
     while lines(&out) < 100 {
@@ -297,18 +302,7 @@ fn the_page_budget_is_global() {
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
     let mut args = worker_args(&redis, "w1", &dir, &seeds);
     args.extend(["--max-pages", "120"].map(str::to_owned));
-    let first = start(&args);
-    let deadline = Instant::now() + HANG_GUARD;
-    while redis
-        .command(&["HEXISTS", "arachne:{site}:meta", "spec"])
-        .unwrap()
-        != "1"
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let second = start(&worker_args(&redis, "w2", &dir, &[]));
-    for worker in [first, second] {
+    for worker in start_workers(&redis, &dir, &args, 2) {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
     }
@@ -339,15 +333,7 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
     let server = &sites(1, 2_000, Duration::from_millis(20))[0];
     let seed = server.url("/page/0");
     let first = start(&worker_args(&redis, "w1", &dir, &[seed]));
-    let deadline = Instant::now() + HANG_GUARD;
-    while redis
-        .command(&["HEXISTS", "arachne:{site}:meta", "spec"])
-        .unwrap()
-        != "1"
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_crawl(&redis);
     let url = redis.url();
     let out = dir.path("other.jsonl");
     let out = out.to_str().unwrap();
@@ -394,6 +380,7 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("give --out FILE"), "{stderr}");
     // Stopped once it crawls (its signal handler is in place by then).
+    let deadline = Instant::now() + HANG_GUARD;
     while server.total_requests() < 5 {
         assert!(Instant::now() < deadline, "w1 made no progress");
         std::thread::sleep(Duration::from_millis(5));
@@ -462,18 +449,7 @@ fn workers_that_join_before_the_seeds_land_follow_them() {
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/start/")).collect();
     let mut first = worker_args(&redis, "w1", &dir, &seeds);
     first.extend(["--scope", "prefix"].map(str::to_owned));
-    let mut workers = vec![start(&first)];
-    let deadline = Instant::now() + HANG_GUARD;
-    while redis
-        .command(&["HEXISTS", "arachne:{site}:meta", "spec"])
-        .unwrap()
-        != "1"
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    workers.push(start(&worker_args(&redis, "w2", &dir, &[])));
-    for worker in workers {
+    for worker in start_workers(&redis, &dir, &first, 2) {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
         assert!(!stderr.contains("seeds ended without a record"), "{stderr}");

@@ -238,29 +238,33 @@ fn crawl(mut args: CrawlArgs, joining: bool) -> ExitCode {
 /// Without seeds, `--state` resumes the saved crawl: its seeds, and its scope, patterns
 /// and depth limit unless given.
 fn resume_defaults(args: &mut CrawlArgs) -> Result<(), String> {
-    let Some(path) = &args.state else {
+    let Some(path) = args.state.clone() else {
         return Ok(());
     };
     if !args.seeds.is_empty() || !path.exists() {
         return Ok(());
     }
-    let summary = crate::store::SqliteStore::summary(path).map_err(|e| e.to_string())?;
-    let spec = summary.spec;
-    if spec.seeds.iter().any(|seed| seed.contains(' ')) {
-        return Err(format!(
-            "{} was started by a program with requests other than GET as seeds: resume it from that program",
-            path.display()
-        ));
+    let summary = crate::store::SqliteStore::summary(&path).map_err(|e| e.to_string())?;
+    take_crawl(args, &summary.spec).map_err(|why| format!("{} {why}", path.display()))
+}
+
+/// Fills the seeds (when none are given), the scope, the patterns and the depth limit (when
+/// not given) from a saved or shared crawl's settings.
+fn take_crawl(args: &mut CrawlArgs, spec: &crate::store::CrawlSpec) -> Result<(), String> {
+    if args.seeds.is_empty() {
+        if spec.seeds.iter().any(|seed| seed.contains(' ')) {
+            return Err("was started by a program with requests other than GET as seeds: go on with it from that program".into());
+        }
+        args.seeds = spec.seeds.clone();
     }
-    args.seeds = spec.seeds;
     if args.scope.is_none() {
         args.scope = Some(spec.scope.parse()?);
     }
     if args.include.is_empty() {
-        args.include = spec.include;
+        args.include = spec.include.clone();
     }
     if args.exclude.is_empty() {
-        args.exclude = spec.exclude;
+        args.exclude = spec.exclude.clone();
     }
     args.max_depth = args.max_depth.or(spec.max_depth);
     Ok(())
@@ -284,10 +288,10 @@ fn shared_crawl(
     if let Some(lease) = args.lease {
         store = store.lease(lease);
     }
-    match RedisStore::spec(&url, &crawl)? {
+    match store.saved_spec()? {
         Some(spec) => adopt_spec(args, &spec).map_err(|why| StoreError::Refused {
             what: format!("crawl {crawl}"),
-            why,
+            why: format!("it {why}"),
         })?,
         None if args.seeds.is_empty() => {
             return Err(StoreError::Refused {
@@ -324,22 +328,7 @@ fn worker_file(path: &std::path::Path, worker: &str) -> PathBuf {
 
 /// Fills the options not given with those a shared crawl was started with.
 fn adopt_spec(args: &mut CrawlArgs, spec: &crate::store::CrawlSpec) -> Result<(), String> {
-    if args.seeds.is_empty() {
-        if spec.seeds.iter().any(|seed| seed.contains(' ')) {
-            return Err("it was started by a program with requests other than GET as seeds: join it from such a program".into());
-        }
-        args.seeds = spec.seeds.clone();
-    }
-    if args.scope.is_none() {
-        args.scope = Some(spec.scope.parse()?);
-    }
-    if args.include.is_empty() {
-        args.include = spec.include.clone();
-    }
-    if args.exclude.is_empty() {
-        args.exclude = spec.exclude.clone();
-    }
-    args.max_depth = args.max_depth.or(spec.max_depth);
+    take_crawl(args, spec)?;
     let option = |name: &str| spec.options.get(name).map(String::as_str);
     let duration = |name: &str| option(name).and_then(|text| humantime::parse_duration(text).ok());
     let number = |name: &str| option(name).and_then(|text| text.parse::<u64>().ok());

@@ -484,9 +484,11 @@ impl Supervisor {
             self.hops.push_back(delayed.job);
         }
         let mut need_robots: Vec<String> = Vec::new();
-        while self.in_flight < self.limits.concurrency
+        // With a shared store, nothing is sent while the leases are not renewed.
+        let may_send = self.may_send();
+        while may_send
+            && self.in_flight < self.limits.concurrency
             && self.storing < self.limits.concurrency
-            && self.may_send()
         {
             let per_host = self.limits.per_host;
 
@@ -649,12 +651,9 @@ impl Supervisor {
                 // Seeds that another process of a shared crawl saw land: the scope follows
                 // them before the requests are judged.
                 for (seed, landing) in taken.landings {
-                    let pending = me.pending_seeds.remove(&seed);
-                    if me.scope.land(&seed, &landing) {
-                        me.current = me.scope.get();
-                        me.scope_changed = true;
-                    }
-                    if pending || me.scope_changed {
+                    // It landed in another process: it is not pending here.
+                    let was_pending = me.pending_seeds.remove(&seed);
+                    if !me.follow_landing(&seed, &landing) && was_pending {
                         me.settle();
                     }
                 }
@@ -989,18 +988,28 @@ impl Supervisor {
         });
     }
 
-    /// A seed redirected to `landing`: its part of the scope is taken from there.
+    /// A seed redirected to `landing`: its part of the scope is taken from there, and the
+    /// store keeps it.
     fn land(&mut self, seed: &Url, landing: &Url) {
-        if self.scope.land(seed, landing) {
-            self.current = self.scope.get();
-            self.scope_changed = true;
-            self.settle();
+        if self.follow_landing(seed, landing) {
             self.notes.push(Note::SeedLanded {
                 seed: seed.clone(),
                 landing: landing.clone(),
             });
             tracing::info!(%seed, %landing, "seed redirected: its scope is taken from where it lands");
         }
+    }
+
+    /// The scope follows a seed's landing, seen here or by another process of a shared
+    /// crawl. Whether the scope changed.
+    fn follow_landing(&mut self, seed: &Url, landing: &Url) -> bool {
+        let changed = self.scope.land(seed, landing);
+        if changed {
+            self.current = self.scope.get();
+            self.scope_changed = true;
+            self.settle();
+        }
+        changed
     }
 
     /// Queues what a sitemap listed, or reports why it could not be read: a sitemap the

@@ -352,6 +352,58 @@ impl CrawlSpec {
     }
 }
 
+/// Items joined with commas, or `none`.
+fn listed(items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The seeds, scope and options, one labelled line each, as `arachne state` shows a crawl.
+impl fmt::Display for CrawlSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "seeds    {}", listed(self.seeds.iter().cloned()))?;
+        let mut scope = vec![self.scope.clone()];
+        if let Some(depth) = self.max_depth {
+            scope.push(format!("max depth {depth}"));
+        }
+        scope.extend(self.include.iter().map(|p| format!("include {p}")));
+        scope.extend(self.exclude.iter().map(|p| format!("exclude {p}")));
+        writeln!(f, "scope    {}", listed(scope))?;
+        if !self.options.is_empty() {
+            let options = self
+                .options
+                .iter()
+                .map(|(name, value)| format!("{name} {value}"));
+            writeln!(f, "options  {}", listed(options))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a crawl's outcomes as `arachne state` shows them: pages by HTTP status, then
+/// failures by error kind when there are any.
+///
+/// # Errors
+/// The formatter failed.
+pub fn write_outcomes(
+    f: &mut fmt::Formatter<'_>,
+    pages: u64,
+    by_status: &BTreeMap<String, u64>,
+    errors: &BTreeMap<String, u64>,
+) -> fmt::Result {
+    let statuses = by_status.iter().map(|(s, n)| format!("{s}: {n}"));
+    writeln!(f, "done     {pages} pages; status {}", listed(statuses))?;
+    if !errors.is_empty() {
+        let errors = errors.iter().map(|(kind, n)| format!("{kind}: {n}"));
+        writeln!(f, "errors   {}", listed(errors))?;
+    }
+    Ok(())
+}
+
 /// What [`Store::open`] is given.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -573,6 +625,17 @@ pub struct OutputMark {
     pub files: u32,
     /// Bytes of the last file.
     pub length: u64,
+}
+
+/// `path: N bytes`, with the file's number when the output rotates.
+impl fmt::Display for OutputMark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} bytes", self.path, self.length)?;
+        if self.files > 1 {
+            write!(f, " in file {}", self.files)?;
+        }
+        Ok(())
+    }
 }
 
 /// What is left queued when a crawl's run ends.

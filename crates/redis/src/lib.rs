@@ -57,6 +57,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arachne_core::store::{
     Claimed, CrawlSpec, HostState, Note, Opening, Outcome, OutputMark, Remaining, Resume,
     RobotsFetch, SavedRobots, Sharing, Store, StoreError, Want, monotonic_millis, unix_millis,
+    write_outcomes,
 };
 use arachne_core::{
     CrawlRequest, Fingerprint, MemorySeenSet, PageRecord, RecordError, RobotsRules, SeenSet,
@@ -153,6 +154,8 @@ pub struct RedisStore {
     held: HashSet<String>,
     /// Outcomes waiting for the next commit.
     outcomes: Vec<Outcome>,
+    /// The output marks of the last commit: an idle renewal commits them again.
+    marks: Vec<OutputMark>,
     /// Host state of the hosts the last take leased for the first time.
     fresh_hosts: Vec<HostState>,
     /// Fingerprints this worker saw claimed: parser threads leave those links out.
@@ -358,6 +361,11 @@ fn parse_duration(text: &str) -> Option<Duration> {
     Some(total)
 }
 
+/// A count the crawl keeps (`stats`), 0 when it has none.
+fn count(counts: &BTreeMap<String, i64>, name: &str) -> u64 {
+    u64::try_from(counts.get(name).copied().unwrap_or(0)).unwrap_or(0)
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -389,6 +397,7 @@ impl RedisStore {
             queued: 0,
             held: HashSet::new(),
             outcomes: Vec::new(),
+            marks: Vec::new(),
             fresh_hosts: Vec::new(),
             local: Arc::new(MemorySeenSet::new()),
             leased_until: Arc::new(AtomicU64::new(0)),
@@ -577,6 +586,7 @@ impl RedisStore {
         }
         let sent = monotonic_millis();
         let (queued, retried): (u64, bool) = self.invoke(|s| &s.commit, &args)?;
+        outputs.clone_into(&mut self.marks);
         for outcome in std::mem::take(&mut self.outcomes) {
             self.held.remove(&fp_hex(outcome.fingerprint));
         }
@@ -664,26 +674,36 @@ impl RedisStore {
             .map_err(|e| failed(format!("Redis at {}: {e}", store.server)))?
     }
 
-    /// The settings a crawl on the server was started with; `None` when there is no such
-    /// crawl. For a worker that joins it with the crawl's own settings.
+    /// The settings the crawl was started with, as the server holds them; `None` when there
+    /// is no such crawl yet. For a worker that joins it with the crawl's own settings,
+    /// before [`Store::open`] (which then uses the same connection).
     ///
     /// # Errors
     /// As [`RedisStore::summary`].
-    pub fn spec(url: &str, crawl: &str) -> Result<Option<CrawlSpec>, StoreError> {
-        let mut store = Self::new(url, crawl)?;
-        let mut conn = store.reader()?;
-        let text: Option<String> = redis::cmd("HGET")
-            .arg(store.key("meta"))
-            .arg("spec")
-            .query(&mut conn)
-            .map_err(|e| failed(format!("Redis at {}: {e}", store.server)))?;
-        text.map(|text| {
-            serde_json::from_str(&text).map_err(|e| StoreError::Damaged {
-                path: store.described(),
-                why: format!("its settings do not read: {e}"),
-            })
+    pub fn saved_spec(&mut self) -> Result<Option<CrawlSpec>, StoreError> {
+        let key = self.key("meta");
+        let text: Option<String> = match self.connect() {
+            Ok(conn) => redis::cmd("HGET")
+                .arg(&key)
+                .arg("spec")
+                .query(conn)
+                .map_err(|e| failed(format!("Redis at {}: {e}", self.server)))?,
+            Err(e) => {
+                return Err(StoreError::Unreachable {
+                    store: self.server.clone(),
+                    why: e.to_string(),
+                });
+            }
+        };
+        text.map(|text| self.read_spec(&text)).transpose()
+    }
+
+    /// The crawl's settings as stored.
+    fn read_spec(&self, text: &str) -> Result<CrawlSpec, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Damaged {
+            path: self.described(),
+            why: format!("its settings do not read: {e}"),
         })
-        .transpose()
     }
 
     /// A connection for reading the crawl without joining it; the server must answer now.
@@ -738,10 +758,7 @@ impl RedisStore {
                 supported: LAYOUT_VERSION,
             });
         }
-        let saved: CrawlSpec = serde_json::from_str(&saved).map_err(|e| StoreError::Damaged {
-            path: self.described(),
-            why: format!("its settings do not read: {e}"),
-        })?;
+        let saved = self.read_spec(&saved)?;
         let mut differences = opening.spec.differences(&saved);
         let names: std::collections::BTreeSet<&String> = opening
             .spec
@@ -816,7 +833,7 @@ impl Store for RedisStore {
             let landings = redis::cmd("HGETALL").arg(&landings_key).query(conn)?;
             Ok((counts, sitemaps, landings))
         })?;
-        let count = |name: &str| u64::try_from(counts.get(name).copied().unwrap_or(0)).unwrap_or(0);
+        let count = |name: &str| count(&counts, name);
         let mut resume = Resume::default();
         // Resumed: this worker ran before (its outputs are continued); a worker that joins
         // a crawl for the first time starts its own.
@@ -861,10 +878,10 @@ impl Store for RedisStore {
     fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
         let mut args = vec![String::new()];
         let mut sent = Vec::new();
-        let mut batch = HashSet::new();
         for request in &requests {
             let fp = request.fingerprint();
-            if self.local.contains(fp) || !batch.insert(fp) {
+            // Seen claimed already; a request twice in one call is claimed once by the script.
+            if self.local.contains(fp) {
                 continue;
             }
             let (bucket, value) = seen_slot(fp);
@@ -1021,12 +1038,7 @@ impl Store for RedisStore {
             return Ok(());
         }
         // Renews the lease; the marks are those of the last commit, as nothing changed.
-        let key = self.key(&format!("worker:{}", self.worker));
-        let (marks, _): (Option<String>, bool) =
-            self.run(|conn| redis::cmd("HGET").arg(&key).arg("marks").query(conn))?;
-        let marks: Vec<OutputMark> = marks
-            .and_then(|m| serde_json::from_str(&m).ok())
-            .unwrap_or_default();
+        let marks = self.marks.clone();
         self.commit_now(&marks)
     }
 
@@ -1135,17 +1147,12 @@ fn summarize(
             why: "there is no such crawl on that server".into(),
         }));
     };
-    let spec: CrawlSpec = match serde_json::from_str(spec) {
+    let spec = match store.read_spec(spec) {
         Ok(spec) => spec,
-        Err(e) => {
-            return Ok(Err(StoreError::Damaged {
-                path: store.described(),
-                why: format!("its settings do not read: {e}"),
-            }));
-        }
+        Err(error) => return Ok(Err(error)),
     };
     let stats: BTreeMap<String, i64> = redis::cmd("HGETALL").arg(store.key("stats")).query(conn)?;
-    let count = |name: &str| u64::try_from(stats.get(name).copied().unwrap_or(0)).unwrap_or(0);
+    let count = |name: &str| count(&stats, name);
     let mut by_status = BTreeMap::new();
     let mut errors = BTreeMap::new();
     for (name, n) in &stats {
@@ -1224,24 +1231,10 @@ fn summarize(
 
 impl fmt::Display for CrawlSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts = |map: &BTreeMap<String, u64>| {
-            map.iter()
-                .map(|(name, n)| format!("{name} x{n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         writeln!(f, "crawl    {} on {}", self.crawl, self.server)?;
         writeln!(f, "status   {}", self.status)?;
-        writeln!(f, "seeds    {}", self.spec.seeds.join(" "))?;
-        writeln!(f, "scope    {}", self.spec.scope)?;
-        write!(f, "pages    {}", self.pages)?;
-        if !self.by_status.is_empty() {
-            write!(f, ": {}", counts(&self.by_status))?;
-        }
-        writeln!(f)?;
-        if !self.errors.is_empty() {
-            writeln!(f, "errors   {}", counts(&self.errors))?;
-        }
+        write!(f, "{}", self.spec)?;
+        write_outcomes(f, self.pages, &self.by_status, &self.errors)?;
         writeln!(
             f,
             "queued   {} ({} over a budget), {} leased on {} hosts",
@@ -1270,15 +1263,7 @@ impl fmt::Display for CrawlSummary {
                 worker.name, worker.state, worker.pages,
             )?;
             for mark in &worker.outputs {
-                if mark.files > 1 {
-                    writeln!(
-                        f,
-                        "  output {}: {} files, the last one {} bytes",
-                        mark.path, mark.files, mark.length
-                    )?;
-                } else {
-                    writeln!(f, "  output {}: {} bytes", mark.path, mark.length)?;
-                }
+                writeln!(f, "  output {mark}")?;
             }
         }
         if self.workers.iter().any(|w| !w.outputs.is_empty()) {

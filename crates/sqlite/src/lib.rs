@@ -49,7 +49,7 @@ use std::time::SystemTime;
 
 use arachne_core::store::{
     Claimed, CrawlSpec, HostState, Note, Opening, Outcome, OutputMark, Remaining, Resume,
-    RobotsFetch, SavedRobots, Store, StoreError, Want,
+    RobotsFetch, SavedRobots, Store, StoreError, Want, write_outcomes,
 };
 use arachne_core::{
     CrawlRequest, ErrorKind, Fingerprint, Intent, MemorySeenSet, RecordError, SeenSet, host_key,
@@ -1186,13 +1186,6 @@ fn summarize(conn: &Connection, name: &str, spec: CrawlSpec) -> rusqlite::Result
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |items: Vec<String>| {
-            if items.is_empty() {
-                "none".to_owned()
-            } else {
-                items.join(", ")
-            }
-        };
         writeln!(f, "state    {} (format {})", self.path, self.schema_version)?;
         writeln!(
             f,
@@ -1203,62 +1196,31 @@ impl fmt::Display for Summary {
             self.updated_at,
             self.status
         )?;
-        writeln!(f, "seeds    {}", list(self.spec.seeds.clone()))?;
-        let mut scope = vec![self.spec.scope.clone()];
-        if let Some(depth) = self.spec.max_depth {
-            scope.push(format!("max depth {depth}"));
-        }
-        scope.extend(self.spec.include.iter().map(|p| format!("include {p}")));
-        scope.extend(self.spec.exclude.iter().map(|p| format!("exclude {p}")));
-        writeln!(f, "scope    {}", list(scope))?;
-        if !self.spec.options.is_empty() {
-            let options = self
-                .spec
-                .options
-                .iter()
-                .map(|(name, value)| format!("{name} {value}"));
-            writeln!(f, "options  {}", list(options.collect()))?;
-        }
-        let statuses = self.by_status.iter().map(|(s, n)| format!("{s}: {n}"));
-        writeln!(
-            f,
-            "done     {} pages; status {}",
-            self.pages,
-            list(statuses.collect())
-        )?;
-        if !self.errors.is_empty() {
-            let errors = self.errors.iter().map(|(kind, n)| format!("{kind}: {n}"));
-            writeln!(f, "errors   {}", list(errors.collect()))?;
-        }
+        write!(f, "{}", self.spec)?;
+        write_outcomes(f, self.pages, &self.by_status, &self.errors)?;
         writeln!(
             f,
             "queued   {} requests; {} URLs seen",
             self.queued, self.seen
         )?;
-        let top = self.top_hosts.iter().map(|(host, n)| format!("{host} {n}"));
-        writeln!(
-            f,
-            "hosts    {}; most pages: {}",
-            self.hosts,
-            list(top.collect())
-        )?;
+        let top: Vec<String> = self
+            .top_hosts
+            .iter()
+            .map(|(host, n)| format!("{host} {n}"))
+            .collect();
+        let top = if top.is_empty() {
+            "none".to_owned()
+        } else {
+            top.join(", ")
+        };
+        writeln!(f, "hosts    {}; most pages: {top}", self.hosts)?;
         writeln!(
             f,
             "last     fetch at {}",
             self.last_fetch.as_deref().unwrap_or("never")
         )?;
         for mark in &self.outputs {
-            writeln!(
-                f,
-                "output   {}: {} bytes{}",
-                mark.path,
-                mark.length,
-                if mark.files > 1 {
-                    format!(" in file {}", mark.files)
-                } else {
-                    String::new()
-                }
-            )?;
+            writeln!(f, "output   {mark}")?;
         }
         Ok(())
     }
