@@ -8,6 +8,8 @@
 //! 2. **Scaling.** Crawls a site of 16 hosts (300 pages each, 20 ms of latency per page)
 //!    with 1, 2 and 4 `arachne` worker processes, each with 8 requests in flight, 2 per
 //!    host. Prints pages/s for each, and the round trips to Redis per page.
+//! 3. **A Redis Cluster.** The same crawls, split into 3 partitions, on a Cluster of 3
+//!    nodes (all on this machine): what partitions cost in round trips per page.
 //!
 //! ```text
 //! cargo bench --bench shared
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use arachne::request::CrawlRequest;
 use arachne::store::{CrawlSpec, Opening, RedisStore, Store};
-use arachne_testkit::{Behavior, RedisServer, SyntheticSite, TestServer};
+use arachne_testkit::{Behavior, RedisCluster, RedisServer, SyntheticSite, TestServer};
 
 const HOSTS: usize = 16;
 const PAGES_PER_HOST: usize = 300;
@@ -55,8 +57,16 @@ fn main() {
         LATENCY.as_millis()
     );
     println!("workers  pages/s  seconds  round trips/page");
-    for (run, n) in workers.into_iter().enumerate() {
-        scaling(&redis, n, run);
+    for (run, n) in workers.iter().enumerate() {
+        scaling(&redis.url(), *n, &format!("scale{run}"), None);
+    }
+    drop(redis);
+    println!();
+    println!("the same on a Redis Cluster of 3 nodes, the crawl in 3 partitions");
+    println!("workers  pages/s  seconds  round trips/page");
+    let cluster = RedisCluster::start(3);
+    for (run, n) in workers.iter().enumerate() {
+        scaling(&cluster.url(), *n, &format!("cluster{run}"), Some(3));
     }
 }
 
@@ -126,7 +136,13 @@ fn out_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("arachne-shared-bench-{}", std::process::id()))
 }
 
-fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Worker {
+fn worker(
+    redis: &str,
+    crawl: &str,
+    name: &str,
+    seeds: &[String],
+    partitions: Option<u32>,
+) -> Worker {
     std::fs::create_dir_all(out_dir()).expect("a temporary directory");
     let out = out_dir().join(format!("{crawl}.jsonl"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_arachne"));
@@ -135,16 +151,12 @@ fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Wor
     } else {
         command.arg("crawl").args(seeds);
         command.args(["--per-host", "2", "--delay", "0", "--ignore-robots"]);
+        if let Some(partitions) = partitions {
+            command.args(["--partitions", &partitions.to_string()]);
+        }
     }
     command
-        .args([
-            "--redis",
-            &redis.url(),
-            "--crawl-id",
-            crawl,
-            "--worker",
-            name,
-        ])
+        .args(["--redis", redis, "--crawl-id", crawl, "--worker", name])
         .args(["--concurrency", "8", "-q", "--out"])
         .arg(&out)
         .env("ARACHNE_DELAY", "0")
@@ -154,7 +166,7 @@ fn worker(redis: &RedisServer, crawl: &str, name: &str, seeds: &[String]) -> Wor
     Worker(command.spawn().expect("arachne starts"))
 }
 
-fn scaling(redis: &RedisServer, workers: usize, run: usize) {
+fn scaling(redis: &str, workers: usize, crawl: &str, partitions: Option<u32>) {
     let servers: Vec<TestServer> = (0..HOSTS)
         .map(|_| {
             let site = SyntheticSite::new(PAGES_PER_HOST, 3);
@@ -162,21 +174,16 @@ fn scaling(redis: &RedisServer, workers: usize, run: usize) {
         })
         .collect();
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let crawl = format!("scale{run}");
     let started = Instant::now();
-    let mut children = vec![worker(redis, &crawl, "w1", &seeds)];
-    while redis
-        .command(&["HEXISTS", &format!("arachne:{{{crawl}}}:meta"), "spec"])
-        .unwrap()
-        != "1"
-    {
+    let mut children = vec![worker(redis, crawl, "w1", &seeds, partitions)];
+    while RedisStore::summary(redis, crawl).is_err() {
         if let Some(status) = children[0].0.try_wait().unwrap() {
             panic!("the first worker ended before the crawl was created: {status}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     for i in 2..=workers {
-        children.push(worker(redis, &crawl, &format!("w{i}"), &[]));
+        children.push(worker(redis, crawl, &format!("w{i}"), &[], None));
     }
     for child in &mut children {
         let status = child.0.wait().unwrap();
@@ -184,7 +191,7 @@ fn scaling(redis: &RedisServer, workers: usize, run: usize) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(out_dir());
-    let summary = RedisStore::summary(&redis.url(), &crawl).unwrap();
+    let summary = RedisStore::summary(redis, crawl).unwrap();
     assert_eq!(summary.pages, (HOSTS * PAGES_PER_HOST) as u64);
     let trips: u64 = summary.workers.iter().filter_map(|w| w.round_trips).sum();
     println!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use arachne::store::{CrawlSummary, RedisStore};
 use arachne_testkit::{
-    Behavior, RedisServer, Response, SyntheticSite, TestServer, redis_installed,
+    Behavior, RedisCluster, RedisServer, Response, SyntheticSite, TestServer, redis_installed,
 };
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ fn sites(hosts: usize, pages: usize, latency: Duration) -> Vec<TestServer> {
 }
 
 /// The arguments of a worker: `crawl` with seeds, or `work` without.
-fn worker_args(redis: &RedisServer, name: &str, dir: &Dir, seeds: &[String]) -> Vec<String> {
+fn worker_args(redis: &str, name: &str, dir: &Dir, seeds: &[String]) -> Vec<String> {
     let mut args: Vec<String> = if seeds.is_empty() {
         vec!["work".into()]
     } else {
@@ -47,7 +47,7 @@ fn worker_args(redis: &RedisServer, name: &str, dir: &Dir, seeds: &[String]) -> 
     args.extend(
         [
             "--redis",
-            &redis.url(),
+            redis,
             "--crawl-id",
             "site",
             "--worker",
@@ -72,13 +72,9 @@ fn start(args: &[String]) -> Crawl {
 }
 
 /// Waits until the first worker has created the crawl on the server.
-fn wait_for_crawl(redis: &RedisServer) {
+fn wait_for_crawl(redis: &str) {
     let deadline = Instant::now() + HANG_GUARD;
-    while redis
-        .command(&["HEXISTS", "arachne:{site}:meta", "spec"])
-        .unwrap()
-        != "1"
-    {
+    while RedisStore::summary(redis, "site").is_err() {
         assert!(Instant::now() < deadline, "the crawl was never created");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -86,7 +82,7 @@ fn wait_for_crawl(redis: &RedisServer) {
 
 /// Starts the first worker with `first` (its arguments), waits until the crawl exists,
 /// then starts the others, which join it.
-fn start_workers(redis: &RedisServer, dir: &Dir, first: &[String], n: usize) -> Vec<Crawl> {
+fn start_workers(redis: &str, dir: &Dir, first: &[String], n: usize) -> Vec<Crawl> {
     let mut workers = vec![start(first)];
     wait_for_crawl(redis);
     for i in 2..=n {
@@ -146,7 +142,12 @@ fn three_workers_fetch_every_page_once_and_keep_politeness() {
     let dir = Dir::new("shared-three");
     let servers = sites(HOSTS, PAGES, Duration::from_millis(1));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let workers = start_workers(&redis, &dir, &worker_args(&redis, "w1", &dir, &seeds), 3);
+    let workers = start_workers(
+        &redis.url(),
+        &dir,
+        &worker_args(&redis.url(), "w1", &dir, &seeds),
+        3,
+    );
     for worker in workers {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
@@ -191,14 +192,33 @@ fn three_workers_fetch_every_page_once_and_keep_politeness() {
 
 #[test]
 fn a_worker_killed_mid_crawl_loses_nothing() {
+    let redis = redis();
+    a_killed_worker_loses_nothing(&redis.url(), "shared-kill", &[]);
+}
+
+#[test]
+fn a_worker_killed_in_a_partitioned_crawl_on_a_cluster_loses_nothing() {
+    assert!(redis_installed(), "these tests need redis-server");
+    let cluster = RedisCluster::start(3);
+    a_killed_worker_loses_nothing(
+        &cluster.url(),
+        "shared-kill-cluster",
+        &["--partitions", "6"],
+    );
+}
+
+/// Three workers on 6 hosts of 400 pages; the second is killed with SIGKILL once it wrote
+/// 20 records. The others finish the crawl, and every page has one record.
+fn a_killed_worker_loses_nothing(url: &str, name: &str, extra: &[&str]) {
     // Two hosts for each worker.
     const HOSTS: usize = 6;
     const PAGES: usize = 400;
-    let redis = redis();
-    let dir = Dir::new("shared-kill");
+    let dir = Dir::new(name);
     let servers = sites(HOSTS, PAGES, Duration::from_millis(10));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let mut workers = start_workers(&redis, &dir, &worker_args(&redis, "w1", &dir, &seeds), 3);
+    let mut first = worker_args(url, "w1", &dir, &seeds);
+    first.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let mut workers = start_workers(url, &dir, &first, 3);
     // w2 dies once it has written some records.
     let victim = dir.path("pages.w2.jsonl");
     let deadline = Instant::now() + HANG_GUARD;
@@ -218,7 +238,7 @@ fn a_worker_killed_mid_crawl_loses_nothing() {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
     }
-    let summary = summary(&redis);
+    let summary = RedisStore::summary(url, "site").unwrap();
     assert_eq!(summary.status, "completed");
     assert_eq!(summary.pages, (HOSTS * PAGES) as u64);
     assert_eq!(summary.reaped, 1);
@@ -261,7 +281,12 @@ fn redis_killed_and_restarted_mid_crawl_loses_nothing() {
     let dir = Dir::new("shared-restart");
     let servers = sites(HOSTS, PAGES, Duration::from_millis(2));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let mut workers = start_workers(&redis, &dir, &worker_args(&redis, "w1", &dir, &seeds), 2);
+    let mut workers = start_workers(
+        &redis.url(),
+        &dir,
+        &worker_args(&redis.url(), "w1", &dir, &seeds),
+        2,
+    );
     let out = dir.path("pages.w1.jsonl");
     let deadline = Instant::now() + HANG_GUARD;
     while lines(&out) < 100 {
@@ -295,14 +320,67 @@ fn redis_killed_and_restarted_mid_crawl_loses_nothing() {
 }
 
 #[test]
+fn three_workers_share_a_crawl_spread_over_a_redis_cluster() {
+    const HOSTS: usize = 12;
+    const PAGES: usize = 150;
+    assert!(redis_installed(), "these tests need redis-server");
+    let cluster = RedisCluster::start(3);
+    let url = cluster.url();
+    let dir = Dir::new("shared-cluster");
+    let servers = sites(HOSTS, PAGES, Duration::from_millis(1));
+    let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
+    let mut first = worker_args(&url, "w1", &dir, &seeds);
+    first.extend(["--partitions", "12"].map(str::to_owned));
+    let workers = start_workers(&url, &dir, &first, 3);
+    for worker in workers {
+        let (code, stderr) = worker.wait();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    for server in &servers {
+        for i in 0..PAGES {
+            let path = SyntheticSite::path(i);
+            assert_eq!(server.hits(&path), 1, "{path} fetched once");
+        }
+        assert_eq!(server.hits("/robots.txt"), 1, "robots.txt once per host");
+        assert!(
+            server.max_in_flight() <= 2,
+            "{} at once",
+            server.max_in_flight()
+        );
+    }
+    let summary = RedisStore::summary(&url, "site").unwrap();
+    assert_eq!(summary.partitions, 12);
+    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.pages, (HOSTS * PAGES) as u64);
+    assert_eq!(
+        (summary.queued, summary.leased, summary.duplicates),
+        (0, 0, 0)
+    );
+    let counts = count_by_url(&merged(&summary));
+    for url in site_urls(&servers, PAGES) {
+        assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
+    }
+    assert_eq!(counts.len(), HOSTS * PAGES);
+    // The crawl's seen set is on every shard: each node served some of the partitions.
+    for node in cluster.nodes() {
+        let keys = node.command(&["KEYS", "arachne:{site*:s:*"]).unwrap();
+        assert!(
+            !keys.is_empty(),
+            "node {} holds none of the crawl",
+            node.port()
+        );
+    }
+}
+
+#[test]
 fn the_page_budget_is_global() {
     let redis = redis();
     let dir = Dir::new("shared-budget");
     let servers = sites(2, 300, Duration::from_millis(1));
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/page/0")).collect();
-    let mut args = worker_args(&redis, "w1", &dir, &seeds);
+    let mut args = worker_args(&redis.url(), "w1", &dir, &seeds);
     args.extend(["--max-pages", "120"].map(str::to_owned));
-    for worker in start_workers(&redis, &dir, &args, 2) {
+    for worker in start_workers(&redis.url(), &dir, &args, 2) {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
     }
@@ -332,8 +410,8 @@ fn joining_with_other_settings_or_a_running_name_is_refused() {
     let dir = Dir::new("shared-refuse");
     let server = &sites(1, 2_000, Duration::from_millis(20))[0];
     let seed = server.url("/page/0");
-    let first = start(&worker_args(&redis, "w1", &dir, &[seed]));
-    wait_for_crawl(&redis);
+    let first = start(&worker_args(&redis.url(), "w1", &dir, &[seed]));
+    wait_for_crawl(&redis.url());
     let url = redis.url();
     let out = dir.path("other.jsonl");
     let out = out.to_str().unwrap();
@@ -447,9 +525,9 @@ fn workers_that_join_before_the_seeds_land_follow_them() {
         })
         .collect();
     let seeds: Vec<String> = servers.iter().map(|s| s.url("/start/")).collect();
-    let mut first = worker_args(&redis, "w1", &dir, &seeds);
+    let mut first = worker_args(&redis.url(), "w1", &dir, &seeds);
     first.extend(["--scope", "prefix"].map(str::to_owned));
-    for worker in start_workers(&redis, &dir, &first, 2) {
+    for worker in start_workers(&redis.url(), &dir, &first, 2) {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
         assert!(!stderr.contains("seeds ended without a record"), "{stderr}");

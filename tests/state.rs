@@ -10,8 +10,8 @@ use arachne::output::read_warc;
 use arachne::report::EndReason;
 use arachne::request::{CrawlRequest, Request};
 use arachne::store::{
-    Claimed, Fingerprint, MemoryStore, Note, Opening, Outcome, OutputMark, Remaining, Resume,
-    SeenSet, Store, StoreError, Want,
+    Claimed, MemoryStore, Note, Opening, Outcome, OutputMark, Remaining, Resume, SeenSet, Store,
+    StoreError, Want,
 };
 use arachne::{Out, Page, SpiderError};
 use arachne_testkit::{Behavior, Response, Routes, SyntheticSite, TestServer};
@@ -522,8 +522,8 @@ impl Store for Faulty {
         }
         self.store.claim(requests)
     }
-    fn claim_hop(&mut self, fp: Fingerprint) -> Result<bool, StoreError> {
-        self.store.claim_hop(fp)
+    fn claim_hop(&mut self, hop: &CrawlRequest) -> Result<bool, StoreError> {
+        self.store.claim_hop(hop)
     }
     fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
         self.store.take(want)

@@ -251,6 +251,12 @@ pub(crate) struct CrawlArgs {
     #[arg(long, value_name = "DURATION", value_parser = duration(settings::LEASE))]
     pub lease: Option<Duration>,
 
+    /// With --redis: split the crawl into this many partitions, 1 to 1024, each with a hash
+    /// tag of its own, so that a Redis Cluster spreads its sites over its shards (a
+    /// worker that joins takes the crawl's) [default: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub partitions: Option<u32>,
+
     /// How often to print a progress line when stderr is not a terminal, 100ms to 1d [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = duration(settings::STATS_INTERVAL))]
     pub stats_interval: Option<Duration>,

@@ -288,6 +288,9 @@ fn shared_crawl(
     if let Some(lease) = args.lease {
         store = store.lease(lease);
     }
+    if let Some(partitions) = args.partitions {
+        store = store.partitions(partitions);
+    }
     match store.saved_spec()? {
         Some(spec) => adopt_spec(args, &spec).map_err(|why| StoreError::Refused {
             what: format!("crawl {crawl}"),
@@ -408,6 +411,7 @@ fn check_combinations(
             (args.crawl_id.is_some(), "--crawl-id"),
             (args.worker.is_some(), "--worker"),
             (args.lease.is_some(), "--lease"),
+            (args.partitions.is_some(), "--partitions"),
         ] {
             if given {
                 return Err(format!(

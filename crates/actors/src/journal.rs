@@ -254,10 +254,10 @@ impl StoreClient {
         }
     }
 
-    pub async fn claim_hop(&self, fingerprint: Fingerprint) -> Result<bool, StoreError> {
+    pub async fn claim_hop(&self, hop: CrawlRequest) -> Result<bool, StoreError> {
         match &self.inner {
-            Inner::InPlace(store) => self.call_in_place(store, |s| s.claim_hop(fingerprint)),
-            Inner::Journal(addr) => Self::ask_journal(addr, ClaimHop(fingerprint)).await?,
+            Inner::InPlace(store) => self.call_in_place(store, |s| s.claim_hop(&hop)),
+            Inner::Journal(addr) => Self::ask_journal(addr, ClaimHop(hop)).await?,
         }
     }
 
@@ -485,7 +485,7 @@ struct Claim(Vec<CrawlRequest>);
 
 #[derive(Message)]
 #[rtype(result = "Result<bool, StoreError>")]
-struct ClaimHop(Fingerprint);
+struct ClaimHop(CrawlRequest);
 
 #[derive(Message)]
 #[rtype(result = "PageFinished")]
@@ -532,7 +532,7 @@ impl Handler<ClaimHop> for Journal {
     type Result = MessageResult<ClaimHop>;
 
     fn handle(&mut self, msg: ClaimHop, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.call(0, |j| j.store()?.claim_hop(msg.0)))
+        MessageResult(self.call(0, |j| j.store()?.claim_hop(&msg.0)))
     }
 }
 

@@ -119,13 +119,16 @@ pub trait Store: Send + 'static {
     /// The store failed; nothing of the batch may be assumed queued.
     fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError>;
 
-    /// Claims the target of a redirect a page is following, without queueing it: `true`
-    /// when it was never claimed. The claim becomes durable with the page's outcome (see
-    /// [`Outcome::hops`]).
+    /// Claims `hop`, the target of a redirect a page is following, without queueing it:
+    /// `true` when it was never claimed, and the page follows it. The claim becomes
+    /// durable with the page's outcome (see [`Outcome::hops`]). A store may instead queue
+    /// `hop` as a request of its own and answer `false` (the page then ends at its
+    /// redirect): a store partitioned by site does so for a target kept in another
+    /// partition.
     ///
     /// # Errors
     /// The store failed.
-    fn claim_hop(&mut self, fingerprint: Fingerprint) -> Result<bool, StoreError>;
+    fn claim_hop(&mut self, hop: &CrawlRequest) -> Result<bool, StoreError>;
 
     /// Takes queued requests for the supervisor's window: at most `want.max`, at most
     /// `want.per_host` of one host, none of a host in `want.skip` or over its page budget.
@@ -875,8 +878,8 @@ impl Store for MemoryStore {
         Ok(claimed)
     }
 
-    fn claim_hop(&mut self, fingerprint: Fingerprint) -> Result<bool, StoreError> {
-        Ok(self.seen.insert(fingerprint))
+    fn claim_hop(&mut self, hop: &CrawlRequest) -> Result<bool, StoreError> {
+        Ok(self.seen.insert(hop.fingerprint()))
     }
 
     fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
@@ -1001,9 +1004,10 @@ mod tests {
     #[test]
     fn hops_claim_in_the_same_seen_set() {
         let mut store = opened(None);
-        let fp = req("http://a.test/x").fingerprint();
-        assert!(store.claim_hop(fp).unwrap());
-        assert!(!store.claim_hop(fp).unwrap());
+        let hop = req("http://a.test/x");
+        let fp = hop.fingerprint();
+        assert!(store.claim_hop(&hop).unwrap());
+        assert!(!store.claim_hop(&hop).unwrap());
         assert_eq!(store.claim(vec![req("http://a.test/x")]).unwrap().new, 0);
         assert!(store.seen().unwrap().contains(fp));
     }

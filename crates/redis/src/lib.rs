@@ -33,9 +33,20 @@
 //! # Key layout
 //!
 //! Every key of a crawl starts with `arachne:{CRAWL}:`, the crawl id being the hash tag,
-//! so a script's keys are always on one shard of a Redis Cluster. See the README's
-//! "Crawling with several processes" for sizing and the plan for spreading one crawl over
-//! several shards.
+//! so a script's keys are always on one shard of a Redis Cluster.
+//!
+//! # Partitions, for a Redis Cluster
+//!
+//! A crawl started with [`RedisStore::partitions`] keeps each site (its registrable
+//! domain) in one of N partitions, each with a hash tag of its own
+//! (`arachne:{CRAWL/P}:`, the first keeping `arachne:{CRAWL}:`), so that a Redis Cluster
+//! spreads the crawl's queues and seen set over its shards; the store finds the Cluster's
+//! nodes from any one of them. Every script touches one partition. A worker works in one
+//! partition at a time, so that a commit (its outcomes with its files' committed lengths)
+//! stays one atomic step; it moves when its partition has no host ready, and stays
+//! registered in the first partition, its home, while it runs. Links are claimed in their
+//! site's partition; a redirect into another partition is queued there rather than
+//! followed. See the README's "Crawling with several processes" for sizing.
 //!
 //! # Example
 //! ```no_run
@@ -63,7 +74,7 @@ use arachne_core::{
     CrawlRequest, Fingerprint, MemorySeenSet, PageRecord, RecordError, RobotsRules, SeenSet,
     host_key,
 };
-use redis::{Connection, FromRedisValue, RedisError, RedisResult, Script};
+use redis::{ConnectionLike, FromRedisValue, RedisError, RedisResult, Script, Value};
 use serde::Serialize;
 use serde_json::json;
 
@@ -74,6 +85,13 @@ type Kept = (BTreeMap<String, i64>, Vec<String>, BTreeMap<String, String>);
 /// What a take gives: the requests, the state kept of newly leased hosts (host, JSON), the
 /// requests that may still come, and how many seeds landed.
 type Took = (Vec<String>, Vec<String>, u64, u64);
+
+/// What create answers: created here, the settings held, layout version, lease, partitions.
+type Created = (bool, String, u32, u64, u32);
+
+/// A connection to a Redis server, or to a Redis Cluster (which routes each call to the
+/// shard of its keys).
+type Conn = Box<dyn ConnectionLike + Send>;
 
 /// The version of the key layout this build writes and reads.
 pub const LAYOUT_VERSION: u32 = 1;
@@ -107,6 +125,8 @@ struct Scripts {
     join: Script,
     leave: Script,
     create: Script,
+    view: Script,
+    note: Script,
 }
 
 macro_rules! script {
@@ -129,6 +149,8 @@ impl Scripts {
             join: script!("join"),
             leave: script!("leave"),
             create: script!("create"),
+            view: script!("view"),
+            note: script!("note"),
         }
     }
 }
@@ -146,8 +168,25 @@ pub struct RedisStore {
     /// Whether the lease was set for this worker; if not, the crawl's is used.
     lease_set: bool,
     outage: Duration,
-    conn: Option<Connection>,
+    conn: Option<Conn>,
+    /// Whether the server is a Redis Cluster (asked once).
+    cluster: Option<bool>,
     scripts: Arc<Scripts>,
+    /// The crawl's partitions (1 unless it was started with more), and whether this
+    /// worker was given a number (checked against the crawl's).
+    partitions: u32,
+    partitions_set: bool,
+    /// The partition this worker works in now. It stays registered in partition 0, its
+    /// home, for as long as it runs (its name is its own there), with run `home_run`.
+    part: u32,
+    home_run: u64,
+    /// The last look at every partition that found nothing queued or leased, by their
+    /// claims so far: the crawl is over after two such looks in a row with no claim
+    /// between them.
+    quiet: Option<Vec<u64>>,
+    settled: bool,
+    /// When this worker last looked at every partition.
+    looked: Option<Instant>,
     /// What the latest call said may still come this worker's way.
     queued: u64,
     /// The requests this worker holds, by fingerprint (hex), as the store names them.
@@ -248,9 +287,77 @@ fn default_worker() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// The key prefix of a crawl: its id is the hash tag.
-fn prefix_of(crawl: &str) -> String {
-    format!("arachne:{{{crawl}}}:")
+/// The key prefix of a partition of a crawl: the crawl id (and the partition's number,
+/// after the first) is the hash tag.
+fn prefix_of(crawl: &str, part: u32) -> String {
+    if part == 0 {
+        format!("arachne:{{{crawl}}}:")
+    } else {
+        format!("arachne:{{{crawl}/{part}}}:")
+    }
+}
+
+/// What decides a host's partition: its site (the registrable domain, so that
+/// `example.com` and `www.example.com` share one), or, for an IP address or a name
+/// without a public suffix, the host itself with its port.
+fn site_key(host: &str) -> &str {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || port.is_empty() => name,
+        _ => host,
+    };
+    if name.starts_with('[') || name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return host;
+    }
+    match psl::domain_str(name) {
+        Some(site) => site,
+        None => host,
+    }
+}
+
+/// The partition of a host (a [`host_key`]): FNV-1a of its site, modulo the partitions.
+fn partition_of(host: &str, partitions: u32) -> u32 {
+    if partitions <= 1 {
+        return 0;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in site_key(host).bytes() {
+        hash ^= u64::from(byte.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    u32::try_from(hash % u64::from(partitions)).unwrap_or(0)
+}
+
+/// The output marks of a worker's latest commit, from those kept in several partitions:
+/// each output only grows between commits, so the latest is the longest.
+fn latest_marks(all: impl IntoIterator<Item = Vec<OutputMark>>) -> Vec<OutputMark> {
+    let mut latest: Vec<OutputMark> = Vec::new();
+    for marks in all {
+        for mark in marks {
+            match latest.iter_mut().find(|m| m.path == mark.path) {
+                Some(kept) if (mark.files, mark.length) > (kept.files, kept.length) => *kept = mark,
+                Some(_) => {}
+                None => latest.push(mark),
+            }
+        }
+    }
+    latest
+}
+
+/// The server's memory in use, from `INFO memory` (summed over a Cluster's shards).
+fn used_memory(value: &Value) -> u64 {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes)
+            .lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0),
+        Value::VerbatimString { text, .. } => {
+            used_memory(&Value::BulkString(text.clone().into_bytes()))
+        }
+        Value::Array(items) | Value::Set(items) => items.iter().map(used_memory).sum(),
+        Value::Map(pairs) => pairs.iter().map(|(_, v)| used_memory(v)).sum(),
+        _ => 0,
+    }
 }
 
 /// Where a fingerprint goes in the seen set: its bucket and the 64-bit value kept there.
@@ -322,7 +429,7 @@ fn failed(what: impl fmt::Display) -> StoreError {
 }
 
 /// An error that a new connection may cure: the server went away, restarts, or loads its
-/// data.
+/// data; a Cluster is down or fails over.
 fn transient(error: &RedisError) -> bool {
     use redis::{ErrorKind, ServerErrorKind};
     error.is_io_error()
@@ -331,7 +438,12 @@ fn transient(error: &RedisError) -> bool {
         || error.is_timeout()
         || matches!(
             error.kind(),
-            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain)
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+            )
         )
 }
 
@@ -387,13 +499,21 @@ impl RedisStore {
             client,
             server: shown(url),
             crawl: crawl.to_owned(),
-            prefix: prefix_of(crawl),
+            prefix: prefix_of(crawl, 0),
             worker: default_worker(),
             lease: DEFAULT_LEASE,
             lease_set: false,
             outage: DEFAULT_OUTAGE,
             conn: None,
+            cluster: None,
             scripts: Arc::new(Scripts::new()),
+            partitions: 1,
+            partitions_set: false,
+            part: 0,
+            home_run: 0,
+            quiet: None,
+            settled: false,
+            looked: None,
             queued: 0,
             held: HashSet::new(),
             outcomes: Vec::new(),
@@ -447,6 +567,19 @@ impl RedisStore {
         self
     }
 
+    /// Splits a crawl this worker starts into `partitions` (1 by default), each with a
+    /// hash tag of its own, so that a Redis Cluster spreads the crawl's sites over its
+    /// shards. A site (its registrable domain) belongs to one partition, by a hash of its
+    /// name; a worker works in one partition at a time and moves when its partition runs
+    /// dry. A worker that joins takes the crawl's number; given another, it is refused.
+    /// A global page budget (`--max-pages`) needs one partition.
+    #[must_use]
+    pub fn partitions(mut self, partitions: u32) -> Self {
+        self.partitions = partitions.clamp(1, 1024);
+        self.partitions_set = true;
+        self
+    }
+
     /// How long to wait for the server to come back when it goes away mid-crawl
     /// ([`DEFAULT_OUTAGE`]), before the crawl fails.
     #[must_use]
@@ -459,13 +592,41 @@ impl RedisStore {
         format!("{}{name}", self.prefix)
     }
 
-    /// Connects, at most once per call.
-    fn connect(&mut self) -> RedisResult<&mut Connection> {
+    fn key_in(&self, part: u32, name: &str) -> String {
+        format!("{}{name}", prefix_of(&self.crawl, part))
+    }
+
+    /// The partition of a host.
+    fn partition(&self, host: &str) -> u32 {
+        partition_of(host, self.partitions)
+    }
+
+    /// Connects, at most once per call: to the server, or to the Cluster it is a node of.
+    fn connect(&mut self) -> RedisResult<&mut Conn> {
         if self.conn.is_none() {
-            let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+            let mut conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
             conn.set_read_timeout(Some(CALL_TIMEOUT))?;
             conn.set_write_timeout(Some(CALL_TIMEOUT))?;
-            self.conn = Some(conn);
+            let cluster = match self.cluster {
+                Some(cluster) => cluster,
+                None => {
+                    let info: String = redis::cmd("INFO").arg("cluster").query(&mut conn)?;
+                    let cluster = info.lines().any(|line| line.trim() == "cluster_enabled:1");
+                    self.cluster = Some(cluster);
+                    cluster
+                }
+            };
+            self.conn = Some(if cluster {
+                let nodes = vec![self.client.get_connection_info().clone()];
+                let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(CALL_TIMEOUT)
+                    .retries(2)
+                    .build()?;
+                Box::new(client.get_connection()?)
+            } else {
+                Box::new(conn)
+            });
         }
         Ok(self.conn.as_mut().expect("connected above"))
     }
@@ -475,14 +636,14 @@ impl RedisStore {
     /// it had to try again (the first try may have been applied).
     fn run<T>(
         &mut self,
-        mut call: impl FnMut(&mut Connection) -> RedisResult<T>,
+        mut call: impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<(T, bool), StoreError> {
         let started = Instant::now();
         let mut wait = Duration::from_millis(50);
         let mut retried = false;
         loop {
             self.round_trips += 1;
-            let result = self.connect().and_then(&mut call);
+            let result = self.connect().and_then(|conn| call(conn.as_mut()));
             match result {
                 Ok(value) => {
                     if self.outage_logged {
@@ -530,16 +691,28 @@ impl RedisStore {
         }
     }
 
-    /// Runs one of the scripts with this worker's arguments first, then `args`.
+    /// Runs one of the scripts in this worker's partition, with this worker's arguments
+    /// first, then `args`.
     fn invoke<T: FromRedisValue>(
         &mut self,
         pick: fn(&Scripts) -> &Script,
         args: &[String],
     ) -> Result<(T, bool), StoreError> {
-        let meta = self.key("meta");
+        self.invoke_in(self.part, self.run, pick, args)
+    }
+
+    /// Runs one of the scripts in partition `part`, as run `run` of this worker there.
+    fn invoke_in<T: FromRedisValue>(
+        &mut self,
+        part: u32,
+        run: u64,
+        pick: fn(&Scripts) -> &Script,
+        args: &[String],
+    ) -> Result<(T, bool), StoreError> {
+        let meta = self.key_in(part, "meta");
         let lease = millis(self.lease).to_string();
-        let run = self.run.to_string();
-        let (prefix, worker) = (self.prefix.clone(), self.worker.clone());
+        let run = run.to_string();
+        let (prefix, worker) = (prefix_of(&self.crawl, part), self.worker.clone());
         let scripts = Arc::clone(&self.scripts);
         let script = pick(&scripts);
         self.run(|conn| {
@@ -572,6 +745,7 @@ impl RedisStore {
         let mut args = vec![
             format!("{}.{}", self.run, self.commits),
             marks,
+            "here".to_owned(),
             self.outcomes.len().to_string(),
         ];
         for outcome in &self.outcomes {
@@ -586,6 +760,16 @@ impl RedisStore {
         }
         let sent = monotonic_millis();
         let (queued, retried): (u64, bool) = self.invoke(|s| &s.commit, &args)?;
+        if self.part != 0 {
+            // Away from home: the lease there is renewed too, with the same marks.
+            let home = [
+                format!("h{}.{}", self.home_run, self.commits),
+                args[1].clone(),
+                "away".into(),
+                "0".into(),
+            ];
+            let _: (u64, bool) = self.invoke_in(0, self.home_run, |s| &s.commit, &home)?;
+        }
         outputs.clone_into(&mut self.marks);
         for outcome in std::mem::take(&mut self.outcomes) {
             self.held.remove(&fp_hex(outcome.fingerprint));
@@ -635,6 +819,123 @@ impl RedisStore {
         self.give_back(requeue, true)
     }
 
+    /// What a partition holds, for a worker looking for work: requests that may be
+    /// taken, over a budget, leased; hosts due; workers; claims so far.
+    fn view(&mut self, part: u32) -> Result<[u64; 6], StoreError> {
+        // This worker's run where it is registered; none elsewhere (a registration of its
+        // name there is a dead run's).
+        let run = if part == self.part {
+            self.run
+        } else if part == 0 {
+            self.home_run
+        } else {
+            0
+        };
+        let (view, _): (Vec<i64>, bool) = self.invoke_in(part, run, |s| &s.view, &[])?;
+        let mut out = [0; 6];
+        for (slot, n) in out.iter_mut().zip(view) {
+            *slot = u64::try_from(n).unwrap_or(0);
+        }
+        Ok(out)
+    }
+
+    /// With partitions, when this worker's partition gave it nothing: looks at every
+    /// partition, moves to one with hosts due when its own has none (and it holds
+    /// nothing), and says the crawl is over after two looks in a row that find nothing
+    /// queued or leased anywhere, with no claim between them.
+    fn look_around(&mut self) -> Result<(), StoreError> {
+        let mut views = Vec::with_capacity(self.partitions as usize);
+        for part in 0..self.partitions {
+            views.push(self.view(part)?);
+        }
+        let pending: u64 = views
+            .iter()
+            .map(|[takeable, _, leased, ..]| takeable + leased)
+            .sum();
+        if pending == 0 {
+            let claims: Vec<u64> = views.iter().map(|view| view[5]).collect();
+            if self.quiet.as_ref() == Some(&claims) {
+                self.settled = true;
+                self.queued = 0;
+            } else {
+                self.quiet = Some(claims);
+            }
+            return Ok(());
+        }
+        self.quiet = None;
+        self.queued = pending.saturating_sub(self.held.len() as u64).max(1);
+        let here = self.part as usize;
+        if self.held.is_empty() && self.outcomes.is_empty() && views[here][3] == 0 {
+            let best = (0..self.partitions)
+                .filter(|&part| part as usize != here && views[part as usize][3] > 0)
+                .min_by_key(|&part| {
+                    let view = views[part as usize];
+                    (view[4], std::cmp::Reverse(view[3]))
+                });
+            if let Some(to) = best {
+                self.move_to(to)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves this worker, which holds nothing, to partition `to`.
+    fn move_to(&mut self, to: u32) -> Result<(), StoreError> {
+        let from = self.part;
+        let marks = serde_json::to_string(&self.marks).map_err(failed)?;
+        if from != 0 {
+            let args = [marks, "moved".into(), "0".into(), "0".into()];
+            let _: ((u64, u64), bool) = self.invoke(|s| &s.leave, &args)?;
+        }
+        self.run = if to == 0 {
+            self.home_run
+        } else {
+            let nonce = format!(
+                "{}.{}.{to}",
+                std::process::id(),
+                unix_millis(SystemTime::now())
+            );
+            let sent = monotonic_millis();
+            let ((_, run, _), _): ((String, u64, u64), bool) =
+                self.invoke_in(to, 0, |s| &s.join, &[nonce, "own".into()])?;
+            self.renewed(sent);
+            run
+        };
+        self.part = to;
+        self.prefix = prefix_of(&self.crawl, to);
+        self.quiet = None;
+        tracing::debug!(worker = %self.worker, from, to, "moved to another partition of the crawl");
+        Ok(())
+    }
+
+    /// After this worker left a partitioned crawl: what is left queued and over a budget
+    /// in all partitions. The last worker to leave (none registered anywhere) with
+    /// nothing queued or leased marks the crawl completed: of two that leave at once, the
+    /// later look sees the other gone.
+    fn close_partitions(&mut self) -> Result<(u64, u64), StoreError> {
+        let (mut queued, mut stuck, mut busy) = (0, 0, 0);
+        for part in 0..self.partitions {
+            let [takeable, over, leased, _, workers, _] = self.view(part)?;
+            queued += takeable;
+            stuck += over;
+            busy += leased + workers;
+        }
+        if queued == 0 && busy == 0 {
+            let meta = self.key_in(0, "meta");
+            let now = unix_millis(SystemTime::now());
+            self.run(|conn| {
+                redis::cmd("HSET")
+                    .arg(&meta)
+                    .arg("ended")
+                    .arg("completed")
+                    .arg("ended_ms")
+                    .arg(now)
+                    .query::<()>(conn)
+            })?;
+        }
+        Ok((queued, stuck))
+    }
+
     /// Reads the seeds' landings again: those this worker did not know go to the crawl.
     fn refresh_landings(&mut self) -> Result<(), StoreError> {
         let key = self.key("landings");
@@ -670,7 +971,7 @@ impl RedisStore {
     pub fn summary(url: &str, crawl: &str) -> Result<CrawlSummary, StoreError> {
         let mut store = Self::new(url, crawl)?;
         let mut conn = store.reader()?;
-        summarize(&store, &mut conn)
+        summarize(&store, conn.as_mut())
             .map_err(|e| failed(format!("Redis at {}: {e}", store.server)))?
     }
 
@@ -686,7 +987,7 @@ impl RedisStore {
             Ok(conn) => redis::cmd("HGET")
                 .arg(&key)
                 .arg("spec")
-                .query(conn)
+                .query(conn.as_mut())
                 .map_err(|e| failed(format!("Redis at {}: {e}", self.server)))?,
             Err(e) => {
                 return Err(StoreError::Unreachable {
@@ -707,7 +1008,7 @@ impl RedisStore {
     }
 
     /// A connection for reading the crawl without joining it; the server must answer now.
-    fn reader(&mut self) -> Result<Connection, StoreError> {
+    fn reader(&mut self) -> Result<Conn, StoreError> {
         match self.connect() {
             Ok(_) => Ok(self.conn.take().expect("connected")),
             Err(e) => Err(StoreError::Unreachable {
@@ -730,6 +1031,12 @@ impl RedisStore {
             .options
             .get("max-pages")
             .and_then(|n| n.parse::<u64>().ok());
+        if self.partitions > 1 && max_pages.is_some() {
+            return Err(StoreError::Refused {
+                what: format!("--max-pages with {} partitions", self.partitions),
+                why: "a global page budget is counted in one place: start the crawl with one partition, or use --max-pages-per-host".into(),
+            });
+        }
         let fields = [
             ("version", LAYOUT_VERSION.to_string()),
             ("delay_ms", millis(self.delay).to_string()),
@@ -737,16 +1044,24 @@ impl RedisStore {
             ("host_budget", limit(opening.host_budget)),
             ("created_ms", unix_millis(SystemTime::now()).to_string()),
             ("lease_ms", millis(self.lease).to_string()),
+            ("partitions", self.partitions.to_string()),
         ];
         let mut args = vec![spec];
         for (name, value) in fields {
             args.extend([name.to_owned(), value]);
         }
-        let ((created, saved, version, lease), _): ((bool, String, u32, u64), bool) =
-            self.invoke(|s| &s.create, &args)?;
+        let ((created, saved, version, lease, partitions), _): (Created, bool) =
+            self.invoke_in(0, 0, |s| &s.create, &args)?;
         // The crawl's lease, unless this worker was given its own.
         if !self.lease_set && lease > 0 {
             self.lease = Duration::from_millis(lease);
+        }
+        let mine = self.partitions;
+        self.partitions = partitions.max(1);
+        // Every partition keeps the settings its scripts read (created by whoever comes
+        // first: a worker that created the crawl may have died before).
+        for part in 1..self.partitions {
+            let _: (Created, bool) = self.invoke_in(part, 0, |s| &s.create, &args)?;
         }
         if created {
             return Ok(false);
@@ -760,6 +1075,12 @@ impl RedisStore {
         }
         let saved = self.read_spec(&saved)?;
         let mut differences = opening.spec.differences(&saved);
+        if self.partitions_set && mine != self.partitions {
+            differences.push(format!(
+                "--partitions is {mine} here, {} in the crawl",
+                self.partitions
+            ));
+        }
         let names: std::collections::BTreeSet<&String> = opening
             .spec
             .options
@@ -822,17 +1143,47 @@ impl Store for RedisStore {
         let sent = monotonic_millis();
         let nonce = format!("{}.{}", std::process::id(), unix_millis(SystemTime::now()));
         let ((marks, runs, joins), _): ((String, u64, u64), bool) =
-            self.invoke(|s| &s.join, &[nonce])?;
+            self.invoke_in(0, 0, |s| &s.join, &[nonce])?;
         self.renewed(sent);
         self.run = runs;
+        self.home_run = runs;
         let stats = self.key("stats");
         let (sitemaps_key, landings_key) = (self.key("sitemaps"), self.key("landings"));
-        let ((counts, sitemaps, landings), _): (Kept, bool) = self.run(|conn| {
+        let ((mut counts, sitemaps, landings), _): (Kept, bool) = self.run(|conn| {
             let counts = redis::cmd("HGETALL").arg(&stats).query(conn)?;
             let sitemaps = redis::cmd("SMEMBERS").arg(&sitemaps_key).query(conn)?;
             let landings = redis::cmd("HGETALL").arg(&landings_key).query(conn)?;
             Ok((counts, sitemaps, landings))
         })?;
+        let (described, worker) = (self.described(), self.worker.clone());
+        let read_marks = |text: &str| -> Result<Vec<OutputMark>, StoreError> {
+            if text.is_empty() {
+                return Ok(Vec::new());
+            }
+            serde_json::from_str(text).map_err(|e| StoreError::Damaged {
+                path: described.clone(),
+                why: format!("worker {worker}'s output marks do not read: {e}"),
+            })
+        };
+        let mut all_marks = vec![read_marks(&marks)?];
+        // The other partitions: their counts add up, and this worker's latest commit may
+        // be in any of them.
+        for part in 1..self.partitions {
+            let (stats, info) = (
+                self.key_in(part, "stats"),
+                self.key_in(part, &format!("worker:{}", self.worker)),
+            );
+            let ((more, marks), _): ((BTreeMap<String, i64>, Option<String>), bool) =
+                self.run(|conn| {
+                    let more = redis::cmd("HGETALL").arg(&stats).query(conn)?;
+                    let marks = redis::cmd("HGET").arg(&info).arg("marks").query(conn)?;
+                    Ok((more, marks))
+                })?;
+            for (name, n) in more {
+                *counts.entry(name).or_default() += n;
+            }
+            all_marks.push(read_marks(marks.as_deref().unwrap_or(""))?);
+        }
         let count = |name: &str| count(&counts, name);
         let mut resume = Resume::default();
         // Resumed: this worker ran before (its outputs are continued); a worker that joins
@@ -852,14 +1203,7 @@ impl Store for RedisStore {
             .filter_map(|(seed, landing)| Some((seed.parse().ok()?, landing.parse().ok()?)))
             .collect();
         self.landings = landings.into_iter().collect();
-        resume.outputs = if marks.is_empty() {
-            Vec::new()
-        } else {
-            serde_json::from_str(&marks).map_err(|e| StoreError::Damaged {
-                path: self.described(),
-                why: format!("worker {}'s output marks do not read: {e}", self.worker),
-            })?
-        };
+        resume.outputs = latest_marks(all_marks);
         self.queued = resume.queued;
         tracing::info!(
             crawl = %self.crawl,
@@ -876,8 +1220,8 @@ impl Store for RedisStore {
     }
 
     fn claim(&mut self, requests: Vec<CrawlRequest>) -> Result<Claimed, StoreError> {
-        let mut args = vec![String::new()];
-        let mut sent = Vec::new();
+        // One call per partition the requests belong to (one in all, unless partitioned).
+        let mut calls: BTreeMap<u32, (Vec<String>, Vec<Fingerprint>)> = BTreeMap::new();
         for request in &requests {
             let fp = request.fingerprint();
             // Seen claimed already; a request twice in one call is claimed once by the script.
@@ -886,32 +1230,46 @@ impl Store for RedisStore {
             }
             let (bucket, value) = seen_slot(fp);
             let body = serde_json::to_string(request).map_err(failed)?;
+            let host = host_key(&request.url).into_owned();
+            let (args, sent) = calls
+                .entry(self.partition(&host))
+                .or_insert_with(|| (vec![String::new()], Vec::new()));
             args.extend([
                 bucket.to_string(),
                 value.to_string(),
                 fp_hex(fp),
-                host_key(&request.url).into_owned(),
+                host,
                 score(request).to_string(),
                 body,
             ]);
             sent.push(fp);
         }
         let mut claimed = Claimed::default();
-        if sent.is_empty() {
-            return Ok(claimed);
+        for (part, (mut args, sent)) in calls {
+            args[0] = sent.len().to_string();
+            let ((new, queued), _): ((u32, u64), bool) =
+                self.invoke_in(part, 0, |s| &s.claim, &args)?;
+            for fp in sent {
+                self.local.insert(fp);
+            }
+            if part == self.part {
+                self.queued = queued;
+            }
+            if new > 0 {
+                self.quiet = None;
+            }
+            claimed.new += new;
         }
-        args[0] = sent.len().to_string();
-        let ((new, queued), _): ((u32, u64), bool) = self.invoke(|s| &s.claim, &args)?;
-        for fp in sent {
-            self.local.insert(fp);
-        }
-        self.queued = queued;
-        claimed.new = new;
         Ok(claimed)
     }
 
-    fn claim_hop(&mut self, fingerprint: Fingerprint) -> Result<bool, StoreError> {
-        let (bucket, value) = seen_slot(fingerprint);
+    fn claim_hop(&mut self, hop: &CrawlRequest) -> Result<bool, StoreError> {
+        if self.partition(&host_key(&hop.url)) != self.part {
+            // Kept in another partition: crawled on its own, by whoever works there.
+            self.claim(vec![hop.clone()])?;
+            return Ok(false);
+        }
+        let (bucket, value) = seen_slot(hop.fingerprint());
         let (claimed, retried): (u8, bool) =
             self.invoke(|s| &s.hop, &[bucket.to_string(), value.to_string()])?;
         // 2: this worker holds the claim already; it is this call's only when the call had
@@ -925,6 +1283,9 @@ impl Store for RedisStore {
         let ((members, fresh, queued, landed), retried): (Took, bool) =
             self.invoke(|s| &s.take, &args)?;
         self.queued = queued;
+        if !members.is_empty() {
+            self.quiet = None;
+        }
         if landed != self.landings.len() as u64 {
             self.refresh_landings()?;
         }
@@ -961,6 +1322,15 @@ impl Store for RedisStore {
         if retried {
             self.reconcile()?;
         }
+        // A partition that gave nothing looks at the others: at once when nothing more
+        // may come from it, otherwise at most once per poll.
+        if self.partitions > 1
+            && members.is_empty()
+            && (queued == 0 || self.looked.is_none_or(|at| at.elapsed() >= POLL))
+        {
+            self.looked = Some(Instant::now());
+            self.look_around()?;
+        }
         Ok(taken)
     }
 
@@ -982,50 +1352,46 @@ impl Store for RedisStore {
         if notes.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        // One script call per partition: a host's state is kept in its partition, the
+        // sitemaps read in the first, and the seeds' landings in every one (a take reads
+        // them in its own).
+        let mut calls: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        let mut op = |part: u32, op: &str, key: &str, field: &str, value: String| {
+            calls.entry(part).or_default().extend([
+                op.to_owned(),
+                key.to_owned(),
+                field.to_owned(),
+                value,
+            ]);
+        };
         for note in &notes {
             match note {
                 Note::Host(state) => {
-                    pipe.cmd("HSET")
-                        .arg(self.key("hstate"))
-                        .arg(&state.host)
-                        .arg(host_json(state))
-                        .ignore();
+                    let part = self.partition(&state.host);
+                    op(part, "HSET", "hstate", &state.host, host_json(state));
                     match state.paused_until {
-                        Some(until) => pipe
-                            .cmd("HSET")
-                            .arg(self.key("paused"))
-                            .arg(&state.host)
-                            .arg(unix_millis(until)),
-                        None => pipe.cmd("HDEL").arg(self.key("paused")).arg(&state.host),
+                        Some(until) => {
+                            let until = unix_millis(until).to_string();
+                            op(part, "HSET", "paused", &state.host, until);
+                        }
+                        None => op(part, "HDEL", "paused", &state.host, String::new()),
                     }
-                    .ignore();
                     if let Some(gap) = self.gap_of(state) {
-                        pipe.cmd("HSET")
-                            .arg(self.key("gap"))
-                            .arg(&state.host)
-                            .arg(millis(gap))
-                            .ignore();
+                        op(part, "HSET", "gap", &state.host, millis(gap).to_string());
                     }
                 }
-                Note::SitemapRead(url) => {
-                    pipe.cmd("SADD")
-                        .arg(self.key("sitemaps"))
-                        .arg(url.as_str())
-                        .ignore();
-                }
+                Note::SitemapRead(url) => op(0, "SADD", "sitemaps", url.as_str(), String::new()),
                 Note::SeedLanded { seed, landing } => {
-                    pipe.cmd("HSET")
-                        .arg(self.key("landings"))
-                        .arg(seed.as_str())
-                        .arg(landing.as_str())
-                        .ignore();
+                    for part in 0..self.partitions {
+                        op(part, "HSET", "landings", seed.as_str(), landing.to_string());
+                    }
                 }
                 _ => {}
             }
         }
-        self.run(|conn| pipe.query::<()>(conn))?;
+        for (part, args) in calls {
+            let _: (u8, bool) = self.invoke_in(part, 0, |s| &s.note, &args)?;
+        }
         Ok(())
     }
 
@@ -1045,16 +1411,30 @@ impl Store for RedisStore {
     fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
         self.commit_now(outputs)?;
         let marks = serde_json::to_string(outputs).map_err(failed)?;
-        let trips = (self.round_trips + 1).to_string();
-        let ((queued, stuck), _): ((u64, u64), bool) =
-            self.invoke(|s| &s.leave, &[marks, ended.to_owned(), trips])?;
+        let alone = if self.partitions == 1 { "1" } else { "0" };
+        let mut args = [marks, ended.to_owned(), String::new(), alone.to_owned()];
+        if self.part != 0 {
+            args[2] = "0".into();
+            let _: ((u64, u64), bool) = self.invoke(|s| &s.leave, &args)?;
+        }
+        args[2] = (self.round_trips + 1).to_string();
+        let ((mut queued, mut stuck), _): ((u64, u64), bool) =
+            self.invoke_in(0, self.home_run, |s| &s.leave, &args)?;
         self.held.clear();
         self.leased_until.store(0, Ordering::Release);
+        if self.partitions > 1 {
+            (queued, stuck) = self.close_partitions()?;
+        }
         Ok(Remaining::new(queued, stuck))
     }
 
     fn queued(&self) -> u64 {
-        self.queued
+        // Partitioned, the crawl is over only once a look at every partition said so.
+        if self.partitions > 1 && !self.settled {
+            self.queued.max(1)
+        } else {
+            self.queued
+        }
     }
 
     fn taken_hosts(&mut self) -> Vec<HostState> {
@@ -1107,6 +1487,8 @@ pub struct CrawlSummary {
     pub status: String,
     /// Seeds, scope and options.
     pub spec: CrawlSpec,
+    /// Partitions the crawl's sites are spread over (each with its own hash tag).
+    pub partitions: u32,
     /// URLs with an outcome.
     pub pages: u64,
     /// Of those, by HTTP status (`none` without a response).
@@ -1131,13 +1513,14 @@ pub struct CrawlSummary {
     pub duplicates: u64,
     /// The workers.
     pub workers: Vec<WorkerSummary>,
-    /// The server's memory in use, in bytes (`INFO memory`).
+    /// The server's memory in use, in bytes (`INFO memory`; on a Redis Cluster, summed
+    /// over its shards).
     pub memory_used: u64,
 }
 
 fn summarize(
     store: &RedisStore,
-    conn: &mut Connection,
+    conn: &mut dyn ConnectionLike,
 ) -> RedisResult<Result<CrawlSummary, StoreError>> {
     let meta: BTreeMap<String, String> =
         redis::cmd("HGETALL").arg(store.key("meta")).query(conn)?;
@@ -1151,7 +1534,50 @@ fn summarize(
         Ok(spec) => spec,
         Err(error) => return Ok(Err(error)),
     };
-    let stats: BTreeMap<String, i64> = redis::cmd("HGETALL").arg(store.key("stats")).query(conn)?;
+    let partitions: u32 = meta
+        .get("partitions")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    // Counts add up over the partitions; a worker's own state is kept in the first (its
+    // home), its pages add up, and its outputs' lengths are those of its latest commit.
+    let mut stats: BTreeMap<String, i64> = BTreeMap::new();
+    // Every worker is registered at home for as long as it runs: workers taken for dead
+    // are counted there (once each, where partitions may count one several times).
+    let mut reaped = 0;
+    let mut hosts_leased = 0;
+    let mut pages: BTreeMap<String, u64> = BTreeMap::new();
+    let mut marks: BTreeMap<String, Vec<Vec<OutputMark>>> = BTreeMap::new();
+    let names: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(store.key("workerset"))
+        .query(conn)?;
+    for part in 0..partitions {
+        let more: BTreeMap<String, i64> = redis::cmd("HGETALL")
+            .arg(store.key_in(part, "stats"))
+            .query(conn)?;
+        if part == 0 {
+            reaped = count(&more, "reaped");
+        }
+        for (name, n) in more {
+            *stats.entry(name).or_default() += n;
+        }
+        let leased: u64 = redis::cmd("HLEN")
+            .arg(store.key_in(part, "hlease"))
+            .query(conn)?;
+        hosts_leased += leased;
+        for name in &names {
+            let (done, kept): (Option<u64>, Option<String>) = redis::cmd("HMGET")
+                .arg(store.key_in(part, &format!("worker:{name}")))
+                .arg("pages")
+                .arg("marks")
+                .query(conn)?;
+            *pages.entry(name.clone()).or_default() += done.unwrap_or(0);
+            let kept = kept
+                .and_then(|m| serde_json::from_str(&m).ok())
+                .unwrap_or_default();
+            marks.entry(name.clone()).or_default().push(kept);
+        }
+    }
     let count = |name: &str| count(&stats, name);
     let mut by_status = BTreeMap::new();
     let mut errors = BTreeMap::new();
@@ -1163,9 +1589,6 @@ fn summarize(
             errors.insert(kind.to_owned(), n);
         }
     }
-    let names: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(store.key("workerset"))
-        .query(conn)?;
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query(conn)?;
     let now = secs * 1000 + micros / 1000;
     let mut workers = Vec::new();
@@ -1174,29 +1597,21 @@ fn summarize(
             .arg(store.key(&format!("worker:{name}")))
             .query(conn)?;
         workers.push(WorkerSummary {
-            name,
             state: info.get("state").cloned().unwrap_or_default(),
-            pages: info.get("pages").and_then(|n| n.parse().ok()).unwrap_or(0),
+            pages: pages.get(&name).copied().unwrap_or(0),
             ended: info.get("ended").cloned(),
             round_trips: info.get("round_trips").and_then(|n| n.parse().ok()),
             last_seen_ms_ago: info
                 .get("seen_ms")
                 .and_then(|n| n.parse::<u64>().ok())
                 .map_or(0, |seen| now.saturating_sub(seen)),
-            outputs: info
-                .get("marks")
-                .and_then(|m| serde_json::from_str(m).ok())
-                .unwrap_or_default(),
+            outputs: latest_marks(marks.remove(&name).unwrap_or_default()),
+            name,
         });
     }
     workers.sort_by(|a, b| a.name.cmp(&b.name));
-    let hosts_leased: u64 = redis::cmd("HLEN").arg(store.key("hlease")).query(conn)?;
-    let info: String = redis::cmd("INFO").arg("memory").query(conn)?;
-    let memory_used = info
-        .lines()
-        .find_map(|line| line.strip_prefix("used_memory:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
+    let info: Value = redis::cmd("INFO").arg("memory").query(conn)?;
+    let memory_used = used_memory(&info);
     let stuck = count("stuck");
     let mut queued = count("queued").saturating_sub(stuck);
     let mut over_budget = stuck;
@@ -1213,6 +1628,7 @@ fn summarize(
             .cloned()
             .unwrap_or_else(|| "running".into()),
         spec,
+        partitions,
         pages: count("done"),
         by_status,
         errors,
@@ -1221,7 +1637,7 @@ fn summarize(
         leased: count("leased"),
         seen: count("seen"),
         hosts_leased,
-        reaped: count("reaped"),
+        reaped,
         requeued: count("requeued"),
         duplicates: count("duplicates"),
         workers,
@@ -1234,6 +1650,9 @@ impl fmt::Display for CrawlSummary {
         writeln!(f, "crawl    {} on {}", self.crawl, self.server)?;
         writeln!(f, "status   {}", self.status)?;
         write!(f, "{}", self.spec)?;
+        if self.partitions > 1 {
+            writeln!(f, "spread   over {} partitions", self.partitions)?;
+        }
         write_outcomes(f, self.pages, &self.by_status, &self.errors)?;
         writeln!(
             f,
@@ -1331,7 +1750,42 @@ mod unit {
         assert!(check_crawl_id("docs-2026.v1").is_ok());
         assert!(check_crawl_id("").is_err());
         assert!(check_crawl_id("a}b").is_err());
-        assert_eq!(prefix_of("docs"), "arachne:{docs}:");
+        assert!(check_crawl_id("a/b").is_err(), "`/` sets partitions apart");
+        assert_eq!(prefix_of("docs", 0), "arachne:{docs}:");
+        assert_eq!(prefix_of("docs", 3), "arachne:{docs/3}:");
+    }
+
+    #[test]
+    fn a_site_keeps_to_one_partition() {
+        assert_eq!(site_key("www.example.com"), "example.com");
+        assert_eq!(site_key("docs.example.co.uk:8080"), "example.co.uk");
+        assert_eq!(site_key("127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(site_key("[::1]:8080"), "[::1]:8080");
+        assert_eq!(site_key("localhost:3000"), "localhost:3000");
+        assert_eq!(partition_of("anything.test", 1), 0);
+        assert_eq!(
+            partition_of("a.example.com", 16),
+            partition_of("B.Example.com:8443", 16)
+        );
+        let spread: std::collections::BTreeSet<u32> = (0..200)
+            .map(|i| partition_of(&format!("site{i}.com"), 16))
+            .collect();
+        assert_eq!(spread.len(), 16, "sites spread over every partition");
+    }
+
+    #[test]
+    fn the_latest_marks_are_the_longest() {
+        let mark = |path: &str, files, length| OutputMark {
+            path: path.into(),
+            files,
+            length,
+        };
+        let latest = latest_marks([
+            vec![mark("a", 1, 500), mark("b", 1, 10)],
+            vec![mark("a", 1, 700)],
+            vec![mark("a", 2, 5), mark("b", 1, 3)],
+        ]);
+        assert_eq!(latest, vec![mark("a", 2, 5), mark("b", 1, 10)]);
     }
 
     #[test]

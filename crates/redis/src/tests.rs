@@ -115,10 +115,10 @@ fn a_dead_workers_requests_and_redirects_go_back() {
     a.claim(requests).unwrap();
     let taken = a.take(&Want::new(10, 10)).unwrap();
     assert_eq!(taken.len(), 4);
-    let target = req("http://h.test/moved").fingerprint();
-    assert!(a.claim_hop(target).unwrap());
+    let target = req("http://h.test/moved");
+    assert!(a.claim_hop(&target).unwrap());
     assert!(
-        !a.claim_hop(target).unwrap(),
+        !a.claim_hop(&target).unwrap(),
         "a second page redirecting there does not follow it again"
     );
     a.complete(vec![done(&taken[0])]).unwrap();
@@ -140,7 +140,7 @@ fn a_dead_workers_requests_and_redirects_go_back() {
     let expected: BTreeSet<&str> = taken[1..].iter().map(|r| r.url.as_str()).collect();
     assert_eq!(urls, expected, "only what had no outcome comes back");
     assert!(
-        b.claim_hop(target).unwrap(),
+        b.claim_hop(&target).unwrap(),
         "the unfinished page's redirect can be followed again"
     );
     // The dead worker cannot commit any more: its records after its last commit never count.
@@ -317,4 +317,281 @@ fn a_worker_that_cannot_renew_its_lease_stops_sending() {
     assert!(!sharing.may_send());
     let error = a.outage(Duration::from_millis(200)).idle().unwrap_err();
     assert!(error.to_string().contains("did not answer"), "{error}");
+}
+
+fn join_split(server: &str, worker: &str, partitions: u32) -> RedisStore {
+    join_split_leased(server, worker, partitions, Duration::from_secs(5))
+}
+
+fn join_split_leased(server: &str, worker: &str, partitions: u32, lease: Duration) -> RedisStore {
+    let mut store = RedisStore::new(server, "t")
+        .unwrap()
+        .worker(worker)
+        .unwrap()
+        .lease(lease)
+        .partitions(partitions);
+    store.open(&Opening::new(spec(&[]), Vec::new())).unwrap();
+    store
+}
+
+/// The hash tags of the crawl's keys on a server.
+fn tags(server: &RedisServer) -> BTreeSet<String> {
+    server
+        .command(&["KEYS", "arachne:*"])
+        .unwrap()
+        .lines()
+        .filter_map(|key| Some(key.split_once('{')?.1.split_once('}')?.0.to_owned()))
+        .collect()
+}
+
+/// Takes until the store gives nothing and says nothing more will come, committing what it
+/// took as done; returns what it took.
+fn drain(store: &mut RedisStore) -> Vec<CrawlRequest> {
+    let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let taken = store.take(&Want::new(50, 50)).unwrap();
+        if taken.is_empty() && store.queued() == 0 {
+            return all;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store never ran dry"
+        );
+        store.complete(taken.iter().map(done).collect()).unwrap();
+        store.commit(&[]).unwrap();
+        all.extend(taken);
+    }
+}
+
+#[test]
+fn partitions_spread_sites_and_workers_move_between_them() {
+    let server = server();
+    let mut a = join_split(&server.url(), "a", 4);
+    // A site's hosts share a partition; sites spread over the four.
+    let sites = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight",
+    ];
+    let requests: Vec<CrawlRequest> = sites
+        .iter()
+        .flat_map(|site| {
+            (0..5).flat_map(move |i| {
+                [
+                    req(&format!("http://{site}.test/{i}")),
+                    req(&format!("http://www.{site}.test/{i}")),
+                ]
+            })
+        })
+        .collect();
+    assert_eq!(a.claim(requests.clone()).unwrap().new, 80);
+    let found = tags(&server);
+    assert!(
+        found.len() >= 3,
+        "the sites went into several partitions: {found:?}"
+    );
+    assert!(
+        found.iter().all(|tag| tag == "t" || tag.starts_with("t/")),
+        "{found:?}"
+    );
+    for site in sites {
+        let parts: BTreeSet<u32> = [format!("{site}.test"), format!("www.{site}.test")]
+            .iter()
+            .map(|host| partition_of(host, 4))
+            .collect();
+        assert_eq!(parts.len(), 1, "{site}'s hosts share a partition");
+    }
+    // A second worker joins with the crawl's partitions; given another number, one is refused.
+    let mut b = join_split(&server.url(), "b", 4);
+    let mut other = RedisStore::new(&server.url(), "t")
+        .unwrap()
+        .worker("c")
+        .unwrap()
+        .partitions(2);
+    let error = other
+        .open(&Opening::new(spec(&[]), Vec::new()))
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("--partitions is 2 here, 4 in the crawl"),
+        "{error}"
+    );
+    // Both drain the crawl, moving from partition to partition: every request once.
+    let mut took = drain(&mut a);
+    took.extend(drain(&mut b));
+    let urls: BTreeSet<String> = took.iter().map(|r| r.url.to_string()).collect();
+    assert_eq!(took.len(), 80, "each request taken once");
+    assert_eq!(urls.len(), 80);
+    a.close("completed", &[]).unwrap();
+    b.close("completed", &[]).unwrap();
+    let summary = RedisStore::summary(&server.url(), "t").unwrap();
+    assert_eq!(summary.partitions, 4);
+    assert_eq!(summary.status, "completed");
+    assert_eq!((summary.pages, summary.seen, summary.queued), (80, 80, 0));
+    assert_eq!(summary.workers.iter().map(|w| w.pages).sum::<u64>(), 80);
+    assert!(
+        summary.workers.iter().all(|w| w.state == "left"),
+        "{:?}",
+        summary.workers
+    );
+}
+
+#[test]
+fn a_redirect_into_another_partition_is_queued_there() {
+    let server = server();
+    let mut a = join_split(&server.url(), "a", 8);
+    let here = req("http://one.test/");
+    a.claim(vec![here.clone()]).unwrap();
+    // The worker starts in the first partition, and moves to the one with work.
+    let mut taken = a.take(&Want::new(5, 5)).unwrap();
+    if taken.is_empty() {
+        taken = a.take(&Want::new(5, 5)).unwrap();
+    }
+    assert_eq!(taken.len(), 1);
+    let home = partition_of("one.test", 8);
+    let same = req("http://www.one.test/moved");
+    assert!(
+        a.claim_hop(&same).unwrap(),
+        "followed within the site's partition"
+    );
+    let away = (0..100)
+        .map(|i| req(&format!("http://site{i}.test/")))
+        .find(|r| partition_of(&host_key(&r.url), 8) != home)
+        .unwrap();
+    assert!(
+        !a.claim_hop(&away).unwrap(),
+        "not followed: crawled on its own"
+    );
+    let summary = RedisStore::summary(&server.url(), "t").unwrap();
+    assert_eq!(
+        (summary.queued, summary.seen),
+        (1, 3),
+        "the target waits in its queue"
+    );
+}
+
+#[test]
+fn a_dead_worker_of_a_partitioned_crawl_gives_its_work_back() {
+    let server = server();
+    let lease = Duration::from_millis(300);
+    let mut a = join_split_leased(&server.url(), "a", 4, lease);
+    let requests: Vec<CrawlRequest> = (0..6)
+        .map(|site| req(&format!("http://site{site}.test/")))
+        .collect();
+    a.claim(requests).unwrap();
+    // `a` takes what one partition holds, commits one page, and dies.
+    let mut taken = Vec::new();
+    while taken.is_empty() {
+        taken = a.take(&Want::new(10, 10)).unwrap();
+    }
+    a.complete(vec![done(&taken[0])]).unwrap();
+    a.commit(&[]).unwrap();
+    drop(a);
+    let mut b = join_split_leased(&server.url(), "b", 4, lease);
+    let again = drain(&mut b);
+    let urls: BTreeSet<String> = again.iter().map(|r| r.url.to_string()).collect();
+    assert_eq!(urls.len(), 5, "all but the page a committed: {urls:?}");
+    assert!(!urls.contains(taken[0].url.as_str()));
+    b.close("completed", &[]).unwrap();
+    let summary = RedisStore::summary(&server.url(), "t").unwrap();
+    assert_eq!((summary.status.as_str(), summary.pages), ("completed", 6));
+    assert_eq!(summary.reaped, 1, "a was taken for dead once");
+    assert_eq!(summary.requeued, taken.len() as u64 - 1);
+    let a = summary.workers.iter().find(|w| w.name == "a").unwrap();
+    assert_eq!((a.state.as_str(), a.pages), ("lost", 1));
+}
+
+#[test]
+fn a_worker_that_died_away_from_home_gets_its_work_back_when_it_restarts() {
+    let server = server();
+    let lease = Duration::from_millis(300);
+    let mut a = join_split_leased(&server.url(), "a", 4, lease);
+    // Sites of its home partition, and one site of another: once `a` dies there, nothing
+    // is ready anywhere, and only its dead run's registration holds the last request.
+    let site = |i: usize| format!("site{i}.test");
+    let mut requests: Vec<CrawlRequest> = (0..40)
+        .filter(|&i| partition_of(&site(i), 4) == 0)
+        .map(|i| req(&format!("http://{}/", site(i))))
+        .collect();
+    let away = (0..40).find(|&i| partition_of(&site(i), 4) != 0).unwrap();
+    requests.push(req(&format!("http://{}/", site(away))));
+    let total = requests.len() as u64;
+    a.claim(requests).unwrap();
+    // `a` works until it is in a partition other than its home, then dies there.
+    let mut taken = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while taken.is_empty() || a.part == 0 {
+        a.complete(taken.iter().map(done).collect()).unwrap();
+        a.commit(&[]).unwrap();
+        taken = a.take(&Want::new(1, 1)).unwrap();
+        assert!(std::time::Instant::now() < deadline, "a never left home");
+    }
+    drop(a);
+    // Started again alone, under its name once its lease ran out: nothing is stuck.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut again = loop {
+        let mut store = RedisStore::new(&server.url(), "t")
+            .unwrap()
+            .worker("a")
+            .unwrap()
+            .lease(lease);
+        match store.open(&Opening::new(spec(&[]), Vec::new())) {
+            Ok(_) => break store,
+            Err(StoreError::Refused { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(error) => panic!("{error}"),
+        }
+    };
+    let rest = drain(&mut again);
+    assert!(
+        rest.iter().any(|r| r.url == taken[0].url),
+        "what the dead run held came back"
+    );
+    again.close("completed", &[]).unwrap();
+    let summary = RedisStore::summary(&server.url(), "t").unwrap();
+    assert_eq!(
+        (summary.status.as_str(), summary.pages, summary.leased),
+        ("completed", total, 0)
+    );
+}
+
+#[test]
+fn a_page_budget_needs_one_partition() {
+    let server = server();
+    let mut store = RedisStore::new(&server.url(), "t").unwrap().partitions(4);
+    let error = store
+        .open(&Opening::new(spec(&[("max-pages", "10")]), Vec::new()))
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Refused { .. }), "{error}");
+    assert!(error.to_string().contains("--max-pages"), "{error}");
+}
+
+#[test]
+fn a_redis_cluster_spreads_the_partitions_over_its_shards() {
+    assert!(redis_installed(), "the Redis tests need redis-server");
+    let cluster = arachne_testkit::RedisCluster::start(3);
+    let mut a = join_split(&cluster.url(), "a", 12);
+    let mut b = join_split(&cluster.url(), "b", 12);
+    let requests: Vec<CrawlRequest> = (0..24)
+        .flat_map(|site| (0..4).map(move |i| req(&format!("http://site{site}.test/{i}"))))
+        .collect();
+    assert_eq!(a.claim(requests).unwrap().new, 96);
+    // Each node holds the keys of the partitions whose slots it serves: all three hold some.
+    for node in cluster.nodes() {
+        let found = tags(node);
+        assert!(
+            !found.is_empty(),
+            "node {} holds none of the crawl",
+            node.port()
+        );
+    }
+    let mut took = drain(&mut a);
+    took.extend(drain(&mut b));
+    assert_eq!(took.len(), 96);
+    a.close("completed", &[]).unwrap();
+    b.close("completed", &[]).unwrap();
+    let summary = RedisStore::summary(&cluster.url(), "t").unwrap();
+    assert_eq!((summary.status.as_str(), summary.pages), ("completed", 96));
+    assert!(summary.memory_used > 0);
 }

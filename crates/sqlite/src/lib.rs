@@ -856,9 +856,9 @@ impl Store for SqliteStore {
         self.do_claim(requests).map_err(failed)
     }
 
-    fn claim_hop(&mut self, fingerprint: Fingerprint) -> Result<bool, StoreError> {
+    fn claim_hop(&mut self, hop: &CrawlRequest) -> Result<bool, StoreError> {
         // Durable with the page's outcome, which lists it.
-        Ok(self.seen.insert(fingerprint))
+        Ok(self.seen.insert(hop.fingerprint()))
     }
 
     fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {

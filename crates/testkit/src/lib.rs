@@ -25,7 +25,7 @@ mod server;
 pub mod shop;
 mod site;
 
-pub use redis::{RedisServer, redis_installed};
+pub use redis::{RedisCluster, RedisServer, redis_installed};
 pub use server::{Behavior, Request, Response, TestServer, brotli, gzip};
 pub use shop::Shop;
 pub use site::{Routes, SyntheticSite};

@@ -16,6 +16,16 @@ pub struct RedisServer {
     dir: PathBuf,
     /// `appendfsync`: `always` for the tests (a killed server loses nothing).
     fsync: &'static str,
+    /// Started as a node of a Redis Cluster.
+    cluster: bool,
+}
+
+/// A Redis Cluster of the test's own: `redis-server` nodes on free ports of 127.0.0.1,
+/// the 16,384 hash slots split evenly among them, no replicas. Dropped, its nodes are
+/// killed.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
 }
 
 /// Whether `redis-server` can be run here.
@@ -28,7 +38,8 @@ pub fn redis_installed() -> bool {
         .is_ok_and(|status| status.success())
 }
 
-/// A port to try: spread over the unprivileged range, different for each try.
+/// A port to try: spread over the unprivileged range (below 55,536, so that a cluster
+/// node's bus port, 10,000 above, is one too), different for each try.
 fn some_port() -> u16 {
     static TRIES: AtomicU64 = AtomicU64::new(0);
     let seed = u64::from(std::process::id())
@@ -41,7 +52,7 @@ fn some_port() -> u16 {
                 .map_or(0, |d| d.subsec_nanos()),
         );
     let mixed = seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 33;
-    20_000 + u16::try_from(mixed % 40_000).unwrap_or(0)
+    20_000 + u16::try_from(mixed % 35_000).unwrap_or(0)
 }
 
 impl RedisServer {
@@ -60,6 +71,10 @@ impl RedisServer {
     /// # Panics
     /// As [`RedisServer::start`].
     pub fn start_with_fsync(fsync: &'static str) -> Self {
+        Self::start_as(fsync, false)
+    }
+
+    fn start_as(fsync: &'static str, cluster: bool) -> Self {
         static SERVERS: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "arachne-redis-{}-{}",
@@ -70,12 +85,13 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).expect("a folder for the server's data");
         for _ in 0..50 {
             let port = some_port();
-            if let Ok(child) = spawn(port, &dir, fsync) {
+            if let Ok(child) = spawn(port, &dir, fsync, cluster) {
                 return Self {
                     child: Some(child),
                     port,
                     dir,
                     fsync,
+                    cluster,
                 };
             }
         }
@@ -109,7 +125,7 @@ impl RedisServer {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            match spawn(self.port, &self.dir, self.fsync) {
+            match spawn(self.port, &self.dir, self.fsync, self.cluster) {
                 Ok(child) => {
                     self.child = Some(child);
                     return;
@@ -152,10 +168,73 @@ impl Drop for RedisServer {
     }
 }
 
-/// Starts `redis-server` on `port` with its data in `dir`, and waits until it answers as
-/// itself (not another process that holds the port).
-fn spawn(port: u16, dir: &Path, fsync: &str) -> io::Result<Child> {
-    let mut child = Command::new("redis-server")
+impl RedisCluster {
+    /// Starts `nodes` servers (append-only files synced at every write) and makes them one
+    /// cluster, each serving an equal range of the hash slots; returns once every node
+    /// says the cluster is ok.
+    ///
+    /// # Panics
+    /// When a node does not start, or the cluster does not form within a minute.
+    pub fn start(nodes: usize) -> Self {
+        let nodes: Vec<RedisServer> = (0..nodes.max(1))
+            .map(|_| RedisServer::start_as("always", true))
+            .collect();
+        let slots = 16_384 / nodes.len();
+        for (i, node) in nodes.iter().enumerate() {
+            let first = i * slots;
+            let last = if i + 1 == nodes.len() {
+                16_383
+            } else {
+                first + slots - 1
+            };
+            node.command(&[
+                "CLUSTER",
+                "ADDSLOTSRANGE",
+                &first.to_string(),
+                &last.to_string(),
+            ])
+            .expect("slots for a cluster node");
+        }
+        for node in &nodes[1..] {
+            nodes[0]
+                .command(&["CLUSTER", "MEET", "127.0.0.1", &node.port.to_string()])
+                .expect("the cluster's nodes meet");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !nodes.iter().all(|node| {
+            node.command(&["CLUSTER", "INFO"])
+                .is_ok_and(|info| info.contains("cluster_state:ok"))
+        }) {
+            assert!(Instant::now() < deadline, "the Redis Cluster did not form");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { nodes }
+    }
+
+    /// The URL of its first node: a client finds the others from there.
+    pub fn url(&self) -> String {
+        self.nodes[0].url()
+    }
+
+    /// Its nodes.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+}
+
+/// Starts `redis-server` on `port` with its data in `dir` (a cluster node when `cluster`),
+/// and waits until it answers as itself (not another process that holds the port).
+fn spawn(port: u16, dir: &Path, fsync: &str, cluster: bool) -> io::Result<Child> {
+    let mut server = Command::new("redis-server");
+    if cluster {
+        server.args([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ]);
+    }
+    let mut child = server
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "yes", "--appendfsync", fsync])
         .args(["--loglevel", "warning", "--logfile", "redis.log"])

@@ -423,7 +423,7 @@ pub(super) async fn fetch(ctx: &FetchContext, mut job: FetchJob) -> Hop {
         };
         let next_fingerprint = next.fingerprint();
         let location = next.url.clone();
-        match shared.store.claim_hop(next_fingerprint).await {
+        match shared.store.claim_hop(next.clone()).await {
             Ok(true) => job.hops.push(next_fingerprint),
             Ok(false) => {
                 // The target is crawled on its own (or was): this URL ends at its redirect.

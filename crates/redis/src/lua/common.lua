@@ -1,7 +1,7 @@
 -- Shared by every script of arachne's Redis store. ARGV[1] is the crawl's key prefix
 -- (with its hash tag), ARGV[2] this worker's name, ARGV[3] the lease in milliseconds,
 -- ARGV[4] the worker's run (its fencing token: a process that was replaced by another of
--- the same name can change nothing). Every key of a crawl carries the same hash tag, so a
+-- the same name can change nothing). Every key of a partition carries its hash tag, so a
 -- script's keys are on one shard.
 local P, W, LEASE, RUN = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local STATS, META = P .. 'stats', P .. 'meta'
@@ -110,6 +110,7 @@ local function let_go(worker, now, state)
   end
   redis.call('DEL', P .. 'whops:' .. worker)
   redis.call('ZREM', P .. 'workers', worker)
+  redis.call('SREM', P .. 'away', worker)
   redis.call('HSET', P .. 'worker:' .. worker, 'state', state, 'left_ms', now)
   return #held
 end
@@ -134,12 +135,14 @@ local function clock(now)
   redis.call('HSET', META, 'last_ms', now)
 end
 
--- Workers whose lease ran out are taken for dead: what they held goes back.
+-- Workers whose lease ran out are taken for dead: what they held goes back. The calling
+-- worker is not, unless what is registered under its name is another run of it (one
+-- that died in a partition this worker is not working in now).
 local function reap(now)
   clock(now)
   local dead = redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', '(' .. now, 'LIMIT', 0, 16)
   for _, worker in ipairs(dead) do
-    if worker ~= W then
+    if worker ~= W or redis.call('HGET', P .. 'worker:' .. W, 'runs') ~= RUN then
       local n = let_go(worker, now, 'lost')
       stat('reaped', 1)
       stat('requeued', n)

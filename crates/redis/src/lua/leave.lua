@@ -1,5 +1,6 @@
 -- This worker leaves: what it holds goes back, its marks (ARGV[5]) and why its run ended
--- (ARGV[6]) are kept, with its calls to the server (ARGV[7]). The crawl is over when nothing is queued and nothing leased.
+-- (ARGV[6]) are kept, with its calls to the server (ARGV[7]). When ARGV[8] is '1' (the
+-- crawl has one partition), the crawl is over when nothing is queued and nothing leased.
 -- Returns what is left queued and what is left over a budget.
 local now = now_ms()
 if not alive() then return redis.error_reply(LOST) end
@@ -14,7 +15,8 @@ if max_pages ~= nil and number(STATS, 'taken') >= max_pages then
 end
 -- Over when nothing is queued or leased and no other worker runs (one may still be reading
 -- a sitemap, whose URLs are not queued yet).
-if queued == 0 and number(STATS, 'leased') == 0 and redis.call('ZCARD', P .. 'workers') == 0 then
+if ARGV[8] == '1' and queued == 0 and number(STATS, 'leased') == 0
+  and redis.call('ZCARD', P .. 'workers') == 0 then
   redis.call('HSET', META, 'ended', 'completed', 'ended_ms', now)
 end
 return {queued, stuck}

@@ -34,9 +34,9 @@ local function take_from(host)
 end
 
 -- A worker holds at most its share of the hosts in play, so that every worker gets hosts
--- to work on: beyond it, it takes nothing more of the hosts it holds (they go back to the
+-- to work on (workers registered here but working in another partition take none): beyond it, it takes nothing more of the hosts it holds (they go back to the
 -- schedule once nothing of them is left in its hands) and leases no new ones.
-local workers = math.max(1, redis.call('ZCARD', P .. 'workers'))
+local workers = math.max(1, redis.call('ZCARD', P .. 'workers') - redis.call('SCARD', P .. 'away'))
 local in_play = redis.call('HLEN', P .. 'hlease') + redis.call('ZCARD', P .. 'ready')
 local share = math.max(1, math.ceil(in_play / workers))
 local held = redis.call('HKEYS', P .. 'whosts:' .. W)
