@@ -93,8 +93,9 @@ type Created = (bool, String, u32, u64, u32);
 /// shard of its keys).
 type Conn = Box<dyn ConnectionLike + Send>;
 
-/// The version of the key layout this build writes and reads.
-pub const LAYOUT_VERSION: u32 = 1;
+/// The newest version of the key layout this build writes and reads: 1 for a crawl in
+/// one partition, 2 for a partitioned one (which builds that know only 1 refuse).
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// How long a worker's lease lasts, by default: a worker that dies holds its work this
 /// long at most.
@@ -169,8 +170,12 @@ pub struct RedisStore {
     lease_set: bool,
     outage: Duration,
     conn: Option<Conn>,
-    /// Whether the server is a Redis Cluster (asked once).
+    /// The server's URL as given.
+    url: String,
+    /// Whether the server is a Redis Cluster (asked once), and the URLs of the Cluster's
+    /// other nodes, as seen at the first connection.
     cluster: Option<bool>,
+    nodes: Vec<String>,
     scripts: Arc<Scripts>,
     /// The crawl's partitions (1 unless it was started with more), and whether this
     /// worker was given a number (checked against the crawl's).
@@ -343,6 +348,33 @@ fn latest_marks(all: impl IntoIterator<Item = Vec<OutputMark>>) -> Vec<OutputMar
     latest
 }
 
+/// The URLs of a Cluster's nodes (`CLUSTER NODES`), as `url` would reach them: the same
+/// scheme, user and password, other addresses. None when they cannot be read.
+fn cluster_nodes(conn: &mut redis::Connection, url: &str) -> Vec<String> {
+    let Ok(text) = redis::cmd("CLUSTER").arg("NODES").query::<String>(conn) else {
+        return Vec::new();
+    };
+    let Ok(base) = url::Url::parse(url) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            // `<id> <ip:port@cport[,hostname]> <flags> ...`
+            let address = line.split_whitespace().nth(1)?;
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            let port: u16 = port.parse().ok()?;
+            if host.is_empty() {
+                return None;
+            }
+            let mut node = base.clone();
+            node.set_host(Some(host)).ok()?;
+            node.set_port(Some(port)).ok()?;
+            Some(node.to_string())
+        })
+        .collect()
+}
+
 /// The server's memory in use, from `INFO memory` (summed over a Cluster's shards).
 fn used_memory(value: &Value) -> u64 {
     match value {
@@ -429,10 +461,13 @@ fn failed(what: impl fmt::Display) -> StoreError {
 }
 
 /// An error that a new connection may cure: the server went away, restarts, or loads its
-/// data; a Cluster is down or fails over.
+/// data; a Cluster is down, fails over, or moved a slot (a new connection reads where the
+/// slots are).
 fn transient(error: &RedisError) -> bool {
     use redis::{ErrorKind, ServerErrorKind};
     error.is_io_error()
+        || error.is_cluster_error()
+        || matches!(error.kind(), ErrorKind::ClusterConnectionNotFound)
         || error.is_connection_refusal()
         || error.is_connection_dropped()
         || error.is_timeout()
@@ -505,7 +540,9 @@ impl RedisStore {
             lease_set: false,
             outage: DEFAULT_OUTAGE,
             conn: None,
+            url: url.to_owned(),
             cluster: None,
+            nodes: Vec::new(),
             scripts: Arc::new(Scripts::new()),
             partitions: 1,
             partitions_set: false,
@@ -604,31 +641,54 @@ impl RedisStore {
     /// Connects, at most once per call: to the server, or to the Cluster it is a node of.
     fn connect(&mut self) -> RedisResult<&mut Conn> {
         if self.conn.is_none() {
-            let mut conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
-            conn.set_read_timeout(Some(CALL_TIMEOUT))?;
-            conn.set_write_timeout(Some(CALL_TIMEOUT))?;
-            let cluster = match self.cluster {
-                Some(cluster) => cluster,
+            let conn: Conn = match self.cluster {
+                Some(true) => Box::new(self.cluster_connection()?),
+                Some(false) => Box::new(self.plain_connection()?),
                 None => {
-                    let info: String = redis::cmd("INFO").arg("cluster").query(&mut conn)?;
-                    let cluster = info.lines().any(|line| line.trim() == "cluster_enabled:1");
+                    let mut conn = self.plain_connection()?;
+                    // A server that does not let this user read INFO is taken for a
+                    // plain one.
+                    let info: RedisResult<String> =
+                        redis::cmd("INFO").arg("cluster").query(&mut conn);
+                    let cluster = match info {
+                        Ok(info) => info.lines().any(|line| line.trim() == "cluster_enabled:1"),
+                        Err(error) if transient(&error) => return Err(error),
+                        Err(_) => false,
+                    };
                     self.cluster = Some(cluster);
-                    cluster
+                    if cluster {
+                        self.nodes = cluster_nodes(&mut conn, &self.url);
+                        Box::new(self.cluster_connection()?)
+                    } else {
+                        Box::new(conn)
+                    }
                 }
             };
-            self.conn = Some(if cluster {
-                let nodes = vec![self.client.get_connection_info().clone()];
-                let client = redis::cluster::ClusterClientBuilder::new(nodes)
-                    .connection_timeout(CONNECT_TIMEOUT)
-                    .response_timeout(CALL_TIMEOUT)
-                    .retries(2)
-                    .build()?;
-                Box::new(client.get_connection()?)
-            } else {
-                Box::new(conn)
-            });
+            self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("connected above"))
+    }
+
+    fn plain_connection(&self) -> RedisResult<redis::Connection> {
+        let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        conn.set_read_timeout(Some(CALL_TIMEOUT))?;
+        conn.set_write_timeout(Some(CALL_TIMEOUT))?;
+        Ok(conn)
+    }
+
+    /// A connection to the Cluster, found from the node of the URL or any other node seen
+    /// at the first connection (the first may be gone after a failover). It never sends a
+    /// call twice on its own: [`RedisStore::run`] does, knowing that the first may have
+    /// been applied.
+    fn cluster_connection(&self) -> RedisResult<redis::cluster::ClusterConnection> {
+        let mut nodes = vec![self.url.clone()];
+        nodes.extend(self.nodes.iter().cloned());
+        redis::cluster::ClusterClientBuilder::new(nodes)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(CALL_TIMEOUT)
+            .retries(0)
+            .build()?
+            .get_connection()
     }
 
     /// Runs `call`, connecting first; through an outage (the server restarting, the
@@ -895,10 +955,10 @@ impl RedisStore {
                 std::process::id(),
                 unix_millis(SystemTime::now())
             );
-            let sent = monotonic_millis();
+            // The lease renewed at home by the last commit stays the one to renew in time
+            // (idle renewals count from it), and the dispatch gate with it.
             let ((_, run, _), _): ((String, u64, u64), bool) =
                 self.invoke_in(to, 0, |s| &s.join, &[nonce, "own".into()])?;
-            self.renewed(sent);
             run
         };
         self.part = to;
@@ -1038,7 +1098,10 @@ impl RedisStore {
             });
         }
         let fields = [
-            ("version", LAYOUT_VERSION.to_string()),
+            (
+                "version",
+                if self.partitions > 1 { "2" } else { "1" }.to_owned(),
+            ),
             ("delay_ms", millis(self.delay).to_string()),
             ("max_pages", limit(max_pages)),
             ("host_budget", limit(opening.host_budget)),
@@ -1256,7 +1319,9 @@ impl Store for RedisStore {
                 self.queued = queued;
             }
             if new > 0 {
+                // Work again, maybe where no one looks: the crawl is not over.
                 self.quiet = None;
+                self.settled = false;
             }
             claimed.new += new;
         }
@@ -1285,6 +1350,7 @@ impl Store for RedisStore {
         self.queued = queued;
         if !members.is_empty() {
             self.quiet = None;
+            self.settled = false;
         }
         if landed != self.landings.len() as u64 {
             self.refresh_landings()?;

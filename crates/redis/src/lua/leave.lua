@@ -3,9 +3,14 @@
 -- crawl has one partition), the crawl is over when nothing is queued and nothing leased.
 -- Returns what is left queued and what is left over a budget.
 local now = now_ms()
-if not alive() then return redis.error_reply(LOST) end
-redis.call('HSET', P .. 'worker:' .. W, 'marks', ARGV[5], 'ended', ARGV[6], 'round_trips', ARGV[7])
-let_go(W, now, 'left')
+local info = P .. 'worker:' .. W
+if alive() then
+  redis.call('HSET', info, 'marks', ARGV[5], 'ended', ARGV[6], 'round_trips', ARGV[7])
+  let_go(W, now, 'left')
+elseif redis.call('HGET', info, 'state') ~= 'left' or redis.call('HGET', info, 'runs') ~= RUN then
+  -- Not a call repeated after a lost reply (this run left already): taken for dead.
+  return redis.error_reply(LOST)
+end
 local stuck = number(STATS, 'stuck')
 local queued = number(STATS, 'queued') - stuck
 local max_pages = meta_limit('max_pages')
