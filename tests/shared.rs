@@ -361,15 +361,29 @@ fn three_workers_share_a_crawl_spread_over_a_redis_cluster() {
         assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
     }
     assert_eq!(counts.len(), HOSTS * PAGES);
-    // The crawl's seen set is on every shard: each node served some of the partitions.
+    // Every node serves some of the crawl's partitions (their tags' slots follow from the
+    // crawl id), and the sites' seen sets are in several partitions (each site's partition
+    // follows from its port here: all 12 in one is a chance of 1 in 10^12).
+    let mut with_urls = std::collections::BTreeSet::new();
     for node in cluster.nodes() {
-        let keys = node.command(&["KEYS", "arachne:{site*:s:*"]).unwrap();
+        let keys = node.command(&["KEYS", "arachne:{site*"]).unwrap();
         assert!(
             !keys.is_empty(),
             "node {} holds none of the crawl",
             node.port()
         );
+        for key in node
+            .command(&["KEYS", "arachne:{site*:s:*"])
+            .unwrap()
+            .lines()
+        {
+            with_urls.insert(key.split('}').next().unwrap().to_owned());
+        }
     }
+    assert!(
+        with_urls.len() >= 2,
+        "the sites went into one partition: {with_urls:?}"
+    );
 }
 
 #[test]
@@ -383,6 +397,9 @@ fn the_page_budget_is_global() {
     for worker in start_workers(&redis.url(), &dir, &args, 2) {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
+        // Each worker says why it ended: the crawl's budget, spent by both.
+        assert!(stderr.contains("page limit reached"), "{stderr}");
+        assert!(!stderr.contains("over the per-host budget"), "{stderr}");
     }
     let total: u64 = servers
         .iter()

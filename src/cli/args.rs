@@ -253,7 +253,7 @@ pub(crate) struct CrawlArgs {
 
     /// With --redis: split the crawl into this many partitions, 1 to 1024, each with a hash
     /// tag of its own, so that a Redis Cluster spreads its sites over its shards (a
-    /// worker that joins takes the crawl's) [default: 1].
+    /// worker that joins takes the crawl's) [default: 1, or the crawl's].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub partitions: Option<u32>,
 

@@ -1138,7 +1138,7 @@ impl Supervisor {
         // rather than lost without a word.
         let late = self.handle.take_requests().len() as u64;
         let store = self.store.clone();
-        let ended = self.end_reason(0).to_string();
+        let ended = self.end_reason(0, false).to_string();
         ctx.spawn(
             async move { store.close(ended).await }
                 .into_actor(self)
@@ -1149,15 +1149,16 @@ impl Supervisor {
         );
     }
 
-    /// Why the crawl ended, with `not_crawled` URLs left.
-    fn end_reason(&self, not_crawled: u64) -> EndReason {
+    /// Why the crawl ended, with `not_crawled` URLs left (`pages_spent`: a shared store
+    /// says the crawl's page budget is spent).
+    fn end_reason(&self, not_crawled: u64, pages_spent: bool) -> EndReason {
         if let EndReason::StoreFailed { .. } = &self.report.ended {
             self.report.ended.clone()
         } else if self.stopping {
             self.handle.stop_reason().unwrap_or(EndReason::Stopped {
                 by: "a stop was asked for".into(),
             })
-        } else if self.page_limit_reached() && not_crawled > 0 {
+        } else if (self.page_limit_reached() || pages_spent) && not_crawled > 0 {
             EndReason::PageLimit
         } else {
             EndReason::Completed
@@ -1183,7 +1184,7 @@ impl Supervisor {
             + remaining.queued
             + (self.window.len() + self.held.len()) as u64
             + self.interrupted;
-        let ended = self.end_reason(not_crawled);
+        let ended = self.end_reason(not_crawled, remaining.pages_spent);
         let mut report = std::mem::take(&mut self.report);
         report.not_crawled += not_crawled;
         report.host_budget += remaining.over_budget;

@@ -649,6 +649,9 @@ pub struct Remaining {
     pub queued: u64,
     /// Requests queued for hosts that used their page budget.
     pub over_budget: u64,
+    /// Whether the crawl's page budget (`--max-pages`) is spent: a store shared with other
+    /// processes counts it for all of them, so this process may have fetched fewer.
+    pub pages_spent: bool,
 }
 
 impl Remaining {
@@ -657,7 +660,15 @@ impl Remaining {
         Self {
             queued,
             over_budget,
+            pages_spent: false,
         }
+    }
+
+    /// The crawl's page budget is spent (counted by a shared store for every process).
+    #[must_use]
+    pub fn pages_spent(mut self, spent: bool) -> Self {
+        self.pages_spent = spent;
+        self
     }
 }
 
@@ -927,10 +938,7 @@ impl Store for MemoryStore {
     }
 
     fn close(&mut self, _ended: &str, _outputs: &[OutputMark]) -> Result<Remaining, StoreError> {
-        Ok(Remaining {
-            queued: self.queued(),
-            over_budget: self.stuck(),
-        })
+        Ok(Remaining::new(self.queued(), self.stuck()))
     }
 
     fn queued(&self) -> u64 {

@@ -733,7 +733,7 @@ impl RedisStore {
                     return Err(StoreError::Refused {
                         what: format!("worker {} of {}", self.worker, self.described()),
                         why: format!(
-                            "a worker of that name is running, or was stopped without leaving less than its lease ({} s) ago: give each worker its own name, or start it again once the lease ran out",
+                            "a worker of that name is running, or was killed (stopped without leaving) less than its lease ({} s) ago: give each worker its own name, or start it again once the lease ran out",
                             self.lease.as_secs()
                         ),
                     });
@@ -945,7 +945,7 @@ impl RedisStore {
         let marks = serde_json::to_string(&self.marks).map_err(failed)?;
         if from != 0 {
             let args = [marks, "moved".into(), "0".into(), "0".into()];
-            let _: ((u64, u64), bool) = self.invoke(|s| &s.leave, &args)?;
+            let _: ((u64, u64, bool), bool) = self.invoke(|s| &s.leave, &args)?;
         }
         self.run = if to == 0 {
             self.home_run
@@ -1481,17 +1481,17 @@ impl Store for RedisStore {
         let mut args = [marks, ended.to_owned(), String::new(), alone.to_owned()];
         if self.part != 0 {
             args[2] = "0".into();
-            let _: ((u64, u64), bool) = self.invoke(|s| &s.leave, &args)?;
+            let _: ((u64, u64, bool), bool) = self.invoke(|s| &s.leave, &args)?;
         }
         args[2] = (self.round_trips + 1).to_string();
-        let ((mut queued, mut stuck), _): ((u64, u64), bool) =
+        let ((mut queued, mut stuck, spent), _): ((u64, u64, bool), bool) =
             self.invoke_in(0, self.home_run, |s| &s.leave, &args)?;
         self.held.clear();
         self.leased_until.store(0, Ordering::Release);
         if self.partitions > 1 {
             (queued, stuck) = self.close_partitions()?;
         }
-        Ok(Remaining::new(queued, stuck))
+        Ok(Remaining::new(queued, stuck).pages_spent(spent))
     }
 
     fn queued(&self) -> u64 {
@@ -1711,6 +1711,10 @@ fn summarize(
     }))
 }
 
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 impl fmt::Display for CrawlSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "crawl    {} on {}", self.crawl, self.server)?;
@@ -1722,15 +1726,24 @@ impl fmt::Display for CrawlSummary {
         write_outcomes(f, self.pages, &self.by_status, &self.errors)?;
         writeln!(
             f,
-            "queued   {} ({} over a budget), {} leased on {} hosts",
-            self.queued, self.over_budget, self.leased, self.hosts_leased
+            "queued   {} ({} over a budget), {} leased on {} host{}",
+            self.queued,
+            self.over_budget,
+            self.leased,
+            self.hosts_leased,
+            plural(self.hosts_leased)
         )?;
         writeln!(f, "seen     {} URLs", self.seen)?;
         if self.reaped > 0 || self.duplicates > 0 {
             writeln!(
                 f,
-                "faults   {} workers taken for dead, {} requests queued again, {} outcomes twice",
-                self.reaped, self.requeued, self.duplicates
+                "faults   {} worker{} taken for dead, {} request{} queued again, {} outcome{} twice",
+                self.reaped,
+                plural(self.reaped),
+                self.requeued,
+                plural(self.requeued),
+                self.duplicates,
+                plural(self.duplicates)
             )?;
         }
         for worker in &self.workers {

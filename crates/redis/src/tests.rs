@@ -165,7 +165,10 @@ fn the_page_budget_is_global_and_the_crawl_completes() {
     assert_eq!(b.queued(), 2, "a's two are still out");
     a.complete(mine.iter().map(done).collect()).unwrap();
     let left = a.close("completed", &[]).unwrap();
-    assert_eq!((left.queued, left.over_budget), (0, 2));
+    assert_eq!(
+        (left.queued, left.over_budget, left.pages_spent),
+        (2, 0, true)
+    );
     b.complete(theirs.iter().map(done).collect()).unwrap();
     b.commit(&[]).unwrap();
     assert_eq!(b.queued(), 0);

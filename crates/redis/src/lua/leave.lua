@@ -1,7 +1,8 @@
 -- This worker leaves: what it holds goes back, its marks (ARGV[5]) and why its run ended
 -- (ARGV[6]) are kept, with its calls to the server (ARGV[7]). When ARGV[8] is '1' (the
 -- crawl has one partition), the crawl is over when nothing is queued and nothing leased.
--- Returns what is left queued and what is left over a budget.
+-- Returns what is left queued, what is left over a host's budget, and 1 when the crawl's
+-- page budget is spent (0 otherwise).
 local now = now_ms()
 local info = P .. 'worker:' .. W
 if alive() then
@@ -14,14 +15,11 @@ end
 local stuck = number(STATS, 'stuck')
 local queued = number(STATS, 'queued') - stuck
 local max_pages = meta_limit('max_pages')
-if max_pages ~= nil and number(STATS, 'taken') >= max_pages then
-  stuck = stuck + queued
-  queued = 0
-end
--- Over when nothing is queued or leased and no other worker runs (one may still be reading
--- a sitemap, whose URLs are not queued yet).
-if ARGV[8] == '1' and queued == 0 and number(STATS, 'leased') == 0
+local spent = max_pages ~= nil and number(STATS, 'taken') >= max_pages
+-- Over when nothing is queued (or the page budget is spent) or leased and no other worker
+-- runs (one may still be reading a sitemap, whose URLs are not queued yet).
+if ARGV[8] == '1' and (queued == 0 or spent) and number(STATS, 'leased') == 0
   and redis.call('ZCARD', P .. 'workers') == 0 then
   redis.call('HSET', META, 'ended', 'completed', 'ended_ms', now)
 end
-return {queued, stuck}
+return {queued, stuck, spent and 1 or 0}
