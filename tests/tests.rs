@@ -24,6 +24,8 @@ mod retries;
 mod sitemaps;
 // Broken and hostile servers and pages, one test per case.
 mod hostile;
+// Links read without a document: the same as a document holds, page by page.
+mod links;
 // Crawler traps and refused addresses.
 mod guards;
 // WARC and CSV outputs, checked by reading them back and with warcio.

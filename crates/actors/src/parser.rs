@@ -9,8 +9,8 @@ use actix::{Actor, Handler, Message, MessageResult, SyncContext};
 use arachne_core::spider::{Out, Page, Spider};
 use arachne_core::{
     CrawlRequest, Fingerprint, Item, RequestError, SITEMAP_MAX_URLS, ScopeRules, SeenSet,
-    SkipCounts, decode_html, extract_links, has_repeating_segments, is_html, parse_seed,
-    parse_sitemap,
+    SkipCounts, decode_html, has_repeating_segments, is_html, parse_seed, parse_sitemap,
+    scan_links,
 };
 use bytes::Bytes;
 use http::HeaderMap;
@@ -56,6 +56,9 @@ pub(crate) struct LinkCounts {
     pub skipped: SkipCounts,
     /// Follow-up requests that could not be queued (not a URL, a bad body).
     pub rejected: u32,
+    /// 1 when the spider asked for the page's document and it was refused (too deep or
+    /// too large): what it made of the page was dropped.
+    pub documents_refused: u32,
 }
 
 /// Read a sitemap body (gzipped or not) and sort its URLs. Fails when the body is not a
@@ -201,15 +204,15 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let mut found = arachne_core::PageLinks::default();
-    let parsed = is_html(content_type, &msg.body).then(|| {
-        // One parse, for the crawler's links and the spider's document.
+    // HTML is read once without a document, for the crawler's links; the document is
+    // built only if the spider asks for it.
+    let (text, scanned) = if is_html(content_type, &msg.body) {
         let (text, _encoding) = decode_html(&msg.body, content_type);
-        let cut = arachne_core::nesting_cut(&text, arachne_core::MAX_NESTING);
-        let html = scraper::Html::parse_document(&text[..cut.unwrap_or(text.len())]);
-        found = extract_links(&html, &msg.final_url);
-        (text, html)
-    });
+        let scanned = scan_links(&text, &msg.final_url);
+        (Some(text), Some(scanned))
+    } else {
+        (None, None)
+    };
     let mut page = Page::new(
         &msg.request,
         &msg.final_url,
@@ -217,13 +220,25 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
         &msg.headers,
         &msg.body,
     );
-    if let Some((text, html)) = parsed {
-        page = page.with_parsed(text, html, &found.links);
+    if let (Some(text), Some(scanned)) = (text, &scanned) {
+        page = page.with_scanned(text, scanned);
     }
-    let mut out = Out::new(page.base());
-    let result = shared.spider.parse(&page, &mut out);
-    let output = out.finish();
+    let base = page.base();
+    let mut out = Out::new(base.clone());
+    let mut result = shared.spider.parse(&page, &mut out);
+    let mut output = out.finish();
+    let refused = page.document_refused();
     drop(page);
+    if let Some(why) = refused {
+        // The spider worked on an empty document: what it made is dropped, and the page's
+        // links are followed.
+        tracing::warn!(page = %msg.final_url, %why, "no document for the spider: its output for the page is dropped, the links are followed");
+        let mut out = Out::new(base);
+        out.follow_links();
+        output = out.finish();
+        result = Ok(());
+    }
+    let found = scanned.map(|scanned| scanned.links).unwrap_or_default();
 
     let within_depth = shared.max_depth.is_none_or(|max| msg.request.depth < max);
     let depth = msg.request.depth + 1;
@@ -231,6 +246,7 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
     let mut counts = LinkCounts {
         found: u32::try_from(found.links.len()).unwrap_or(u32::MAX),
         skipped: found.skipped,
+        documents_refused: u32::from(refused.is_some()),
         ..LinkCounts::default()
     };
     let scope = shared.scope.get();
@@ -361,6 +377,39 @@ mod tests {
         );
         assert!(out.new_requests.is_empty());
         assert_eq!((out.counts.too_long, out.counts.repeating), (1, 1));
+    }
+
+    #[test]
+    fn the_document_is_built_only_for_a_spider_that_asks_and_within_bounds() {
+        // A spider that reads the document: an item with how many links it selected.
+        let spider = |page: &Page<'_>, out: &mut Out| {
+            out.item(serde_json::json!({ "links": page.select("a").len() }));
+            out.follow_links();
+            Ok(())
+        };
+        let shared = ParseShared {
+            spider: Arc::new(spider),
+            ..shared(None)
+        };
+        let shallow = parse_page(&shared, &page(0, r#"<div><a href="/x">x</a></div>"#));
+        assert_eq!(shallow.items.len(), 1);
+        assert_eq!(shallow.counts.documents_refused, 0);
+        // Too deep for a document: the spider's output is dropped, the link followed.
+        let deep = format!("{}<a href=\"/bottom\">b</a>", "<div>".repeat(600));
+        let out = parse_page(
+            &shared,
+            &Parse {
+                body: Bytes::from(deep),
+                ..page(0, "")
+            },
+        );
+        assert!(
+            out.items.is_empty(),
+            "dropped, not made of an empty document"
+        );
+        assert_eq!(out.counts.documents_refused, 1);
+        assert_eq!(out.new_requests.len(), 1);
+        assert_eq!(out.new_requests[0].url.as_str(), "http://a.test/bottom");
     }
 
     #[test]

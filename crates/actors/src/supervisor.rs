@@ -1277,6 +1277,7 @@ impl Supervisor {
         self.report.items_lost += items.lost;
         self.report.spider_errors += u64::from(spider_error);
         self.report.requests_rejected += u64::from(counts.rejected);
+        self.report.documents_refused += u64::from(counts.documents_refused);
         self.report.links_found += u64::from(counts.found);
         self.report.links_queued += u64::from(queued);
         self.report.out_of_scope += u64::from(counts.out_of_scope);

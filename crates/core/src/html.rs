@@ -14,8 +14,16 @@
 //! in attributes (`&amp;`) are decoded by the HTML parser.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::LazyLock;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+use html5ever::{LocalName, local_name};
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
 use scraper::{Html, Selector};
@@ -236,6 +244,259 @@ static LINK_SELECTOR: LazyLock<Selector> = LazyLock::new(|| {
 static BASE_SELECTOR: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("base[href]").expect("static selector"));
 
+/// How a page was read for links by [`scan_links`]: its links, what relative references
+/// resolve against, and how deep its markup nests.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// The links, as [`extract_links`] gives them from a parsed document.
+    pub links: PageLinks,
+    /// What relative references resolve against: the first `<base href>` (resolved
+    /// against the page URL), or the page URL.
+    pub base: Url,
+    /// The deepest nesting of elements met (void elements and those whose end tag may be
+    /// left out do not count): what building a document would cost.
+    pub depth: usize,
+}
+
+/// Reads the links of an HTML page in one pass over its text, without building a
+/// document: the same links as [`extract_links`] from the same elements (see the module
+/// docs), in document order, with entities decoded.
+///
+/// It tokenizes as the HTML standard says (html5ever's tokenizer), and follows the tree
+/// builder only where tokenizing depends on it: the contents of `<script>`, `<style>`,
+/// `<xmp>`, `<iframe>`, `<noembed>`, `<noframes>`, `<title>`, `<textarea>` and
+/// `<plaintext>` are text, and so are CDATA sections in SVG and MathML. `<noscript>` is
+/// read as markup, as a browser without scripts reads it (a crawler runs none). Time is
+/// linear in the page, and memory beyond the page's text is what its references take, on
+/// any input (deep nesting, unclosed tags, huge attributes).
+pub fn scan_links(html: &str, page_url: &Url) -> Scanned {
+    let sink = LinkSink::default();
+    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    // The sink never blocks the tokenizer (it runs no scripts), so one feed reads it all.
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    let scan = tokenizer.sink.scan.into_inner();
+    let base = scan
+        .base
+        .and_then(|href| page_url.join(href.trim()).ok())
+        .unwrap_or_else(|| page_url.clone());
+    let links = resolve_all(&base, scan.references.iter().map(String::as_str));
+    Scanned {
+        links,
+        base,
+        depth: scan.max_depth,
+    }
+}
+
+/// What a scan keeps of a page.
+#[derive(Default)]
+struct Scan {
+    /// References of link elements, in document order, as written (entities decoded).
+    references: Vec<String>,
+    /// The first `<base href>`.
+    base: Option<String>,
+    /// Open `<svg>` and `<math>` elements: their content is foreign (no raw text).
+    foreign: usize,
+    depth: usize,
+    max_depth: usize,
+}
+
+#[derive(Default)]
+struct LinkSink {
+    scan: RefCell<Scan>,
+}
+
+fn attr<'t>(tag: &'t Tag, name: &LocalName) -> Option<&'t str> {
+    tag.attrs
+        .iter()
+        .find(|attribute| attribute.name.local == *name)
+        .map(|attribute| &*attribute.value)
+}
+
+impl Scan {
+    /// Keeps the reference of a link element, or the page's first base.
+    fn keep(&mut self, tag: &Tag) {
+        let reference = match tag.name {
+            local_name!("a") | local_name!("area") => attr(tag, &local_name!("href")),
+            local_name!("frame") | local_name!("iframe") => attr(tag, &local_name!("src")),
+            local_name!("link") => attr(tag, &local_name!("rel"))
+                .filter(|rel| {
+                    rel.split_ascii_whitespace().any(|token| {
+                        ["next", "prev", "previous"]
+                            .iter()
+                            .any(|t| token.eq_ignore_ascii_case(t))
+                    })
+                })
+                .and_then(|_| attr(tag, &local_name!("href"))),
+            local_name!("meta") => attr(tag, &local_name!("http-equiv"))
+                .filter(|equiv| equiv.trim().eq_ignore_ascii_case("refresh"))
+                .and_then(|_| attr(tag, &local_name!("content")))
+                .and_then(refresh_url),
+            local_name!("base") => {
+                if self.base.is_none() {
+                    self.base = attr(tag, &local_name!("href")).map(str::to_owned);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(reference) = reference {
+            self.references.push(reference.to_owned());
+        }
+    }
+
+    /// Follows how deep elements nest (as building a document would).
+    fn nest(&mut self, tag: &Tag) {
+        if FLAT_ELEMENTS.contains(&&*tag.name) {
+            return;
+        }
+        match tag.kind {
+            TagKind::StartTag if !tag.self_closing => {
+                self.depth += 1;
+                self.max_depth = self.max_depth.max(self.depth);
+            }
+            TagKind::EndTag => self.depth = self.depth.saturating_sub(1),
+            TagKind::StartTag => {}
+        }
+    }
+}
+
+/// HTML elements that end SVG or MathML content when met inside it (the tree builder's
+/// "breakout" elements).
+const BREAKOUT: [&str; 44] = [
+    "b",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "center",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "listing",
+    "menu",
+    "meta",
+    "nobr",
+    "ol",
+    "p",
+    "pre",
+    "ruby",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "strike",
+    "sub",
+    "sup",
+    "table",
+    "tt",
+    "u",
+    "ul",
+    "var",
+];
+
+impl TokenSink for LinkSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let Token::TagToken(tag) = token else {
+            return TokenSinkResult::Continue;
+        };
+        let mut scan = self.scan.borrow_mut();
+        scan.nest(&tag);
+        let foreign_root = matches!(tag.name, local_name!("svg") | local_name!("math"));
+        if tag.kind == TagKind::EndTag {
+            if foreign_root {
+                scan.foreign = scan.foreign.saturating_sub(1);
+            }
+            return TokenSinkResult::Continue;
+        }
+        scan.keep(&tag);
+        if scan.foreign > 0 && BREAKOUT.contains(&&*tag.name) {
+            scan.foreign = 0;
+        }
+        if foreign_root {
+            if !tag.self_closing {
+                scan.foreign += 1;
+            }
+            return TokenSinkResult::Continue;
+        }
+        if scan.foreign > 0 {
+            return TokenSinkResult::Continue;
+        }
+        match tag.name {
+            local_name!("script") => TokenSinkResult::RawData(RawKind::ScriptData),
+            local_name!("style")
+            | local_name!("xmp")
+            | local_name!("iframe")
+            | local_name!("noembed")
+            | local_name!("noframes") => TokenSinkResult::RawData(RawKind::Rawtext),
+            local_name!("title") | local_name!("textarea") => {
+                TokenSinkResult::RawData(RawKind::Rcdata)
+            }
+            local_name!("plaintext") => TokenSinkResult::Plaintext,
+            _ => TokenSinkResult::Continue,
+        }
+    }
+
+    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
+        self.scan.borrow().foreign > 0
+    }
+}
+
+/// Resolves a page's references against its base: the distinct http(s) links in order,
+/// and the others counted by kind.
+fn resolve_all<'r>(base: &Url, references: impl Iterator<Item = &'r str>) -> PageLinks {
+    let mut out = PageLinks::default();
+    let mut distinct: HashSet<Fingerprint, BuildFingerprintHasher> = HashSet::default();
+    for reference in references {
+        match resolve_link(base, reference) {
+            Ok(url) => {
+                let fingerprint = Fingerprint::of(&url);
+                if distinct.insert(fingerprint) {
+                    out.links.push(url);
+                    out.fingerprints.push(fingerprint);
+                }
+            }
+            Err(skip) => out.skipped.add(skip),
+        }
+    }
+    out
+}
+
+/// Parses a document as a browser without scripts does: `<noscript>` content is markup
+/// (a crawler runs no scripts). Tree building slows down with nesting depth: see
+/// [`MAX_NESTING`].
+pub fn parse_document(text: &str) -> Html {
+    use html5ever::tendril::TendrilSink;
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts {
+            scripting_enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    html5ever::driver::parse_document(scraper::HtmlTreeSink::new(Html::new_document()), opts)
+        .one(text)
+}
+
 /// The URL that relative links of a page resolve against: its first `<base href>`
 /// (resolved against the page URL), or the page URL.
 pub fn base_url(doc: &Html, page_url: &Url) -> Url {
@@ -247,13 +508,12 @@ pub fn base_url(doc: &Html, page_url: &Url) -> Url {
 }
 
 /// Extracts the links of a parsed page (see the module docs for which elements count).
+/// [`scan_links`] gives the same without a parsed document.
 pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
     let base = base_url(doc, page_url);
-    let mut out = PageLinks::default();
-    let mut distinct: HashSet<Fingerprint, BuildFingerprintHasher> = HashSet::default();
-    for element in doc.select(&LINK_SELECTOR) {
+    let references = doc.select(&LINK_SELECTOR).filter_map(|element| {
         let el = element.value();
-        let reference = match el.name() {
+        match el.name() {
             "a" | "area" => el.attr("href"),
             "frame" | "iframe" => el.attr("src"),
             "link" => el
@@ -272,109 +532,28 @@ pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
                 .and_then(|_| el.attr("content"))
                 .and_then(refresh_url),
             _ => None,
-        };
-        let Some(reference) = reference else { continue };
-        match resolve_link(&base, reference) {
-            Ok(url) => {
-                let fingerprint = Fingerprint::of(&url);
-                if distinct.insert(fingerprint) {
-                    out.links.push(url);
-                    out.fingerprints.push(fingerprint);
-                }
-            }
-            Err(skip) => out.skipped.add(skip),
         }
-    }
-    out
+    });
+    resolve_all(&base, references)
 }
 
-/// The deepest element nesting parsed, as in Blink's HTML parser: deeper markup is cut,
-/// since tree building slows down with depth (a page of 50,000 nested `<div>`s would
-/// otherwise hold a parser thread for minutes).
+/// The deepest element nesting a document is built for (Blink's HTML parser keeps to the
+/// same depth): tree building slows down with depth, and a page of 50,000 nested `<div>`s
+/// would hold a parser thread for minutes. Deeper pages still give their links
+/// ([`scan_links`] reads them without a document).
 pub const MAX_NESTING: usize = 512;
 
-/// Elements that never have content, or whose end tag is optional: they do not nest.
+/// The largest page text a document is built for, in bytes (16 MiB): a document takes
+/// several times its text in memory. Larger pages still give their links.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Elements that never have content, or whose end tag is optional: they do not count
+/// towards nesting.
 const FLAT_ELEMENTS: [&str; 30] = [
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
     "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "tbody", "thead", "tfoot", "option",
     "optgroup", "colgroup", "rb", "rt", "rp",
 ];
-
-/// Where markup first nests deeper than `max` elements, by a quick scan of the tags (no
-/// parsing): the byte offset to cut the document at, or `None` when it never does.
-pub fn nesting_cut(html: &str, max: usize) -> Option<usize> {
-    let bytes = html.as_bytes();
-    // Fewer tags than the limit cannot nest deeper than it.
-    memchr::memchr_iter(b'<', bytes).nth(max)?;
-    let mut depth = 0usize;
-    let mut i = 0;
-    while let Some(at) = memchr::memchr(b'<', &bytes[i..]) {
-        let start = i + at;
-        let rest = &bytes[start + 1..];
-        if rest.starts_with(b"!--") {
-            i = find_bytes(bytes, start + 4, b"-->").map_or(bytes.len(), |end| end + 3);
-            continue;
-        }
-        let closing = rest.first() == Some(&b'/');
-        let name_start = start + 1 + usize::from(closing);
-        let name_len = bytes[name_start..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
-            i = start + 1;
-            continue;
-        }
-        let name = &html[name_start..name_start + name_len];
-        let tag_end =
-            memchr::memchr(b'>', &bytes[name_start..]).map_or(bytes.len(), |p| name_start + p);
-        let flat = FLAT_ELEMENTS
-            .iter()
-            .any(|flat| name.eq_ignore_ascii_case(flat));
-        if closing {
-            if !flat {
-                depth = depth.saturating_sub(1);
-            }
-        } else if name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style") {
-            // Raw text: skip to the end tag.
-            let end = if name.eq_ignore_ascii_case("script") {
-                b"</script".as_slice()
-            } else {
-                b"</style"
-            };
-            i = find_bytes_ci(bytes, tag_end, end).unwrap_or(bytes.len());
-            continue;
-        } else {
-            let self_closing = tag_end > 0 && bytes.get(tag_end - 1) == Some(&b'/');
-            if flat || self_closing {
-                i = tag_end.min(bytes.len()).max(start + 1);
-                continue;
-            }
-            depth += 1;
-            if depth > max {
-                return Some(start);
-            }
-        }
-        i = tag_end.min(bytes.len()).max(start + 1);
-    }
-    None
-}
-
-fn find_bytes(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| from + p)
-}
-
-fn find_bytes_ci(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-        .map(|p| from + p)
-}
 
 /// The URL in the `content` of a `<meta http-equiv="refresh">`: `5; url=/next`,
 /// `0;URL='/next'`, or `0, /next`.
@@ -406,8 +585,21 @@ pub fn refresh_url(content: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    /// The links of a page, read without a document; the same as from a parsed document.
     fn links(html: &str, url: &str) -> PageLinks {
-        extract_links(&Html::parse_document(html), &url.parse().unwrap())
+        let url: Url = url.parse().unwrap();
+        let scanned = scan_links(html, &url);
+        let document = parse_document(html);
+        let parsed = extract_links(&document, &url);
+        assert_eq!(scanned.links.links, parsed.links, "{html}");
+        assert_eq!(scanned.links.skipped, parsed.skipped, "{html}");
+        assert_eq!(scanned.base, base_url(&document, &url));
+        scanned.links
+    }
+
+    fn scanned(html: &str) -> Vec<String> {
+        let scanned = scan_links(html, &"http://a.test/".parse().unwrap());
+        scanned.links.links.iter().map(Url::to_string).collect()
     }
 
     fn urls(l: &PageLinks) -> Vec<&str> {
@@ -476,20 +668,77 @@ mod tests {
     }
 
     #[test]
-    fn nesting_is_cut_where_it_gets_too_deep() {
-        let deep = format!("<a href=/x>x</a>{}", "<div>".repeat(600));
-        let cut = nesting_cut(&deep, 512).unwrap();
-        assert_eq!(cut, "<a href=/x>x</a>".len() + 512 * 5);
+    fn raw_text_and_foreign_content_are_not_markup() {
+        let html = r#"<script>var s = "<a href='/no1'>";</script>
+            <style>a[href="/no2"] { }</style><title><a href="/no3"></title>
+            <textarea><a href="/no4"></textarea><xmp><a href="/no5"></xmp>
+            <iframe src="/frame"><a href="/no6"></iframe>
+            <!-- <a href="/no7"> --><a href="/yes1">y</a>
+            <svg><style><a href="/svg-style"></a></style><![CDATA[<a href="/no8">]]></svg>
+            <math><mi>x</mi></math><a href="/yes2">y</a>
+            <plaintext><a href="/no9">"#;
+        assert_eq!(
+            scanned(html),
+            [
+                "http://a.test/frame",
+                "http://a.test/yes1",
+                "http://a.test/svg-style",
+                "http://a.test/yes2"
+            ]
+        );
+        // The same as a parsed document gives.
+        links(html, "http://a.test/");
+        // An unclosed <svg> ends at the first HTML element that breaks out of it.
+        links(
+            r#"<svg><rect/><div><script>"<a href='/no'>"</script><a href="/ok">k</a>"#,
+            "http://a.test/",
+        );
+    }
+
+    #[test]
+    fn what_a_browser_without_scripts_sees() {
+        // mdBook's table of contents: an iframe inside <noscript>. A parser with scripting
+        // on reads <noscript> as text and misses it; a crawler runs no scripts.
+        let html = r#"<noscript><iframe class="sidebar" src="toc.html"></iframe></noscript>
+            <a href="ch1.html">1</a>"#;
+        assert_eq!(
+            scanned(html),
+            ["http://a.test/toc.html", "http://a.test/ch1.html"]
+        );
+        // The same as a document parsed without scripts; with scripting on (html5ever's
+        // default), <noscript> is text and the frame is missed.
+        links(html, "http://a.test/");
+        let scripting = extract_links(
+            &Html::parse_document(html),
+            &"http://a.test/".parse().unwrap(),
+        );
+        assert_eq!(scripting.links.len(), 1);
+    }
+
+    #[test]
+    fn deep_and_hostile_markup_in_linear_time() {
+        // A link at the bottom of 300,000 nested elements.
+        let deep = format!("{}<a href=\"/bottom\">b</a>", "<div>".repeat(300_000));
+        let scan = scan_links(&deep, &"http://a.test/".parse().unwrap());
+        assert_eq!(scan.links.links.len(), 1);
+        assert_eq!(scan.links.links[0].as_str(), "http://a.test/bottom");
+        assert_eq!(scan.depth, 300_001, "the divs and the link");
+        // Nesting as a document counts it: void elements and closed ones do not add up.
         let flat = "<p>one<p>two<br><img src=x><li>a<li>b</li><div>ok</div>".repeat(1000);
-        assert_eq!(nesting_cut(&flat, 512), None);
+        assert!(scan_links(&flat, &"http://a.test/".parse().unwrap()).depth <= 2);
         let closed = "<div><span>x</span></div>".repeat(10_000);
-        assert_eq!(nesting_cut(&closed, 512), None);
-        let script = format!("<script>{}</script><div>", "<div>".repeat(1000));
-        assert_eq!(nesting_cut(&script, 512), None);
-        let comment = format!("<!--{}--><b>", "<div>".repeat(1000));
-        assert_eq!(nesting_cut(&comment, 512), None);
-        assert_eq!(nesting_cut("<div/><x/>".repeat(1000).as_str(), 512), None);
-        assert_eq!(nesting_cut("< <1 </ <", 512), None);
+        assert_eq!(
+            scan_links(&closed, &"http://a.test/".parse().unwrap()).depth,
+            2
+        );
+        // Ten megabytes of `<`, an unclosed tag, a huge attribute.
+        assert!(scanned(&"<".repeat(10 * 1024 * 1024)).is_empty());
+        assert!(
+            scanned("<a href=\"/x").is_empty(),
+            "a tag never closed is not a link"
+        );
+        let huge = format!("<a title=\"{}\" href=\"/after\">", "x".repeat(5_000_000));
+        assert_eq!(scanned(&huge), ["http://a.test/after"]);
     }
 
     #[test]

@@ -76,8 +76,8 @@ pub use control::CrawlHandle;
 pub use fingerprint::{BuildFingerprintHasher, Fingerprint, FingerprintHasher};
 pub use frontier::{Frontier, MemoryFrontier, host_key};
 pub use html::{
-    MAX_NESTING, PageLinks, SkipCounts, base_url, charset_param, decode_html, extract_links,
-    is_html, nesting_cut, refresh_url,
+    MAX_DOCUMENT_BYTES, MAX_NESTING, PageLinks, Scanned, SkipCounts, base_url, charset_param,
+    decode_html, extract_links, is_html, parse_document, refresh_url, scan_links,
 };
 pub use item::Item;
 pub use normalize::{LinkSkip, normalize, parse_seed, resolve_link};

@@ -135,6 +135,11 @@ pub struct CrawlReport {
     /// Follow-up requests a spider or a handle made that could not be queued (not a URL,
     /// a body that did not serialize, ...).
     pub requests_rejected: u64,
+    /// Pages whose document a spider asked for and did not get: nested deeper than
+    /// [`MAX_NESTING`](crate::MAX_NESTING) or larger than
+    /// [`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES). Their links were followed; what
+    /// the spider made of them was dropped.
+    pub documents_refused: u64,
     /// Why the crawl ended.
     pub ended: EndReason,
     /// When the crawl resumed a saved one (a state file): what earlier runs had done. The
@@ -420,12 +425,13 @@ impl fmt::Display for CrawlReport {
             }
             writeln!(f, "  items    {}", list(parts))?;
         }
-        if self.spider_errors + self.requests_rejected > 0 {
+        if self.spider_errors + self.requests_rejected + self.documents_refused > 0 {
             writeln!(
                 f,
-                "  spider   {} failed, {} rejected",
+                "  spider   {} failed, {} rejected, {} too deep or large for a document",
                 count(self.spider_errors, "page", "pages"),
-                count(self.requests_rejected, "request", "requests")
+                count(self.requests_rejected, "request", "requests"),
+                count(self.documents_refused, "page", "pages")
             )?;
         }
         match &self.ended {

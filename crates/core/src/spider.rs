@@ -53,7 +53,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::html::{MAX_NESTING, base_url, decode_html, extract_links, is_html, nesting_cut};
+use crate::html::{
+    MAX_DOCUMENT_BYTES, MAX_NESTING, Scanned, decode_html, is_html, parse_document, scan_links,
+};
 use crate::item::Item;
 use crate::request::{CrawlRequest, Request, RequestError};
 
@@ -205,7 +207,39 @@ pub struct Page<'a> {
     body: &'a [u8],
     text: OnceCell<Cow<'a, str>>,
     html: OnceCell<Html>,
-    links: OnceCell<Cow<'a, [Url]>>,
+    /// The links, base and nesting depth read from the body without a document.
+    scanned: OnceCell<Cow<'a, Scanned>>,
+    /// Why no document was built for this page, when it was asked for and refused.
+    refused: std::cell::Cell<Option<DocumentRefused>>,
+}
+
+/// Why a page's document was not built for a spider: markup nested deeper than
+/// [`MAX_NESTING`], or text larger than [`MAX_DOCUMENT_BYTES`]. Building one would hold a
+/// parser thread for long (tree building slows down with depth) or take much memory. The
+/// crawl still follows the page's links (read without a document), drops what the spider
+/// made of the page, and counts it (`documents_refused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DocumentRefused {
+    /// Elements nest this deep.
+    TooDeep(usize),
+    /// The text is this many bytes.
+    TooLarge(usize),
+}
+
+impl fmt::Display for DocumentRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooDeep(depth) => write!(
+                f,
+                "elements nest {depth} deep, more than {MAX_NESTING} for a document"
+            ),
+            Self::TooLarge(bytes) => write!(
+                f,
+                "{bytes} bytes of text, more than {MAX_DOCUMENT_BYTES} for a document"
+            ),
+        }
+    }
 }
 
 impl fmt::Debug for Page<'_> {
@@ -237,16 +271,17 @@ impl<'a> Page<'a> {
             body,
             text: OnceCell::new(),
             html: OnceCell::new(),
-            links: OnceCell::new(),
+            scanned: OnceCell::new(),
+            refused: std::cell::Cell::new(None),
         }
     }
 
-    /// Hands the page a document and links already made from its body (the crawler
-    /// parses HTML once, for its own links and for the spider).
-    pub fn with_parsed(self, text: Cow<'a, str>, html: Html, links: &'a [Url]) -> Self {
+    /// Hands the page its text and what was read of it without a document (the crawler
+    /// reads every HTML page so for its links; the document is built only if the spider
+    /// asks for it).
+    pub fn with_scanned(self, text: Cow<'a, str>, scanned: &'a Scanned) -> Self {
         let _ = self.text.set(text);
-        let _ = self.html.set(html);
-        let _ = self.links.set(Cow::Borrowed(links));
+        let _ = self.scanned.set(Cow::Borrowed(scanned));
         self
     }
 
@@ -327,37 +362,62 @@ impl<'a> Page<'a> {
         Ok(serde_json::from_slice(self.body)?)
     }
 
-    /// The parsed document, parsed on first use (the crawler hands over the one it
-    /// parsed for links).
+    /// The parsed document, parsed on first use, as a browser without scripts sees it
+    /// (`<noscript>` content is markup). A page whose elements nest deeper than
+    /// [`MAX_NESTING`] or whose text is larger than [`MAX_DOCUMENT_BYTES`] gets an empty
+    /// document instead, and [`Page::document_refused`] says why: the crawl then drops
+    /// what the spider made of the page and follows its links.
     pub fn html(&self) -> &Html {
         self.html.get_or_init(|| {
-            // Cut where markup nests too deep, as the crawler does for its own parse.
             let text = self.body_text();
-            let cut = nesting_cut(text, MAX_NESTING).unwrap_or(text.len());
-            Html::parse_document(&text[..cut])
+            let depth = self.scanned().depth;
+            let refused = if depth > MAX_NESTING {
+                Some(DocumentRefused::TooDeep(depth))
+            } else if text.len() > MAX_DOCUMENT_BYTES {
+                Some(DocumentRefused::TooLarge(text.len()))
+            } else {
+                None
+            };
+            if refused.is_some() {
+                self.refused.set(refused);
+                return Html::new_document();
+            }
+            parse_document(text)
+        })
+    }
+
+    /// Why the page's document was not built, when a spider asked for it and it was
+    /// refused (see [`Page::html`]).
+    pub fn document_refused(&self) -> Option<DocumentRefused> {
+        self.refused.get()
+    }
+
+    /// What was read of the body without a document (nothing, for other responses than
+    /// HTML).
+    fn scanned(&self) -> &Scanned {
+        self.scanned.get_or_init(|| {
+            Cow::Owned(if self.is_html() {
+                scan_links(self.body_text(), self.url)
+            } else {
+                Scanned {
+                    links: crate::html::PageLinks::default(),
+                    base: self.url.clone(),
+                    depth: 0,
+                }
+            })
         })
     }
 
     /// Every distinct http(s) link of an HTML page, resolved and normalized, in document
     /// order (none for other responses).
     pub fn links(&self) -> &[Url] {
-        self.links.get_or_init(|| {
-            Cow::Owned(if self.is_html() {
-                extract_links(self.html(), self.url).links
-            } else {
-                Vec::new()
-            })
-        })
+        &self.scanned().links.links
     }
 
     /// What relative references of the page resolve against: its `<base href>`, or its
     /// URL.
     pub fn base(&self) -> Url {
-        if self.is_html() {
-            base_url(self.html(), self.url)
-        } else {
-            self.url.clone()
-        }
+        self.scanned().base.clone()
     }
 
     /// The elements matching a CSS selector. An invalid selector gives an empty selection

@@ -1,0 +1,168 @@
+//! The streaming link reader (`scan_links`, no document) against a document parsed as a
+//! browser without scripts parses it (`parse_document` and `extract_links`): page by page,
+//! the same links in the same order, the same base, the same references left out.
+//!
+//! Over the testkit's pages and hand-written tricky pages here; over a directory of real
+//! pages when `ARACHNE_LINK_CORPUS` names one (every `*.html` under it, e.g. a Debian doc
+//! package's or the Rust documentation):
+//!
+//! ```text
+//! ARACHNE_LINK_CORPUS=/usr/share/doc/postgresql-doc-15/html cargo test --test integration links::
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use arachne::Url;
+use arachne_core::{base_url, decode_html, extract_links, parse_document, scan_links};
+use arachne_testkit::SyntheticSite;
+
+/// What differs between the two readings of a page, if anything.
+fn difference(html: &str, url: &Url) -> Option<String> {
+    let scanned = scan_links(html, url);
+    let document = parse_document(html);
+    let parsed = extract_links(&document, url);
+    let base = base_url(&document, url);
+    if scanned.links.links != parsed.links {
+        let only_scanned: Vec<_> = scanned
+            .links
+            .links
+            .iter()
+            .filter(|link| !parsed.links.contains(link))
+            .map(Url::as_str)
+            .collect();
+        let only_parsed: Vec<_> = parsed
+            .links
+            .iter()
+            .filter(|link| !scanned.links.links.contains(link))
+            .map(Url::as_str)
+            .collect();
+        return Some(format!(
+            "links differ: {} read, {} in the document; only read: {only_scanned:?}; only in the document: {only_parsed:?}",
+            scanned.links.links.len(),
+            parsed.links.len()
+        ));
+    }
+    if scanned.links.skipped != parsed.skipped {
+        return Some(format!(
+            "references left out differ: {:?} read, {:?} in the document",
+            scanned.links.skipped, parsed.skipped
+        ));
+    }
+    (scanned.base != base).then(|| format!("base {} read, {base} in the document", scanned.base))
+}
+
+/// Pages that make tokenizing depend on the tree: raw text, foreign content, odd markup.
+const TRICKY: &[&str] = &[
+    r#"<script>document.write('<a href="/no">')</script><a href="/yes">y</a>"#,
+    r#"<script><!--<script>"<a href='/no'>"</script>--></script><a href="/after">a</a>"#,
+    r#"<style>/* <a href="/no"> */</style><noscript><a href="/ns">n</a></noscript>"#,
+    r#"<title><a href="/no"></title><textarea><a href="/no2"></textarea><a href="/ok">o</a>"#,
+    r#"<iframe src="/frame"><a href="/inside"></iframe><noembed><a href="/no"></noembed>"#,
+    r#"<noframes><a href="/no"></noframes><frameset><frame src="/f"></frameset>"#,
+    r#"<svg><a href="/svg-link"><text>t</text></a><style><a href="/svg-style"></a></style></svg>"#,
+    r#"<math><mtext><a href="/in-math">m</a></mtext></math><a href="/after-math">x</a>"#,
+    r#"<svg><![CDATA[<a href="/no">]]></svg><a href="/yes">y</a>"#,
+    r#"<table><a href="/foster">f</a><tr><td><a href="/cell">c</a></table>"#,
+    r#"<a href="/one"><a href="/two">nested anchors</a></a>"#,
+    r#"<base href="/dir/"><a href="x">x</a><base href="/other/"><a href="y">y</a>"#,
+    r#"<a href=" /spaced ">s</a><a href="&#x2F;encoded&amp;x=1">e</a><a href=/unquoted>u</a>"#,
+    r#"<a HREF="/upper">u</a><A href="/upper-tag">t</A><a href="/dup" href="/second">d</a>"#,
+    r#"<link rel="next prefetch" href="/n"><link rel=PREV href="/p"><link rel=icon href="/i">"#,
+    r#"<meta http-equiv="refresh" content="0;url=/r"><meta http-equiv=refresh content="5">"#,
+    r#"<!-- <a href="/comment"> --><!DOCTYPE html><a href="/x">x</a><!--unclosed"#,
+    r#"<template><a href="/in-template">t</a></template><a href="/out">o</a>"#,
+    r#"<xmp><a href="/no"></xmp><plaintext><a href="/no2">"#,
+    r##"<a href="javascript:go()">j</a><a href="mailto:a@b.test">m</a><a href="#top">t</a>"##,
+    r#"<select><option><a href="/in-select">s</a></select><a href="/after">a</a>"#,
+    r#"<p><a href="/p1">one<p><a href="/p2">two"#,
+];
+
+#[test]
+fn the_streaming_reader_finds_what_a_document_holds() {
+    let url: Url = "http://a.test/dir/page.html".parse().unwrap();
+    let mut pages: Vec<(String, String)> = TRICKY
+        .iter()
+        .enumerate()
+        .map(|(i, html)| (format!("tricky {i}"), (*html).to_owned()))
+        .collect();
+    let realistic = SyntheticSite::realistic(100);
+    let small = SyntheticSite::new(100, 4);
+    for i in 0..100 {
+        pages.push((format!("realistic {i}"), realistic.page(i, "a.test")));
+        pages.push((format!("small {i}"), small.page(i, "a.test")));
+    }
+    let mut differences = Vec::new();
+    for (name, html) in &pages {
+        if let Some(difference) = difference(html, &url) {
+            differences.push(format!("{name}: {difference}"));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(pages.len(), TRICKY.len() + 200);
+}
+
+fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            html_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "html" || e == "htm") {
+            out.push(path);
+        }
+    }
+}
+
+/// Over a directory of real pages, when `ARACHNE_LINK_CORPUS` names one.
+#[test]
+fn the_streaming_reader_agrees_on_a_real_corpus() {
+    let Some(dir) = std::env::var_os("ARACHNE_LINK_CORPUS") else {
+        return;
+    };
+    let mut files = Vec::new();
+    html_files(Path::new(&dir), &mut files);
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *.html under {}",
+        dir.to_string_lossy()
+    );
+    let mut differences = Vec::new();
+    let (mut links, mut gained) = (0, 0);
+    for path in &files {
+        let body = std::fs::read(path).unwrap();
+        let (text, _) = decode_html(&body, None);
+        let url = Url::from_file_path(path).map_or_else(
+            |()| "http://corpus.test/".parse().unwrap(),
+            |file| {
+                format!("http://corpus.test{}", file.path())
+                    .parse()
+                    .unwrap()
+            },
+        );
+        let scanned = scan_links(&text, &url).links.links;
+        // What a document parsed with scripting on (html5ever's default, and how links
+        // were read before) misses: <noscript> content.
+        let scripting = extract_links(&scraper::Html::parse_document(&text), &url).links;
+        gained += scanned
+            .iter()
+            .filter(|link| !scripting.contains(link))
+            .count();
+        links += scanned.len();
+        if let Some(difference) = difference(&text, &url) {
+            differences.push(format!("{}: {difference}", path.display()));
+        }
+    }
+    eprintln!(
+        "{} pages, {links} links read ({gained} that a parse with scripting on misses); {} differ",
+        files.len(),
+        differences.len()
+    );
+    assert!(
+        differences.is_empty(),
+        "{:#?}",
+        &differences[..differences.len().min(20)]
+    );
+}
