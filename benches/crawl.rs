@@ -1,9 +1,21 @@
-//! The crawl benchmark: serves a synthetic site of realistic pages (20-60 KB, 30-100 links
-//! each) on 127.0.0.1 in this process, crawls all of it, and prints pages/s, MB/s, CPU
-//! seconds per 1,000 pages (the crawler's, the server's apart) and peak RSS.
+//! The crawl benchmark: serves a site on 127.0.0.1 in this process, crawls all of it, and
+//! prints pages/s, MB/s, CPU seconds per 1,000 pages (the crawler's, the server's apart),
+//! peak RSS, and the parse-only limit: how fast the parser threads read the same pages'
+//! links with nothing else to do (the pages in memory, on as many threads as the crawl
+//! parses on), and how close the crawl came to it.
+//!
+//! The site is one of:
+//! - synthetic pages of realistic size, mostly text (20-60 KB, 30-100 links each; the
+//!   default);
+//! - `--dense`: tag-dense synthetic pages, as real documentation is (nested markup, a tag
+//!   per ~35 bytes, a link per ~200, most pages 2-12 KB and one in 1,000 of 3-8 MB);
+//! - `--dir PATH`: a directory of real HTML files served from disk (a Debian doc package,
+//!   the Rust documentation), crawled from `--seed /index.html` (the default).
 //!
 //! ```text
 //! cargo bench --bench crawl                        # 30,000 pages, default knobs
+//! cargo bench --bench crawl -- --dense --concurrency 64 --per-host 64
+//! cargo bench --bench crawl -- --dir /usr/share/doc/postgresql-doc-15/html
 //! cargo bench --bench crawl -- --pages 5000 --parse-threads 2 --per-host 64
 //! cargo bench --bench crawl -- --pages 100000 --state --out   # a state file, JSON Lines
 //! cargo bench --bench crawl -- --pages 100000 --compare       # memory vs state, side by side
@@ -17,13 +29,18 @@
 //!
 //! Linux only: CPU time and peak RSS come from /proc.
 
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use arachne::Crawler;
-use arachne_testkit::SyntheticSite;
+use arachne::Url;
+use arachne_testkit::{Response, SyntheticSite, TestServer};
 
 struct Options {
     pages: usize,
+    dense: bool,
+    dir: Option<PathBuf>,
+    seed: String,
     concurrency: Option<usize>,
     per_host: Option<usize>,
     fetch_threads: Option<usize>,
@@ -36,6 +53,9 @@ struct Options {
 fn options() -> Result<Options, String> {
     let mut options = Options {
         pages: 30_000,
+        dense: false,
+        dir: None,
+        seed: "/index.html".into(),
         concurrency: None,
         per_host: None,
         fetch_threads: None,
@@ -52,6 +72,11 @@ fn options() -> Result<Options, String> {
                 .ok_or_else(|| format!("{arg} takes a number"))
         };
         match arg.as_str() {
+            "--dense" => options.dense = true,
+            "--dir" => {
+                options.dir = Some(args.next().ok_or("--dir takes a directory")?.into());
+            }
+            "--seed" => options.seed = args.next().ok_or("--seed takes a path")?,
             "--pages" => options.pages = value()?,
             "--concurrency" => options.concurrency = Some(value()?),
             "--per-host" => options.per_host = Some(value()?),
@@ -122,12 +147,20 @@ fn main() {
         compare();
         return;
     }
-    let server = SyntheticSite::realistic(options.pages).serve();
+    let site = if options.dense {
+        SyntheticSite::dense(options.pages)
+    } else {
+        SyntheticSite::realistic(options.pages)
+    };
+    let (server, seed) = match &options.dir {
+        Some(dir) => (serve_dir(dir.clone()), options.seed.clone()),
+        None => (site.serve(), "/page/0".to_owned()),
+    };
     let server_thread = format!("testkit-{}", server.port());
 
     // Per-host limits and delays are for politeness to others' servers; this one is ours.
     let mut builder = Crawler::builder()
-        .seed(server.url("/page/0"))
+        .seed(server.url(&seed))
         .delay(std::time::Duration::ZERO)
         .per_host(
             options
@@ -153,6 +186,9 @@ fn main() {
     if options.out {
         builder = builder.jsonl_file(dir.join("pages.jsonl"));
     }
+    let parse_threads = options.parse_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let crawler = builder.build().expect("valid settings");
     println!("{crawler:?}");
 
@@ -164,9 +200,12 @@ fn main() {
     let cpu = process_cpu_seconds() - cpu_before;
     let server_cpu = thread_cpu_seconds(&server_thread) - server_cpu_before;
 
+    let peak_rss = peak_rss_kib();
     print!("{report}");
-    assert_eq!(report.pages, options.pages as u64, "every page crawled");
-    assert_eq!(report.error_count(), 0, "no errors");
+    if options.dir.is_none() {
+        assert_eq!(report.pages, options.pages as u64, "every page crawled");
+        assert_eq!(report.error_count(), 0, "no errors");
+    }
     let thousands = report.pages as f64 / 1000.0;
     println!("pages            {}", report.pages);
     println!("wall             {wall:.2} s");
@@ -179,13 +218,135 @@ fn main() {
     );
     println!(
         "peak RSS         {:.1} MB (crawler and server)",
-        peak_rss_kib() as f64 / 1024.0
+        peak_rss as f64 / 1024.0
+    );
+    // The same pages, read for links with nothing else to do.
+    let pages: Vec<Source> = match &options.dir {
+        Some(dir) => {
+            let mut files = Vec::new();
+            html_files(dir, &mut files);
+            files.into_iter().map(Source::File).collect()
+        }
+        None => (0..options.pages).map(Source::Page).collect(),
+    };
+    let (read, busy) = parse_only(&site, &pages, parse_threads);
+    let limit = read as f64 / busy.as_secs_f64();
+    println!(
+        "parse-only       {limit:.0} pages/s on {parse_threads} threads ({read} pages, decoded and read for links); the crawl ran at {:.0}% of it",
+        100.0 * (report.pages as f64 / wall) / limit
     );
     if options.state {
         let size = std::fs::metadata(dir.join("crawl.db")).map_or(0, |m| m.len());
         println!("state file       {:.1} MB", size as f64 / 1e6);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Serves the files of `dir` (a directory's `index.html` for its path), 404 otherwise.
+fn serve_dir(dir: PathBuf) -> TestServer {
+    TestServer::start(move |req| {
+        let path = req.path();
+        let decoded = percent_decode(path);
+        if decoded.split('/').any(|part| part == "..") {
+            return Response::not_found();
+        }
+        let mut file = dir.join(decoded.trim_start_matches('/'));
+        if file.is_dir() {
+            file = file.join("index.html");
+        }
+        match std::fs::read(&file) {
+            Ok(body) if file.extension().is_some_and(|e| e == "html" || e == "htm") => {
+                Response::html(body)
+            }
+            Ok(body) => Response::html(body).header("content-type", "application/octet-stream"),
+            Err(_) => Response::not_found(),
+        }
+    })
+}
+
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            html_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "html" || e == "htm") {
+            out.push(path);
+        }
+    }
+}
+
+/// A page for the parse-only run: one of the synthetic site's, or a file.
+enum Source {
+    Page(usize),
+    File(PathBuf),
+}
+
+/// Reads the links of every page on `threads` threads, as a parser thread does (decode,
+/// then read), timing only that; the pages are made or read from disk first, untimed.
+/// Returns the pages read and the busiest thread's time.
+fn parse_only(site: &SyntheticSite, pages: &[Source], threads: usize) -> (usize, Duration) {
+    let url: Url = "http://127.0.0.1/page/0".parse().expect("a URL");
+    let chunk = pages.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pages
+            .chunks(chunk)
+            .map(|part| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    let mut busy = Duration::ZERO;
+                    let mut read = 0;
+                    for source in part {
+                        let body = match source {
+                            Source::Page(i) => site.page(*i, "127.0.0.1").into_bytes(),
+                            Source::File(path) => match std::fs::read(path) {
+                                Ok(body) => body,
+                                Err(_) => continue,
+                            },
+                        };
+                        let started = Instant::now();
+                        let (text, _) = arachne_core::decode_html(&body, Some("text/html"));
+                        let scanned = arachne_core::scan_links(&text, &url);
+                        std::hint::black_box(scanned.links.links.len());
+                        busy += started.elapsed();
+                        read += 1;
+                    }
+                    (read, busy)
+                })
+            })
+            .collect();
+        let mut read = 0;
+        let mut busiest = Duration::ZERO;
+        for handle in handles {
+            let (n, busy) = handle.join().expect("a parse thread");
+            read += n;
+            busiest = busiest.max(busy);
+        }
+        (read, busiest)
+    })
 }
 
 /// The user + system time of this process.

@@ -87,9 +87,11 @@ fn the_streaming_reader_finds_what_a_document_holds() {
         .collect();
     let realistic = SyntheticSite::realistic(100);
     let small = SyntheticSite::new(100, 4);
+    let dense = SyntheticSite::dense(100);
     for i in 0..100 {
         pages.push((format!("realistic {i}"), realistic.page(i, "a.test")));
         pages.push((format!("small {i}"), small.page(i, "a.test")));
+        pages.push((format!("dense {i}"), dense.page(i, "a.test")));
     }
     let mut differences = Vec::new();
     for (name, html) in &pages {
@@ -98,7 +100,7 @@ fn the_streaming_reader_finds_what_a_document_holds() {
         }
     }
     assert!(differences.is_empty(), "{differences:#?}");
-    assert_eq!(pages.len(), TRICKY.len() + 200);
+    assert_eq!(pages.len(), TRICKY.len() + 300);
 }
 
 fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {

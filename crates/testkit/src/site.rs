@@ -21,6 +21,9 @@ pub struct SyntheticSite {
     pub pages: usize,
     /// Extra links per page, besides the tree, self and entry links.
     pub fan_out: usize,
+    /// Tag-dense pages like real documentation (see [`SyntheticSite::dense`]), for
+    /// benchmarks.
+    pub dense: bool,
     /// Pad pages to realistic sizes (20-60 KB of text, 30-100 links), for benchmarks.
     pub realistic: bool,
 }
@@ -31,6 +34,19 @@ impl SyntheticSite {
         Self {
             pages,
             fan_out,
+            dense: false,
+            realistic: false,
+        }
+    }
+
+    /// A site of tag-dense pages, as real documentation sites are: nested markup, about
+    /// one tag per 35 bytes and one link per 200 bytes, most pages 2 to 12 KB and one in
+    /// 1,000 of 3 to 8 MB. Every page is reachable from `/page/0`, as in [`SyntheticSite::new`].
+    pub fn dense(pages: usize) -> Self {
+        Self {
+            pages,
+            fan_out: 0,
+            dense: true,
             realistic: false,
         }
     }
@@ -40,6 +56,7 @@ impl SyntheticSite {
         Self {
             pages,
             fan_out: 0,
+            dense: false,
             realistic: true,
         }
     }
@@ -87,8 +104,84 @@ impl SyntheticSite {
         depth
     }
 
+    /// The size of dense page `i`, in bytes (about).
+    fn dense_size(i: usize) -> usize {
+        let rng = mix(i as u64 ^ 0xde05e);
+        if i % 1000 == 999 {
+            (3 << 20) + (rng % (5 << 20)) as usize
+        } else {
+            // Most small, some larger: 2 to 12 KB, a median near 5 KB.
+            let a = (rng % 5_000) as usize;
+            let b = (mix(rng) % 5_000) as usize;
+            2_000 + a.min(b) * 2
+        }
+    }
+
+    /// A tag-dense page: sections of nested lists, about one tag per 35 bytes and one link
+    /// per 200.
+    fn dense_page(&self, i: usize, host: &str) -> String {
+        let size = Self::dense_size(i);
+        let mut html = String::with_capacity(size + 1024);
+        let _ = write!(
+            html,
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Page {i}</title>\
+             <link rel=\"stylesheet\" href=\"/static/site.css\"></head><body><div class=\"wrap\">\
+             <nav class=\"side\"><ul>"
+        );
+        let n = self.pages;
+        let mut rng = mix(i as u64 ^ 0x7a95);
+        let mut word = || {
+            rng = mix(rng);
+            WORDS[(rng % 16) as usize]
+        };
+        // The tree links first (every page reachable), then links all over the site.
+        let mut targets = self.links(i).into_iter();
+        let mut j = 0;
+        let mut next_target = |j: usize| {
+            targets
+                .next()
+                .unwrap_or_else(|| (mix((i * 7919 + j) as u64) % n as u64) as usize)
+        };
+        while html.len() < size {
+            let _ = write!(
+                html,
+                "<section class=\"s{}\"><h3 id=\"h{j}\"><span>{}</span> {}</h3><ul class=\"list\">",
+                j % 7,
+                word(),
+                word()
+            );
+            for _ in 0..4 {
+                let target = next_target(j);
+                let _ = write!(
+                    html,
+                    "<li class=\"item\"><a href=\"{}\">{} {}</a> {} {} <em>{}</em></li>\
+                     <li>{} {} {} <code>{}</code> {} {}</li>",
+                    spell(target, i, j, host),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word(),
+                    word()
+                );
+                j += 1;
+            }
+            html.push_str("</ul></section>\n");
+        }
+        html.push_str("</ul></nav></div></body></html>");
+        html
+    }
+
     /// The HTML of page `i`, with absolute links on `host` (a `Host` header value).
     pub fn page(&self, i: usize, host: &str) -> String {
+        if self.dense {
+            return self.dense_page(i, host);
+        }
         let mut html = String::with_capacity(if self.realistic { 48 * 1024 } else { 1024 });
         let _ = write!(
             html,
@@ -234,5 +327,28 @@ mod tests {
             assert!((20_000..70_000).contains(&len), "page {i}: {len} bytes");
             assert!((30..=102).contains(&site.links(i).len()));
         }
+    }
+
+    #[test]
+    fn dense_pages_are_tag_dense_with_a_long_tail() {
+        let site = SyntheticSite::dense(2000);
+        let (mut bytes, mut tags, mut links) = (0, 0, 0);
+        let mut sizes = Vec::new();
+        for i in 0..998 {
+            let page = site.page(i, "a.test");
+            bytes += page.len();
+            tags += page.matches('<').count() - page.matches("</").count();
+            links += page.matches("href=").count();
+            sizes.push(page.len());
+        }
+        let (per_tag, per_link) = (bytes / tags, bytes / links);
+        assert!((25..=45).contains(&per_tag), "{per_tag} bytes per tag");
+        assert!((150..=260).contains(&per_link), "{per_link} bytes per link");
+        sizes.sort_unstable();
+        let median = sizes[sizes.len() / 2];
+        assert!((3_000..7_000).contains(&median), "median {median} bytes");
+        let big = site.page(999, "a.test").len();
+        assert!((3 << 20..9 << 20).contains(&big), "{big} bytes");
+        assert_eq!(site.depths().len(), 2000);
     }
 }
