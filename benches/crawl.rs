@@ -1,6 +1,7 @@
-//! The crawl benchmark: serves a site on 127.0.0.1 in this process, crawls all of it, and
-//! prints pages/s, MB/s, CPU seconds per 1,000 pages (the crawler's, the server's apart),
-//! peak RSS, and the parse-only limit: how fast the parser threads read the same pages'
+//! The crawl benchmark: serves a site on 127.0.0.1 from a child process (so that the
+//! crawler's CPU time and memory are its own), crawls all of it, and prints pages/s, MB/s,
+//! CPU seconds per 1,000 pages and peak RSS (the crawler's, the server's apart), and the
+//! parse-only limit: how fast the parser threads read the same pages'
 //! links with nothing else to do (the pages in memory, on as many threads as the crawl
 //! parses on), and how close the crawl came to it.
 //!
@@ -48,6 +49,8 @@ struct Options {
     state: bool,
     out: bool,
     compare: bool,
+    /// Serve the site only (the child process).
+    serve: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -63,6 +66,7 @@ fn options() -> Result<Options, String> {
         state: false,
         out: false,
         compare: false,
+        serve: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -85,6 +89,7 @@ fn options() -> Result<Options, String> {
             "--state" => options.state = true,
             "--out" => options.out = true,
             "--compare" => options.compare = true,
+            "--serve" => options.serve = true,
             // cargo bench passes --bench; other harness flags do not apply.
             _ => {}
         }
@@ -152,15 +157,25 @@ fn main() {
     } else {
         SyntheticSite::realistic(options.pages)
     };
-    let (server, seed) = match &options.dir {
-        Some(dir) => (serve_dir(dir.clone()), options.seed.clone()),
-        None => (site.serve(), "/page/0".to_owned()),
+    if options.serve {
+        // The child: serves until its parent closes its standard input.
+        let server = match &options.dir {
+            Some(dir) => serve_dir(dir.clone()),
+            None => site.serve(),
+        };
+        println!("port {}", server.port());
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+        return;
+    }
+    let seed = match &options.dir {
+        Some(_) => options.seed.clone(),
+        None => "/page/0".to_owned(),
     };
-    let server_thread = format!("testkit-{}", server.port());
+    let server = Server::start();
 
     // Per-host limits and delays are for politeness to others' servers; this one is ours.
     let mut builder = Crawler::builder()
-        .seed(server.url(&seed))
+        .seed(format!("http://127.0.0.1:{}{seed}", server.port))
         .delay(std::time::Duration::ZERO)
         .per_host(
             options
@@ -193,12 +208,14 @@ fn main() {
     println!("{crawler:?}");
 
     let cpu_before = process_cpu_seconds();
-    let server_cpu_before = thread_cpu_seconds(&server_thread);
+    let server_cpu_before = server.cpu_seconds();
     let started = Instant::now();
     let report = crawler.run_blocking().expect("the crawl completes");
     let wall = started.elapsed().as_secs_f64();
     let cpu = process_cpu_seconds() - cpu_before;
-    let server_cpu = thread_cpu_seconds(&server_thread) - server_cpu_before;
+    let server_cpu = server.cpu_seconds() - server_cpu_before;
+    let server_rss = server.peak_rss_kib();
+    drop(server);
 
     let peak_rss = peak_rss_kib();
     print!("{report}");
@@ -213,12 +230,13 @@ fn main() {
     println!("MB/s             {:.1}", report.bytes as f64 / 1e6 / wall);
     println!(
         "CPU s/1k pages   {:.3} crawler, {:.3} server",
-        (cpu - server_cpu) / thousands,
+        cpu / thousands,
         server_cpu / thousands
     );
     println!(
-        "peak RSS         {:.1} MB (crawler and server)",
-        peak_rss as f64 / 1024.0
+        "peak RSS         {:.1} MB crawler, {:.1} MB server",
+        peak_rss as f64 / 1024.0,
+        server_rss as f64 / 1024.0
     );
     // The same pages, read for links with nothing else to do.
     let pages: Vec<Source> = match &options.dir {
@@ -349,25 +367,59 @@ fn parse_only(site: &SyntheticSite, pages: &[Source], threads: usize) -> (usize,
     })
 }
 
+/// The site's server: this benchmark run again with `--serve`, in a child process.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Self {
+        let me = std::env::current_exe().expect("the bench's own path");
+        let mut child = std::process::Command::new(me)
+            .args(std::env::args().skip(1))
+            .arg("--serve")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("the server's output");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("the server's port");
+        let port = line
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok())
+            .expect("the server says its port");
+        Self { child, port }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        stat_cpu_seconds(
+            &std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default(),
+        )
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        vm_hwm_kib(
+            &std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+                .unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Closing its standard input ends it.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
 /// The user + system time of this process.
 fn process_cpu_seconds() -> f64 {
     stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
-}
-
-/// The user + system time of the thread with this name.
-fn thread_cpu_seconds(name: &str) -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
-    };
-    for task in tasks.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() == name {
-            return stat_cpu_seconds(
-                &std::fs::read_to_string(task.path().join("stat")).unwrap_or_default(),
-            );
-        }
-    }
-    0.0
 }
 
 /// utime + stime from a /proc stat line, in seconds (at the usual 100 ticks a second).
@@ -387,7 +439,11 @@ fn stat_cpu_seconds(stat: &str) -> f64 {
 
 /// The peak resident set size of this process (VmHWM).
 fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    vm_hwm_kib(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
+}
+
+/// VmHWM from a /proc status file.
+fn vm_hwm_kib(status: &str) -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))

@@ -75,6 +75,31 @@ const TRICKY: &[&str] = &[
     r##"<a href="javascript:go()">j</a><a href="mailto:a@b.test">m</a><a href="#top">t</a>"##,
     r#"<select><option><a href="/in-select">s</a></select><a href="/after">a</a>"#,
     r#"<p><a href="/p1">one<p><a href="/p2">two"#,
+    // Script data: escapes and double escapes.
+    r#"<script><!--<script>"</script>"<a href='/no1'>"</script><a href="/yes1">y</a>"#,
+    r#"<script><!-- x --> <a href='/no2'></script><a href="/yes2">y</a>"#,
+    r#"<script><!--> "<a href='/no3'>" </script><a href="/yes3">y</a>"#,
+    r#"<script><!--<script></script>--></script><a href="/yes4">y</a>"#,
+    r#"<SCRIPT>"</scripty>"</Script ><a href="/yes5">y</a>"#,
+    r#"<script>never closed <a href="/no6">"#,
+    // Comments.
+    r#"<!--><a href="/c1">c</a><!---><a href="/c2">c</a><!-- -- --><a href="/c3">c</a>"#,
+    r#"<!--x--!><a href="/c4">c</a><!----><a href="/c5">c</a><!--- x ---><a href="/c6">c</a>"#,
+    r#"<! bogus <a href="/no"> ><a href="/c7">c</a><?php echo '<a href=/no2>' ?><a href="/c8">c</a>"#,
+    // Attributes, odd and broken.
+    r#"<a href=/u/>u</a><a/href="/slash">s</a><a =href="/eq" href="/after-eq">e</a>"#,
+    r#"<a href = "/spaces" >s</a><a href='/single'>q</a><a href="/gt>inside">g</a>"#,
+    r#"<a href>empty</a><a href=>empty2</a><a hr"ef="/quote-in-name" href="/real">q</a>"#,
+    r#"<a href="/x?a=1&copy=2&amp;b&lt;c&#x26;d&#38;e&notit;f&ampx">e</a>"#,
+    r#"<a href="/nul?&#0;x">n</a><a href='/cr?a&#13;b'>r</a><a href="/eof"#,
+    r#"<A HREF=/UPPER>u</A><a HrEf="/mixed">m</a></a x="1"><a href="/after-end-attr">z</a>"#,
+    r#"<textarea>x</textarea ><a href="/t1">t</a><title>x</TITLE><a href="/t2">t</a>"#,
+    r#"<style>x</style/><a href="/s1">s</a><iframe src=/f1></iframe><a href="/s2">s</a>"#,
+    // Foreign content with HTML integration points.
+    r#"<svg><foreignObject><style><a href="/fo-style"></a></style><p><a href="/fo">f</a></p></foreignObject></svg><a href="/out">o</a>"#,
+    r#"<svg><desc><textarea><a href="/desc-ta"></textarea></desc><title><a href="/svg-title">t</a></title></svg>"#,
+    r#"<math><mtext><style><a href="/mtext-style"></a></style></mtext><mi><a href="/mi">m</a></mi></math>"#,
+    r#"<svg><p><script>"<a href='/after-breakout'>"</script><a href="/broke-out">b</a>"#,
 ];
 
 #[test]

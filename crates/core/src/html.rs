@@ -14,16 +14,8 @@
 //! in attributes (`&amp;`) are decoded by the HTML parser.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::LazyLock;
-
-use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
-use html5ever::{LocalName, local_name};
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
 use scraper::{Html, Selector};
@@ -262,22 +254,15 @@ pub struct Scanned {
 /// document: the same links as [`extract_links`] from the same elements (see the module
 /// docs), in document order, with entities decoded.
 ///
-/// It tokenizes as the HTML standard says (html5ever's tokenizer), and follows the tree
-/// builder only where tokenizing depends on it: the contents of `<script>`, `<style>`,
+/// It reads tags as the HTML standard's tokenizer does (and decodes character references
+/// with html5ever's), and follows the tree builder only where tokenizing depends on it: the contents of `<script>`, `<style>`,
 /// `<xmp>`, `<iframe>`, `<noembed>`, `<noframes>`, `<title>`, `<textarea>` and
 /// `<plaintext>` are text, and so are CDATA sections in SVG and MathML. `<noscript>` is
 /// read as markup, as a browser without scripts reads it (a crawler runs none). Time is
 /// linear in the page, and memory beyond the page's text is what its references take, on
 /// any input (deep nesting, unclosed tags, huge attributes).
 pub fn scan_links(html: &str, page_url: &Url) -> Scanned {
-    let sink = LinkSink::default();
-    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    // The sink never blocks the tokenizer (it runs no scripts), so one feed reads it all.
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    let scan = tokenizer.sink.scan.into_inner();
+    let scan = crate::scan::read(html);
     let base = scan
         .base
         .and_then(|href| page_url.join(href.trim()).ok())
@@ -287,177 +272,6 @@ pub fn scan_links(html: &str, page_url: &Url) -> Scanned {
         links,
         base,
         depth: scan.max_depth,
-    }
-}
-
-/// What a scan keeps of a page.
-#[derive(Default)]
-struct Scan {
-    /// References of link elements, in document order, as written (entities decoded).
-    references: Vec<String>,
-    /// The first `<base href>`.
-    base: Option<String>,
-    /// Open `<svg>` and `<math>` elements: their content is foreign (no raw text).
-    foreign: usize,
-    depth: usize,
-    max_depth: usize,
-}
-
-#[derive(Default)]
-struct LinkSink {
-    scan: RefCell<Scan>,
-}
-
-fn attr<'t>(tag: &'t Tag, name: &LocalName) -> Option<&'t str> {
-    tag.attrs
-        .iter()
-        .find(|attribute| attribute.name.local == *name)
-        .map(|attribute| &*attribute.value)
-}
-
-impl Scan {
-    /// Keeps the reference of a link element, or the page's first base.
-    fn keep(&mut self, tag: &Tag) {
-        let reference = match tag.name {
-            local_name!("a") | local_name!("area") => attr(tag, &local_name!("href")),
-            local_name!("frame") | local_name!("iframe") => attr(tag, &local_name!("src")),
-            local_name!("link") => attr(tag, &local_name!("rel"))
-                .filter(|rel| {
-                    rel.split_ascii_whitespace().any(|token| {
-                        ["next", "prev", "previous"]
-                            .iter()
-                            .any(|t| token.eq_ignore_ascii_case(t))
-                    })
-                })
-                .and_then(|_| attr(tag, &local_name!("href"))),
-            local_name!("meta") => attr(tag, &local_name!("http-equiv"))
-                .filter(|equiv| equiv.trim().eq_ignore_ascii_case("refresh"))
-                .and_then(|_| attr(tag, &local_name!("content")))
-                .and_then(refresh_url),
-            local_name!("base") => {
-                if self.base.is_none() {
-                    self.base = attr(tag, &local_name!("href")).map(str::to_owned);
-                }
-                None
-            }
-            _ => None,
-        };
-        if let Some(reference) = reference {
-            self.references.push(reference.to_owned());
-        }
-    }
-
-    /// Follows how deep elements nest (as building a document would).
-    fn nest(&mut self, tag: &Tag) {
-        if FLAT_ELEMENTS.contains(&&*tag.name) {
-            return;
-        }
-        match tag.kind {
-            TagKind::StartTag if !tag.self_closing => {
-                self.depth += 1;
-                self.max_depth = self.max_depth.max(self.depth);
-            }
-            TagKind::EndTag => self.depth = self.depth.saturating_sub(1),
-            TagKind::StartTag => {}
-        }
-    }
-}
-
-/// HTML elements that end SVG or MathML content when met inside it (the tree builder's
-/// "breakout" elements).
-const BREAKOUT: [&str; 44] = [
-    "b",
-    "big",
-    "blockquote",
-    "body",
-    "br",
-    "center",
-    "code",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "embed",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "listing",
-    "menu",
-    "meta",
-    "nobr",
-    "ol",
-    "p",
-    "pre",
-    "ruby",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "strike",
-    "sub",
-    "sup",
-    "table",
-    "tt",
-    "u",
-    "ul",
-    "var",
-];
-
-impl TokenSink for LinkSink {
-    type Handle = ();
-
-    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-        let Token::TagToken(tag) = token else {
-            return TokenSinkResult::Continue;
-        };
-        let mut scan = self.scan.borrow_mut();
-        scan.nest(&tag);
-        let foreign_root = matches!(tag.name, local_name!("svg") | local_name!("math"));
-        if tag.kind == TagKind::EndTag {
-            if foreign_root {
-                scan.foreign = scan.foreign.saturating_sub(1);
-            }
-            return TokenSinkResult::Continue;
-        }
-        scan.keep(&tag);
-        if scan.foreign > 0 && BREAKOUT.contains(&&*tag.name) {
-            scan.foreign = 0;
-        }
-        if foreign_root {
-            if !tag.self_closing {
-                scan.foreign += 1;
-            }
-            return TokenSinkResult::Continue;
-        }
-        if scan.foreign > 0 {
-            return TokenSinkResult::Continue;
-        }
-        match tag.name {
-            local_name!("script") => TokenSinkResult::RawData(RawKind::ScriptData),
-            local_name!("style")
-            | local_name!("xmp")
-            | local_name!("iframe")
-            | local_name!("noembed")
-            | local_name!("noframes") => TokenSinkResult::RawData(RawKind::Rawtext),
-            local_name!("title") | local_name!("textarea") => {
-                TokenSinkResult::RawData(RawKind::Rcdata)
-            }
-            local_name!("plaintext") => TokenSinkResult::Plaintext,
-            _ => TokenSinkResult::Continue,
-        }
-    }
-
-    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
-        self.scan.borrow().foreign > 0
     }
 }
 
@@ -549,7 +363,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Elements that never have content, or whose end tag is optional: they do not count
 /// towards nesting.
-const FLAT_ELEMENTS: [&str; 30] = [
+pub(crate) const FLAT_ELEMENTS: [&str; 30] = [
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
     "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "tbody", "thead", "tfoot", "option",
     "optgroup", "colgroup", "rb", "rt", "rp",

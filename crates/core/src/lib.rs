@@ -57,6 +57,7 @@ mod record;
 mod report;
 mod request;
 mod robots;
+mod scan;
 mod scope;
 mod seen;
 pub mod settings;

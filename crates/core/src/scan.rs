@@ -1,0 +1,528 @@
+//! The link reader behind [`scan_links`](crate::scan_links): one pass over a page's text
+//! that reads tags as the HTML standard's tokenizer does, and keeps only what link
+//! extraction needs. No token is built for text, comments or tags of no interest; an
+//! attribute value is copied only for the few that are kept.
+//!
+//! Where tokenizing depends on the tree builder, it follows the tree builder: the contents
+//! of `<script>` (with its escaped and double-escaped states), `<style>`, `<xmp>`,
+//! `<iframe>`, `<noembed>`, `<noframes>`, `<title>`, `<textarea>` and `<plaintext>` are
+//! text; in SVG and MathML they are not, and CDATA sections are read there. `<noscript>` is
+//! markup (a crawler runs no scripts). Character references in kept values are decoded by
+//! html5ever's own tokenizer, so they decode exactly as in a parsed document.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::{
+    BufferQueue, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+
+use crate::html::{FLAT_ELEMENTS, refresh_url};
+
+/// What a reading keeps of a page.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// References of link elements, in document order, as written (entities decoded).
+    pub references: Vec<String>,
+    /// The first `<base href>`.
+    pub base: Option<String>,
+    /// The deepest nesting of elements met.
+    pub max_depth: usize,
+}
+
+/// Reads a page.
+pub(crate) fn read(html: &str) -> Scan {
+    let mut reader = Reader {
+        text: html,
+        bytes: html.as_bytes(),
+        attrs: Vec::new(),
+        foreign: 0,
+        html_points: 0,
+        depth: 0,
+        scan: Scan::default(),
+    };
+    reader.run();
+    reader.scan
+}
+
+/// HTML elements that end SVG or MathML content when met inside it (the tree builder's
+/// "breakout" elements).
+const BREAKOUT: [&str; 44] = [
+    "b",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "center",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "listing",
+    "menu",
+    "meta",
+    "nobr",
+    "ol",
+    "p",
+    "pre",
+    "ruby",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "strike",
+    "sub",
+    "sup",
+    "table",
+    "tt",
+    "u",
+    "ul",
+    "var",
+];
+
+/// Elements of SVG and MathML whose content is HTML (HTML integration points).
+const INTEGRATION_POINTS: [&str; 8] = [
+    "foreignobject",
+    "desc",
+    "title",
+    "mi",
+    "mo",
+    "mn",
+    "ms",
+    "mtext",
+];
+
+/// Elements whose content is text (RAWTEXT and RCDATA), up to their end tag.
+const RAW_TEXT: [&str; 7] = [
+    "style", "xmp", "iframe", "noembed", "noframes", "title", "textarea",
+];
+
+fn space(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// An attribute of the tag being read: spans of its name and value in the text, and the
+/// quote around the value (0 when unquoted or absent).
+#[derive(Debug, Clone, Copy)]
+struct Attr {
+    name: (usize, usize),
+    value: (usize, usize),
+    quote: u8,
+}
+
+struct Reader<'h> {
+    text: &'h str,
+    bytes: &'h [u8],
+    /// The attributes of the tag being read (reused from tag to tag).
+    attrs: Vec<Attr>,
+    /// Open `<svg>` and `<math>` elements: their content is foreign.
+    foreign: usize,
+    /// Open HTML integration points in foreign content (`<foreignObject>`, `<mtext>`...):
+    /// their content is HTML again.
+    html_points: usize,
+    depth: usize,
+    scan: Scan,
+}
+
+impl<'h> Reader<'h> {
+    fn run(&mut self) {
+        let mut at = 0;
+        while let Some(found) = memchr::memchr(b'<', &self.bytes[at..]) {
+            let i = at + found;
+            at = match self.bytes.get(i + 1) {
+                Some(b'!') => self.declaration(i),
+                Some(b'/') => self.end_tag(i),
+                Some(b'?') => self.until_gt(i + 1),
+                Some(c) if c.is_ascii_alphabetic() => match self.start_tag(i) {
+                    Some(next) => next,
+                    None => return,
+                },
+                _ => i + 1,
+            };
+        }
+    }
+
+    /// Past the next `>` from `from` (a bogus comment, a doctype), or the end.
+    fn until_gt(&self, from: usize) -> usize {
+        memchr::memchr(b'>', &self.bytes[from.min(self.bytes.len())..])
+            .map_or(self.bytes.len(), |p| from + p + 1)
+    }
+
+    /// `<!`: a comment, a CDATA section (in foreign content), or a bogus comment.
+    fn declaration(&self, i: usize) -> usize {
+        let rest = &self.bytes[i + 2..];
+        if rest.starts_with(b"--") {
+            return self.comment(i + 4);
+        }
+        if self.foreign > 0 && self.html_points == 0 && rest.starts_with(b"[CDATA[") {
+            let from = i + 9;
+            return memchr::memmem::find(&self.bytes[from..], b"]]>")
+                .map_or(self.bytes.len(), |p| from + p + 3);
+        }
+        self.until_gt(i + 2)
+    }
+
+    /// Past the end of a comment whose text starts at `start`.
+    fn comment(&self, start: usize) -> usize {
+        let bytes = self.bytes;
+        // `<!-->` and `<!--->` end at once.
+        match bytes.get(start..start + 2) {
+            Some([b'>', _]) => return start + 1,
+            Some(b"->") => return start + 2,
+            _ if bytes.get(start) == Some(&b'>') => return start + 1,
+            _ => {}
+        }
+        let mut from = start;
+        while let Some(p) = memchr::memmem::find(&bytes[from..], b"--") {
+            let mut j = from + p + 2;
+            while bytes.get(j) == Some(&b'-') {
+                j += 1;
+            }
+            match bytes.get(j) {
+                Some(b'>') => return j + 1,
+                Some(b'!') if bytes.get(j + 1) == Some(&b'>') => return j + 2,
+                None => return bytes.len(),
+                _ => from = from + p + 1,
+            }
+        }
+        bytes.len()
+    }
+
+    /// The end of a tag name that starts at `start`.
+    fn name_end(&self, start: usize) -> usize {
+        let bytes = self.bytes;
+        let mut j = start;
+        while j < bytes.len() && !space(bytes[j]) && bytes[j] != b'/' && bytes[j] != b'>' {
+            j += 1;
+        }
+        j
+    }
+
+    /// Reads the attributes from `at` to the end of the tag: where the tag ends and
+    /// whether it ends with `/>`, or `None` when the text ends first (the tag is lost, as
+    /// in a parsed document).
+    fn attributes(&mut self, mut at: usize) -> Option<(usize, bool)> {
+        let bytes = self.bytes;
+        let len = bytes.len();
+        self.attrs.clear();
+        loop {
+            while at < len && space(bytes[at]) {
+                at += 1;
+            }
+            match bytes.get(at)? {
+                b'>' => return Some((at + 1, false)),
+                b'/' => {
+                    if bytes.get(at + 1) == Some(&b'>') {
+                        return Some((at + 2, true));
+                    }
+                    at += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            // A name's first character may be `=`.
+            let name_start = at;
+            at += 1;
+            while at < len && !space(bytes[at]) && !matches!(bytes[at], b'/' | b'>' | b'=') {
+                at += 1;
+            }
+            let name = (name_start, at);
+            while at < len && space(bytes[at]) {
+                at += 1;
+            }
+            let (mut value, mut quote) = ((at, at), 0);
+            if bytes.get(at) == Some(&b'=') {
+                at += 1;
+                while at < len && space(bytes[at]) {
+                    at += 1;
+                }
+                match *bytes.get(at)? {
+                    q @ (b'"' | b'\'') => {
+                        let end = at + 1 + memchr::memchr(q, &bytes[at + 1..])?;
+                        (value, quote) = ((at + 1, end), q);
+                        at = end + 1;
+                    }
+                    b'>' => value = (at, at),
+                    _ => {
+                        let start = at;
+                        while at < len && !space(bytes[at]) && bytes[at] != b'>' {
+                            at += 1;
+                        }
+                        value = (start, at);
+                    }
+                }
+            }
+            // The first of two attributes of the same name counts.
+            let named = &bytes[name.0..name.1];
+            if !self
+                .attrs
+                .iter()
+                .any(|a| bytes[a.name.0..a.name.1].eq_ignore_ascii_case(named))
+            {
+                self.attrs.push(Attr { name, value, quote });
+            }
+        }
+    }
+
+    /// The value of an attribute of the tag just read, decoded as a document would hold
+    /// it.
+    fn attr(&self, name: &str) -> Option<Cow<'h, str>> {
+        let attr = self
+            .attrs
+            .iter()
+            .find(|a| self.bytes[a.name.0..a.name.1].eq_ignore_ascii_case(name.as_bytes()))?;
+        let raw = &self.text[attr.value.0..attr.value.1];
+        if raw.contains(['&', '\0', '\r']) {
+            Some(Cow::Owned(decode_value(raw, attr.quote)))
+        } else {
+            Some(Cow::Borrowed(raw))
+        }
+    }
+
+    /// `</`: an end tag, `</>` (nothing), or a bogus comment.
+    fn end_tag(&mut self, i: usize) -> usize {
+        match self.bytes.get(i + 2) {
+            Some(c) if c.is_ascii_alphabetic() => {}
+            Some(b'>') => return i + 3,
+            None => return self.bytes.len(),
+            Some(_) => return self.until_gt(i + 2),
+        }
+        let (start, end) = (i + 2, self.name_end(i + 2));
+        let Some((next, _)) = self.attributes(end) else {
+            return self.bytes.len();
+        };
+        let name = &self.bytes[start..end];
+        if self.html_points > 0
+            && INTEGRATION_POINTS
+                .iter()
+                .any(|point| name.eq_ignore_ascii_case(point.as_bytes()))
+        {
+            self.html_points -= 1;
+        } else if self.foreign > 0
+            && (name.eq_ignore_ascii_case(b"svg") || name.eq_ignore_ascii_case(b"math"))
+        {
+            self.foreign -= 1;
+            if self.foreign == 0 {
+                self.html_points = 0;
+            }
+        }
+        if !flat(name) {
+            self.depth = self.depth.saturating_sub(1);
+        }
+        next
+    }
+
+    /// A start tag at `i`: where reading goes on, or `None` at the end of the text.
+    fn start_tag(&mut self, i: usize) -> Option<usize> {
+        let (start, end) = (i + 1, self.name_end(i + 1));
+        let (next, self_closing) = self.attributes(end)?;
+        let name = &self.bytes[start..end];
+        let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+        if !flat(name) && !self_closing {
+            self.depth += 1;
+            self.scan.max_depth = self.scan.max_depth.max(self.depth);
+        }
+        self.keep(name);
+        let in_foreign = |reader: &Self| reader.foreign > 0 && reader.html_points == 0;
+        if in_foreign(self) && BREAKOUT.iter().any(|b| is(b)) {
+            self.foreign = 0;
+            self.html_points = 0;
+        }
+        if is("svg") || is("math") {
+            if !self_closing {
+                self.foreign += 1;
+            }
+            return Some(next);
+        }
+        if in_foreign(self) {
+            if !self_closing && INTEGRATION_POINTS.iter().any(|point| is(point)) {
+                self.html_points += 1;
+            }
+            return Some(next);
+        }
+        if is("script") {
+            return Some(self.script_end(next));
+        }
+        if is("plaintext") {
+            return None;
+        }
+        if let Some(raw) = RAW_TEXT.iter().find(|raw| is(raw)) {
+            return Some(self.raw_text_end(next, raw.as_bytes()));
+        }
+        Some(next)
+    }
+
+    /// Keeps the reference of a link element, or the page's first base.
+    fn keep(&mut self, name: &[u8]) {
+        let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+        let reference = if is("a") || is("area") {
+            self.attr("href")
+        } else if is("frame") || is("iframe") {
+            self.attr("src")
+        } else if is("link") {
+            self.attr("rel")
+                .filter(|rel| {
+                    rel.split_ascii_whitespace().any(|token| {
+                        ["next", "prev", "previous"]
+                            .iter()
+                            .any(|t| token.eq_ignore_ascii_case(t))
+                    })
+                })
+                .and_then(|_| self.attr("href"))
+        } else if is("meta") {
+            self.attr("http-equiv")
+                .filter(|equiv| equiv.trim().eq_ignore_ascii_case("refresh"))
+                .and_then(|_| self.attr("content"))
+                .and_then(|content| refresh_url(&content).map(str::to_owned))
+                .map(Cow::Owned)
+        } else if is("base") {
+            if self.scan.base.is_none() {
+                self.scan.base = self.attr("href").map(Cow::into_owned);
+            }
+            None
+        } else {
+            None
+        };
+        if let Some(reference) = reference {
+            self.scan.references.push(reference.into_owned());
+        }
+    }
+
+    /// Whether an end tag named `name` starts at `j` (followed by a space, `/` or `>`).
+    fn end_tag_at(&self, j: usize, name: &[u8]) -> bool {
+        let bytes = self.bytes;
+        bytes.get(j + 1) == Some(&b'/')
+            && bytes
+                .get(j + 2..j + 2 + name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            && bytes
+                .get(j + 2 + name.len())
+                .is_some_and(|&c| space(c) || c == b'/' || c == b'>')
+    }
+
+    /// Where the text of a RAWTEXT or RCDATA element that started before `from` ends: at
+    /// its end tag, or the end of the page.
+    fn raw_text_end(&self, from: usize, name: &[u8]) -> usize {
+        let mut at = from;
+        while let Some(p) = memchr::memchr(b'<', &self.bytes[at..]) {
+            let j = at + p;
+            if self.end_tag_at(j, name) {
+                return j;
+            }
+            at = j + 1;
+        }
+        self.bytes.len()
+    }
+
+    /// Where a script's text that started at `from` ends, through `<!--` escapes and
+    /// `<script>` double escapes, as the tokenizer's script data states go.
+    fn script_end(&self, from: usize) -> usize {
+        #[derive(PartialEq)]
+        enum State {
+            Plain,
+            Escaped,
+            DoubleEscaped,
+        }
+        let bytes = self.bytes;
+        let mut state = State::Plain;
+        // Dashes before a `>` end an escape only from here on (those of its `<!--` count).
+        let mut dashes_from = 0;
+        let mut at = from;
+        while let Some(p) = memchr::memchr2(b'<', b'>', &bytes[at..]) {
+            let j = at + p;
+            at = j + 1;
+            if bytes[j] == b'>' {
+                if state != State::Plain
+                    && j >= dashes_from + 2
+                    && bytes[j - 1] == b'-'
+                    && bytes[j - 2] == b'-'
+                {
+                    state = State::Plain;
+                }
+                continue;
+            }
+            if self.end_tag_at(j, b"script") {
+                if state == State::DoubleEscaped {
+                    state = State::Escaped;
+                    at = j + 8;
+                    continue;
+                }
+                return j;
+            }
+            match state {
+                State::Plain if bytes[j + 1..].starts_with(b"!--") => {
+                    state = State::Escaped;
+                    dashes_from = j + 2;
+                    at = j + 4;
+                }
+                State::Escaped
+                    if bytes
+                        .get(j + 1..j + 7)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(b"script"))
+                        && bytes
+                            .get(j + 7)
+                            .is_some_and(|&c| space(c) || c == b'/' || c == b'>') =>
+                {
+                    state = State::DoubleEscaped;
+                    at = j + 7;
+                }
+                _ => {}
+            }
+        }
+        bytes.len()
+    }
+}
+
+/// Whether an element does not count towards nesting.
+fn flat(name: &[u8]) -> bool {
+    FLAT_ELEMENTS
+        .iter()
+        .any(|flat| name.eq_ignore_ascii_case(flat.as_bytes()))
+}
+
+/// An attribute value with character references (or NUL, or CR) decoded as html5ever's
+/// tokenizer decodes it: the value is read again, alone, by that tokenizer.
+fn decode_value(raw: &str, quote: u8) -> String {
+    #[derive(Default)]
+    struct First(RefCell<Option<String>>);
+    impl TokenSink for First {
+        type Handle = ();
+        fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+            if let Token::TagToken(tag) = token
+                && let Some(attr) = tag.attrs.first()
+            {
+                self.0
+                    .borrow_mut()
+                    .get_or_insert_with(|| attr.value.to_string());
+            }
+            TokenSinkResult::Continue
+        }
+    }
+    let quote = if quote == 0 {
+        String::new()
+    } else {
+        char::from(quote).to_string()
+    };
+    let tag = format!("<a v={quote}{raw}{quote}>");
+    let tokenizer = Tokenizer::new(First::default(), TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(&tag));
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.0.into_inner().unwrap_or_default()
+}
