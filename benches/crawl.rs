@@ -247,6 +247,7 @@ fn main() {
         }
         None => (0..options.pages).map(Source::Page).collect(),
     };
+    nesting();
     let (read, busy) = parse_only(&site, &pages, parse_threads);
     let limit = read as f64 / busy.as_secs_f64();
     println!(
@@ -315,6 +316,29 @@ fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// The link reader's time on a link under 10,000, 100,000 and 1,000,000 nested elements:
+/// it grows linearly (a document's tree building does not).
+fn nesting() {
+    let url: Url = "http://127.0.0.1/".parse().expect("a URL");
+    let mut line = String::from("nesting          ");
+    for levels in [10_000, 100_000, 1_000_000] {
+        let page = format!("{}<a href=\"/bottom\">b</a>", "<div>".repeat(levels));
+        let started = Instant::now();
+        let scanned = arachne_core::scan_links(&page, &url);
+        let took = started.elapsed();
+        assert_eq!(
+            scanned.links.links.len(),
+            1,
+            "the link under {levels} levels"
+        );
+        line.push_str(&format!(
+            "{levels} levels {:.2} ms; ",
+            took.as_secs_f64() * 1000.0
+        ));
+    }
+    println!("{}", line.trim_end_matches("; "));
 }
 
 /// A page for the parse-only run: one of the synthetic site's, or a file.
