@@ -100,6 +100,8 @@ const TRICKY: &[&str] = &[
     r#"<svg><desc><textarea><a href="/desc-ta"></textarea></desc><title><a href="/svg-title">t</a></title></svg>"#,
     r#"<math><mtext><style><a href="/mtext-style"></a></style></mtext><mi><a href="/mi">m</a></mi></math>"#,
     r#"<svg><p><script>"<a href='/after-breakout'>"</script><a href="/broke-out">b</a>"#,
+    r#"<svg>t</math><script>"<a href='/svg-script'>"</script></svg><a href="/after-svg">a</a>"#,
+    r#"<math><svg></math><style><a href="/html-style"></a></style><a href="/after">a</a>"#,
 ];
 
 #[test]

@@ -9,6 +9,13 @@
 //! text; in SVG and MathML they are not, and CDATA sections are read there. `<noscript>` is
 //! markup (a crawler runs no scripts). Character references in kept values are decoded by
 //! html5ever's own tokenizer, so they decode exactly as in a parsed document.
+//!
+//! What it does not follow is the rest of the tree builder, which in malformed markup
+//! drops or moves elements: a `<frame>` outside a `<frameset>`, say, or content after a
+//! stray `<template>` in foreign content. There it may read a link a document does not
+//! hold. Real pages do not differ (the side-by-side test in `tests/links.rs`, over all
+//! 48,625 pages of the Rust documentation); random mixes of the markup that tokenizing depends
+//! on do not either (a property test in `html.rs`).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -37,7 +44,7 @@ pub(crate) fn read(html: &str) -> Scan {
         text: html,
         bytes: html.as_bytes(),
         attrs: Vec::new(),
-        foreign: 0,
+        foreign: Vec::new(),
         html_points: 0,
         depth: 0,
         scan: Scan::default(),
@@ -130,8 +137,9 @@ struct Reader<'h> {
     bytes: &'h [u8],
     /// The attributes of the tag being read (reused from tag to tag).
     attrs: Vec<Attr>,
-    /// Open `<svg>` and `<math>` elements: their content is foreign.
-    foreign: usize,
+    /// Open `<svg>` (`true`) and `<math>` elements, innermost last: their content is
+    /// foreign.
+    foreign: Vec<bool>,
     /// Open HTML integration points in foreign content (`<foreignObject>`, `<mtext>`...):
     /// their content is HTML again.
     html_points: usize,
@@ -169,7 +177,7 @@ impl<'h> Reader<'h> {
         if rest.starts_with(b"--") {
             return self.comment(i + 4);
         }
-        if self.foreign > 0 && self.html_points == 0 && rest.starts_with(b"[CDATA[") {
+        if !self.foreign.is_empty() && self.html_points == 0 && rest.starts_with(b"[CDATA[") {
             let from = i + 9;
             return memchr::memmem::find(&self.bytes[from..], b"]]>")
                 .map_or(self.bytes.len(), |p| from + p + 3);
@@ -197,7 +205,8 @@ impl<'h> Reader<'h> {
                 Some(b'>') => return j + 1,
                 Some(b'!') if bytes.get(j + 1) == Some(&b'>') => return j + 2,
                 None => return bytes.len(),
-                _ => from = from + p + 1,
+                // No end in that run of dashes: on from its end (linear on any run).
+                _ => from = j,
             }
         }
         bytes.len()
@@ -267,15 +276,8 @@ impl<'h> Reader<'h> {
                     }
                 }
             }
-            // The first of two attributes of the same name counts.
-            let named = &bytes[name.0..name.1];
-            if !self
-                .attrs
-                .iter()
-                .any(|a| bytes[a.name.0..a.name.1].eq_ignore_ascii_case(named))
-            {
-                self.attrs.push(Attr { name, value, quote });
-            }
+            // Of two attributes of the same name the first counts: `attr` finds it first.
+            self.attrs.push(Attr { name, value, quote });
         }
     }
 
@@ -313,12 +315,14 @@ impl<'h> Reader<'h> {
                 .any(|point| name.eq_ignore_ascii_case(point.as_bytes()))
         {
             self.html_points -= 1;
-        } else if self.foreign > 0
-            && (name.eq_ignore_ascii_case(b"svg") || name.eq_ignore_ascii_case(b"math"))
-        {
-            self.foreign -= 1;
-            if self.foreign == 0 {
-                self.html_points = 0;
+        } else if name.eq_ignore_ascii_case(b"svg") || name.eq_ignore_ascii_case(b"math") {
+            // Closes the innermost open one of that name, and what is open inside it.
+            let svg = name.eq_ignore_ascii_case(b"svg");
+            if let Some(at) = self.foreign.iter().rposition(|&open| open == svg) {
+                self.foreign.truncate(at);
+                if self.foreign.is_empty() {
+                    self.html_points = 0;
+                }
             }
         }
         if !flat(name) {
@@ -338,14 +342,14 @@ impl<'h> Reader<'h> {
             self.scan.max_depth = self.scan.max_depth.max(self.depth);
         }
         self.keep(name);
-        let in_foreign = |reader: &Self| reader.foreign > 0 && reader.html_points == 0;
+        let in_foreign = |reader: &Self| !reader.foreign.is_empty() && reader.html_points == 0;
         if in_foreign(self) && BREAKOUT.iter().any(|b| is(b)) {
-            self.foreign = 0;
+            self.foreign.clear();
             self.html_points = 0;
         }
         if is("svg") || is("math") {
             if !self_closing {
-                self.foreign += 1;
+                self.foreign.push(is("svg"));
             }
             return Some(next);
         }
