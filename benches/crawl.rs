@@ -30,12 +30,12 @@
 //!
 //! Linux only: CPU time and peak RSS come from /proc.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arachne::Crawler;
 use arachne::Url;
-use arachne_testkit::{Response, SyntheticSite, TestServer};
+use arachne_testkit::{Response, SyntheticSite, TestServer, html_files};
 
 struct Options {
     pages: usize,
@@ -240,11 +240,7 @@ fn main() {
     );
     // The same pages, read for links with nothing else to do.
     let pages: Vec<Source> = match &options.dir {
-        Some(dir) => {
-            let mut files = Vec::new();
-            html_files(dir, &mut files);
-            files.into_iter().map(Source::File).collect()
-        }
+        Some(dir) => html_files(dir).into_iter().map(Source::File).collect(),
         None => (0..options.pages).map(Source::Page).collect(),
     };
     nesting();
@@ -302,20 +298,6 @@ fn percent_decode(path: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            html_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "html" || e == "htm") {
-            out.push(path);
-        }
-    }
 }
 
 /// The link reader's time on a link under 10,000, 100,000 and 1,000,000 nested elements:

@@ -10,11 +10,11 @@
 //! ARACHNE_LINK_CORPUS=/usr/share/doc/postgresql-doc-15/html cargo test --test integration links::
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arachne::Url;
 use arachne_core::{base_url, decode_html, extract_links, parse_document, scan_links};
-use arachne_testkit::SyntheticSite;
+use arachne_testkit::{SyntheticSite, html_files};
 
 /// What differs between the two readings of a page, if anything.
 fn difference(html: &str, url: &Url) -> Option<String> {
@@ -130,29 +130,13 @@ fn the_streaming_reader_finds_what_a_document_holds() {
     assert_eq!(pages.len(), TRICKY.len() + 300);
 }
 
-fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            html_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "html" || e == "htm") {
-            out.push(path);
-        }
-    }
-}
-
 /// Over a directory of real pages, when `ARACHNE_LINK_CORPUS` names one.
 #[test]
 fn the_streaming_reader_agrees_on_a_real_corpus() {
     let Some(dir) = std::env::var_os("ARACHNE_LINK_CORPUS") else {
         return;
     };
-    let mut files = Vec::new();
-    html_files(Path::new(&dir), &mut files);
-    files.sort();
+    let files = html_files(Path::new(&dir));
     assert!(
         !files.is_empty(),
         "no *.html under {}",

@@ -321,6 +321,20 @@ pub fn base_url(doc: &Html, page_url: &Url) -> Url {
         .unwrap_or_else(|| page_url.clone())
 }
 
+/// Whether a `<link rel>` names the next or previous page (`next`, `prev`, `previous`).
+pub(crate) fn paging(rel: &str) -> bool {
+    rel.split_ascii_whitespace().any(|token| {
+        ["next", "prev", "previous"]
+            .iter()
+            .any(|t| token.eq_ignore_ascii_case(t))
+    })
+}
+
+/// Whether a `<meta http-equiv>` is a refresh.
+pub(crate) fn refresh(equiv: &str) -> bool {
+    equiv.trim().eq_ignore_ascii_case("refresh")
+}
+
 /// Extracts the links of a parsed page (see the module docs for which elements count).
 /// [`scan_links`] gives the same without a parsed document.
 pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
@@ -332,17 +346,11 @@ pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
             "frame" | "iframe" => el.attr("src"),
             "link" => el
                 .attr("rel")
-                .filter(|rel| {
-                    rel.split_ascii_whitespace().any(|token| {
-                        ["next", "prev", "previous"]
-                            .iter()
-                            .any(|t| token.eq_ignore_ascii_case(t))
-                    })
-                })
+                .filter(|rel| paging(rel))
                 .and_then(|_| el.attr("href")),
             "meta" => el
                 .attr("http-equiv")
-                .filter(|equiv| equiv.trim().eq_ignore_ascii_case("refresh"))
+                .filter(|equiv| refresh(equiv))
                 .and_then(|_| el.attr("content"))
                 .and_then(refresh_url),
             _ => None,

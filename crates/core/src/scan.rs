@@ -25,7 +25,7 @@ use html5ever::tokenizer::{
     BufferQueue, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-use crate::html::{FLAT_ELEMENTS, refresh_url};
+use crate::html::{FLAT_ELEMENTS, paging, refresh, refresh_url};
 
 /// What a reading keeps of a page.
 #[derive(Debug, Default)]
@@ -380,17 +380,11 @@ impl<'h> Reader<'h> {
             self.attr("src")
         } else if is("link") {
             self.attr("rel")
-                .filter(|rel| {
-                    rel.split_ascii_whitespace().any(|token| {
-                        ["next", "prev", "previous"]
-                            .iter()
-                            .any(|t| token.eq_ignore_ascii_case(t))
-                    })
-                })
+                .filter(|rel| paging(rel))
                 .and_then(|_| self.attr("href"))
         } else if is("meta") {
             self.attr("http-equiv")
-                .filter(|equiv| equiv.trim().eq_ignore_ascii_case("refresh"))
+                .filter(|equiv| refresh(equiv))
                 .and_then(|_| self.attr("content"))
                 .and_then(|content| refresh_url(&content).map(str::to_owned))
                 .map(Cow::Owned)

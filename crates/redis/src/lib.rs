@@ -818,8 +818,22 @@ impl RedisStore {
                 args.push(format!("{bucket}:{value}"));
             }
         }
+        let retried = self.send_commit(&args)?;
+        outputs.clone_into(&mut self.marks);
+        for outcome in std::mem::take(&mut self.outcomes) {
+            self.held.remove(&fp_hex(outcome.fingerprint));
+        }
+        if retried {
+            self.reconcile()?;
+        }
+        Ok(())
+    }
+
+    /// Sends a commit (`args` as the script takes them) and renews the lease: here, and at
+    /// home when away. Returns whether it had to be sent again.
+    fn send_commit(&mut self, args: &[String]) -> Result<bool, StoreError> {
         let sent = monotonic_millis();
-        let (queued, retried): (u64, bool) = self.invoke(|s| &s.commit, &args)?;
+        let (queued, retried): (u64, bool) = self.invoke(|s| &s.commit, args)?;
         if self.part != 0 {
             // Away from home: the lease there is renewed too, with the same marks.
             let home = [
@@ -830,15 +844,28 @@ impl RedisStore {
             ];
             let _: (u64, bool) = self.invoke_in(0, self.home_run, |s| &s.commit, &home)?;
         }
-        outputs.clone_into(&mut self.marks);
-        for outcome in std::mem::take(&mut self.outcomes) {
-            self.held.remove(&fp_hex(outcome.fingerprint));
-        }
         self.queued = queued;
         self.renewed(sent);
-        if retried {
-            self.reconcile()?;
+        Ok(retried)
+    }
+
+    /// Renews the lease when a fifth of it went by since the last renewal, with the marks
+    /// of the last commit, leaving the outcomes that wait for their records' lengths. A
+    /// worker that is busy asking for work (looking at every partition, moving) renews so,
+    /// whatever its journal is doing.
+    fn renew_if_due(&mut self) -> Result<(), StoreError> {
+        if self.last_renewal.elapsed() < self.lease / 5 {
+            return Ok(());
         }
+        self.commits += 1;
+        let marks = serde_json::to_string(&self.marks).map_err(failed)?;
+        let args = [
+            format!("{}.{}", self.run, self.commits),
+            marks,
+            "here".to_owned(),
+            "0".to_owned(),
+        ];
+        self.send_commit(&args)?;
         Ok(())
     }
 
@@ -1343,6 +1370,7 @@ impl Store for RedisStore {
     }
 
     fn take(&mut self, want: &Want) -> Result<Vec<CrawlRequest>, StoreError> {
+        self.renew_if_due()?;
         let mut args = vec![want.max.to_string(), want.per_host.to_string()];
         args.extend(want.skip.iter().cloned());
         let ((members, fresh, queued, landed), retried): (Took, bool) =

@@ -28,4 +28,4 @@ mod site;
 pub use redis::{RedisCluster, RedisServer, redis_installed};
 pub use server::{Behavior, Request, Response, TestServer, brotli, gzip};
 pub use shop::Shop;
-pub use site::{Routes, SyntheticSite};
+pub use site::{Routes, SyntheticSite, html_files};

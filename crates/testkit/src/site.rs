@@ -270,6 +270,27 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Every `*.html` and `*.htm` file under `dir`, in order (a corpus of real pages).
+pub fn html_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "html" || e == "htm") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    files
+}
+
 /// Fixed responses by request target, for fixture sites; anything else is a 404.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
