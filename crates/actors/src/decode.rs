@@ -86,6 +86,16 @@ impl BodyDecoder {
         Ok(Self { decoder, raw, max })
     }
 
+    /// Makes room at once for a body that says its length (`Content-Length`), up to the
+    /// cap, when it is not content-encoded: the buffer then never grows by doubling
+    /// (which holds up to twice a large page, and copies it on the way).
+    pub fn expect(&mut self, length: u64) {
+        if let Decoder::Identity(out) = &mut self.decoder {
+            let length = usize::try_from(length).unwrap_or(usize::MAX).min(self.max);
+            out.buf.reserve(length.saturating_sub(out.buf.len()));
+        }
+    }
+
     fn output(&self) -> &Capped {
         match &self.decoder {
             Decoder::Identity(out) => out,
@@ -187,6 +197,23 @@ fn take(out: &mut Capped) -> Capped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_said_length_is_room_made_at_once_up_to_the_cap() {
+        let mut decoder = BodyDecoder::new(None, 1024, false).unwrap();
+        decoder.expect(300);
+        let room = decoder.output().buf.capacity();
+        assert!((300..1024).contains(&room), "{room}");
+        decoder.feed(&[b'x'; 300]).unwrap();
+        assert_eq!(decoder.output().buf.capacity(), room, "no growth");
+        // A length beyond the cap (or a lie) makes room for the cap at most.
+        let mut lying = BodyDecoder::new(None, 1024, false).unwrap();
+        lying.expect(u64::MAX);
+        assert!(lying.output().buf.capacity() < 4096);
+        lying.feed(b"short").unwrap();
+        let (body, error) = lying.finish();
+        assert_eq!((&body.decoded[..], error), (&b"short"[..], None));
+    }
 
     const PAGE: &[u8] = b"<html><a href=\"/x\">x</a></html>";
 

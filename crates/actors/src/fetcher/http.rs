@@ -154,6 +154,9 @@ pub(super) async fn read_body(
             return (empty, Some(decode_error(message)));
         }
     };
+    if let Some(length) = response.content_length() {
+        decoder.expect(length);
+    }
     let mut error = None;
     while !decoder.is_full() {
         match response.chunk().await {
