@@ -261,7 +261,7 @@ fn main() {
 fn serve_dir(dir: PathBuf) -> TestServer {
     TestServer::start(move |req| {
         let path = req.path();
-        let decoded = percent_decode(path);
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
         if decoded.split('/').any(|part| part == "..") {
             return Response::not_found();
         }
@@ -277,27 +277,6 @@ fn serve_dir(dir: PathBuf) -> TestServer {
             Err(_) => Response::not_found(),
         }
     })
-}
-
-fn percent_decode(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The link reader's time on a link under 10,000, 100,000 and 1,000,000 nested elements:

@@ -134,6 +134,36 @@ fn site_urls(servers: &[TestServer], pages: usize) -> Vec<String> {
         .collect()
 }
 
+/// Checked at the servers: every page of every site fetched exactly once, and never more
+/// than 2 requests to one host at once.
+fn assert_fetched_once(servers: &[TestServer], pages: usize) {
+    for server in servers {
+        for i in 0..pages {
+            let path = SyntheticSite::path(i);
+            assert_eq!(server.hits(&path), 1, "{path} fetched once");
+        }
+        assert!(
+            server.max_in_flight() <= 2,
+            "{} requests at once to one host",
+            server.max_in_flight()
+        );
+    }
+}
+
+/// The crawl's records, merged: exactly one for every page of the sites. Returns the records
+/// by URL.
+fn one_record_each(
+    summary: &CrawlSummary,
+    servers: &[TestServer],
+    pages: usize,
+) -> BTreeMap<String, usize> {
+    let counts = count_by_url(&merged(summary));
+    for url in site_urls(servers, pages) {
+        assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
+    }
+    counts
+}
+
 #[test]
 fn three_workers_fetch_every_page_once_and_keep_politeness() {
     const HOSTS: usize = 3;
@@ -153,17 +183,9 @@ fn three_workers_fetch_every_page_once_and_keep_politeness() {
         assert_eq!(code, Some(0), "{stderr}");
         assert!(stderr.contains("arachne state --redis"), "{stderr}");
     }
+    assert_fetched_once(&servers, PAGES);
     for server in &servers {
-        for i in 0..PAGES {
-            let path = SyntheticSite::path(i);
-            assert_eq!(server.hits(&path), 1, "{path} fetched once");
-        }
         assert_eq!(server.hits("/robots.txt"), 1, "robots.txt once per host");
-        assert!(
-            server.max_in_flight() <= 2,
-            "{} requests at once to one host",
-            server.max_in_flight()
-        );
     }
     let summary = summary(&redis);
     assert_eq!(summary.status, "completed");
@@ -183,10 +205,7 @@ fn three_workers_fetch_every_page_once_and_keep_politeness() {
         "the work was shared: {:?}",
         summary.workers
     );
-    let counts = count_by_url(&merged(&summary));
-    for url in site_urls(&servers, PAGES) {
-        assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
-    }
+    let counts = one_record_each(&summary, &servers, PAGES);
     assert_eq!(counts.len(), HOSTS * PAGES);
 }
 
@@ -263,10 +282,7 @@ fn a_killed_worker_loses_nothing(url: &str, name: &str, extra: &[&str]) {
         summary.requeued
     );
     // Exactly-once records: w2's file counts up to its last commit only.
-    let counts = count_by_url(&merged(&summary));
-    for url in site_urls(&servers, PAGES) {
-        assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
-    }
+    one_record_each(&summary, &servers, PAGES);
     eprintln!(
         "w2 killed after {} pages; {} requeued, {twice} fetched twice",
         w2.pages, summary.requeued
@@ -304,19 +320,9 @@ fn redis_killed_and_restarted_mid_crawl_loses_nothing() {
     assert_eq!(summary.status, "completed");
     assert_eq!(summary.pages, (HOSTS * PAGES) as u64);
     assert_eq!((summary.reaped, summary.duplicates), (0, 0));
-    let counts = count_by_url(&merged(&summary));
-    for url in site_urls(&servers, PAGES) {
-        assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
-    }
-    for server in &servers {
-        for i in 0..PAGES {
-            assert_eq!(server.hits(&SyntheticSite::path(i)), 1);
-        }
-        assert!(
-            server.max_in_flight() <= 2,
-            "politeness held through the outage"
-        );
-    }
+    one_record_each(&summary, &servers, PAGES);
+    // Politeness held through the outage.
+    assert_fetched_once(&servers, PAGES);
 }
 
 #[test]
@@ -336,17 +342,9 @@ fn three_workers_share_a_crawl_spread_over_a_redis_cluster() {
         let (code, stderr) = worker.wait();
         assert_eq!(code, Some(0), "{stderr}");
     }
+    assert_fetched_once(&servers, PAGES);
     for server in &servers {
-        for i in 0..PAGES {
-            let path = SyntheticSite::path(i);
-            assert_eq!(server.hits(&path), 1, "{path} fetched once");
-        }
         assert_eq!(server.hits("/robots.txt"), 1, "robots.txt once per host");
-        assert!(
-            server.max_in_flight() <= 2,
-            "{} at once",
-            server.max_in_flight()
-        );
     }
     let summary = RedisStore::summary(&url, "site").unwrap();
     assert_eq!(summary.partitions, 12);
@@ -356,10 +354,7 @@ fn three_workers_share_a_crawl_spread_over_a_redis_cluster() {
         (summary.queued, summary.leased, summary.duplicates),
         (0, 0, 0)
     );
-    let counts = count_by_url(&merged(&summary));
-    for url in site_urls(&servers, PAGES) {
-        assert_eq!(counts.get(&url), Some(&1), "{url}: one record");
-    }
+    let counts = one_record_each(&summary, &servers, PAGES);
     assert_eq!(counts.len(), HOSTS * PAGES);
     // Every node serves some of the crawl's partitions (their tags' slots follow from the
     // crawl id), and the sites' seen sets are in several partitions (each site's partition

@@ -263,11 +263,8 @@ pub struct Scanned {
 /// any input (deep nesting, unclosed tags, huge attributes).
 pub fn scan_links(html: &str, page_url: &Url) -> Scanned {
     let scan = crate::scan::read(html);
-    let base = scan
-        .base
-        .and_then(|href| page_url.join(href.trim()).ok())
-        .unwrap_or_else(|| page_url.clone());
-    let links = resolve_all(&base, scan.references.iter().map(String::as_str));
+    let base = resolve_base(scan.base.as_deref(), page_url);
+    let links = resolve_all(&base, scan.references.iter().map(AsRef::as_ref));
     Scanned {
         links,
         base,
@@ -314,15 +311,45 @@ pub fn parse_document(text: &str) -> Html {
 /// The URL that relative links of a page resolve against: its first `<base href>`
 /// (resolved against the page URL), or the page URL.
 pub fn base_url(doc: &Html, page_url: &Url) -> Url {
-    doc.select(&BASE_SELECTOR)
+    let href = doc
+        .select(&BASE_SELECTOR)
         .next()
-        .and_then(|base| base.value().attr("href"))
-        .and_then(|href| page_url.join(href.trim()).ok())
+        .and_then(|base| base.value().attr("href"));
+    resolve_base(href, page_url)
+}
+
+/// A page's base: its first `<base href>` resolved against its URL, or its URL.
+fn resolve_base(href: Option<&str>, page_url: &Url) -> Url {
+    href.and_then(|href| page_url.join(href.trim()).ok())
         .unwrap_or_else(|| page_url.clone())
 }
 
+/// The reference a link element holds (see the module docs), by its lower-case name, with
+/// `attr` reading its attributes: the one place that says which elements are links, for
+/// the reader and for documents.
+pub(crate) fn reference<'v>(
+    name: &[u8],
+    attr: impl Fn(&str) -> Option<Cow<'v, str>>,
+) -> Option<Cow<'v, str>> {
+    match name {
+        b"a" | b"area" => attr("href"),
+        b"frame" | b"iframe" => attr("src"),
+        b"link" => attr("rel")
+            .filter(|rel| paging(rel))
+            .and_then(|_| attr("href")),
+        b"meta" => attr("http-equiv")
+            .filter(|equiv| refresh(equiv))
+            .and_then(|_| attr("content"))
+            .and_then(|content| match content {
+                Cow::Borrowed(content) => refresh_url(content).map(Cow::Borrowed),
+                Cow::Owned(content) => refresh_url(&content).map(|url| Cow::Owned(url.to_owned())),
+            }),
+        _ => None,
+    }
+}
+
 /// Whether a `<link rel>` names the next or previous page (`next`, `prev`, `previous`).
-pub(crate) fn paging(rel: &str) -> bool {
+fn paging(rel: &str) -> bool {
     rel.split_ascii_whitespace().any(|token| {
         ["next", "prev", "previous"]
             .iter()
@@ -331,7 +358,7 @@ pub(crate) fn paging(rel: &str) -> bool {
 }
 
 /// Whether a `<meta http-equiv>` is a refresh.
-pub(crate) fn refresh(equiv: &str) -> bool {
+fn refresh(equiv: &str) -> bool {
     equiv.trim().eq_ignore_ascii_case("refresh")
 }
 
@@ -339,24 +366,16 @@ pub(crate) fn refresh(equiv: &str) -> bool {
 /// [`scan_links`] gives the same without a parsed document.
 pub fn extract_links(doc: &Html, page_url: &Url) -> PageLinks {
     let base = base_url(doc, page_url);
-    let references = doc.select(&LINK_SELECTOR).filter_map(|element| {
-        let el = element.value();
-        match el.name() {
-            "a" | "area" => el.attr("href"),
-            "frame" | "iframe" => el.attr("src"),
-            "link" => el
-                .attr("rel")
-                .filter(|rel| paging(rel))
-                .and_then(|_| el.attr("href")),
-            "meta" => el
-                .attr("http-equiv")
-                .filter(|equiv| refresh(equiv))
-                .and_then(|_| el.attr("content"))
-                .and_then(refresh_url),
-            _ => None,
-        }
-    });
-    resolve_all(&base, references)
+    let references: Vec<Cow<'_, str>> = doc
+        .select(&LINK_SELECTOR)
+        .filter_map(|element| {
+            let el = element.value();
+            reference(el.name().as_bytes(), |attr| {
+                el.attr(attr).map(Cow::Borrowed)
+            })
+        })
+        .collect();
+    resolve_all(&base, references.iter().map(AsRef::as_ref))
 }
 
 /// The deepest element nesting a document is built for (Blink's HTML parser keeps to the
@@ -368,14 +387,6 @@ pub const MAX_NESTING: usize = 512;
 /// The largest page text a document is built for, in bytes (16 MiB): a document takes
 /// several times its text in memory. Larger pages still give their links.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
-
-/// Elements that never have content, or whose end tag is optional: they do not count
-/// towards nesting.
-pub(crate) const FLAT_ELEMENTS: [&str; 30] = [
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "tbody", "thead", "tfoot", "option",
-    "optgroup", "colgroup", "rb", "rt", "rp",
-];
 
 /// The URL in the `content` of a `<meta http-equiv="refresh">`: `5; url=/next`,
 /// `0;URL='/next'`, or `0, /next`.

@@ -9,7 +9,8 @@
 //!   [`SeenSet`] ([`MemorySeenSet`]: which URLs were already discovered) and a [`Frontier`]
 //!   ([`MemoryFrontier`]: per-host queues of URLs to fetch, breadth-first).
 //! - [`Scope`] and [`ScopeRules`]: which discovered URLs are followed.
-//! - [`extract_links`], [`decode_html`], [`is_html`]: what parser threads do with a body.
+//! - [`scan_links`], [`decode_html`], [`is_html`]: what parser threads do with a body;
+//!   [`parse_document`] and [`extract_links`] for a document, when a spider asks for one.
 //! - [`Request`] and [`CrawlRequest`]: what to fetch, with its intent (label, data,
 //!   priority, method, headers, body).
 //! - [`spider`]: user code that turns pages into [`Item`]s and follow-up requests;
@@ -20,18 +21,17 @@
 //!
 //! # Example
 //! ```
-//! use arachne_core::{Fingerprint, MemorySeenSet, Scope, ScopeRules, SeenSet, extract_links, parse_seed};
+//! use arachne_core::{Fingerprint, MemorySeenSet, Scope, ScopeRules, SeenSet, parse_seed, scan_links};
 //!
 //! let seed = parse_seed("http://Example.test/docs/").unwrap();
 //! let scope = ScopeRules::new(Scope::Prefix, &[seed.clone()], &[], &[]).unwrap();
 //! let seen = MemorySeenSet::new();
 //! seen.insert(Fingerprint::of(&seed));
 //!
-//! let html = scraper::Html::parse_document(
-//!     r#"<a href="intro#top">Intro</a> <a href="/blog/">Blog</a> <a href="./">Home</a>"#,
-//! );
-//! let found = extract_links(&html, &seed);
+//! let html = r#"<a href="intro#top">Intro</a> <a href="/blog/">Blog</a> <a href="./">Home</a>"#;
+//! let found = scan_links(html, &seed);
 //! let queued: Vec<_> = found
+//!     .links
 //!     .links
 //!     .iter()
 //!     .filter(|url| scope.allows(url) && seen.insert(Fingerprint::of(url)))

@@ -25,21 +25,22 @@ use html5ever::tokenizer::{
     BufferQueue, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-use crate::html::{FLAT_ELEMENTS, paging, refresh, refresh_url};
+use crate::html::reference;
 
 /// What a reading keeps of a page.
 #[derive(Debug, Default)]
-pub(crate) struct Scan {
-    /// References of link elements, in document order, as written (entities decoded).
-    pub references: Vec<String>,
+pub(crate) struct Scan<'h> {
+    /// References of link elements, in document order, as written (entities decoded):
+    /// borrowed from the page unless decoding changed them.
+    pub references: Vec<Cow<'h, str>>,
     /// The first `<base href>`.
-    pub base: Option<String>,
+    pub base: Option<Cow<'h, str>>,
     /// The deepest nesting of elements met.
     pub max_depth: usize,
 }
 
 /// Reads a page.
-pub(crate) fn read(html: &str) -> Scan {
+pub(crate) fn read(html: &str) -> Scan<'_> {
     let mut reader = Reader {
         text: html,
         bytes: html.as_bytes(),
@@ -53,71 +54,113 @@ pub(crate) fn read(html: &str) -> Scan {
     reader.scan
 }
 
+// Tag names the reader tells apart, lower case, each set as one `match` (the compiler
+// dispatches on length, then compares).
+
+/// Elements that never have content, or whose end tag is optional: they do not count
+/// towards nesting.
+fn flat(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"p"
+            | b"li"
+            | b"dt"
+            | b"dd"
+            | b"tr"
+            | b"td"
+            | b"th"
+            | b"tbody"
+            | b"thead"
+            | b"tfoot"
+            | b"option"
+            | b"optgroup"
+            | b"colgroup"
+            | b"rb"
+            | b"rt"
+            | b"rp"
+    )
+}
+
 /// HTML elements that end SVG or MathML content when met inside it (the tree builder's
 /// "breakout" elements).
-const BREAKOUT: [&str; 44] = [
-    "b",
-    "big",
-    "blockquote",
-    "body",
-    "br",
-    "center",
-    "code",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "embed",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "listing",
-    "menu",
-    "meta",
-    "nobr",
-    "ol",
-    "p",
-    "pre",
-    "ruby",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "strike",
-    "sub",
-    "sup",
-    "table",
-    "tt",
-    "u",
-    "ul",
-    "var",
-];
+fn breakout(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"b" | b"big"
+            | b"blockquote"
+            | b"body"
+            | b"br"
+            | b"center"
+            | b"code"
+            | b"dd"
+            | b"div"
+            | b"dl"
+            | b"dt"
+            | b"em"
+            | b"embed"
+            | b"h1"
+            | b"h2"
+            | b"h3"
+            | b"h4"
+            | b"h5"
+            | b"h6"
+            | b"head"
+            | b"hr"
+            | b"i"
+            | b"img"
+            | b"li"
+            | b"listing"
+            | b"menu"
+            | b"meta"
+            | b"nobr"
+            | b"ol"
+            | b"p"
+            | b"pre"
+            | b"ruby"
+            | b"s"
+            | b"small"
+            | b"span"
+            | b"strong"
+            | b"strike"
+            | b"sub"
+            | b"sup"
+            | b"table"
+            | b"tt"
+            | b"u"
+            | b"ul"
+            | b"var"
+    )
+}
 
 /// Elements of SVG and MathML whose content is HTML (HTML integration points).
-const INTEGRATION_POINTS: [&str; 8] = [
-    "foreignobject",
-    "desc",
-    "title",
-    "mi",
-    "mo",
-    "mn",
-    "ms",
-    "mtext",
-];
+fn integration_point(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"foreignobject" | b"desc" | b"title" | b"mi" | b"mo" | b"mn" | b"ms" | b"mtext"
+    )
+}
 
 /// Elements whose content is text (RAWTEXT and RCDATA), up to their end tag.
-const RAW_TEXT: [&str; 7] = [
-    "style", "xmp", "iframe", "noembed", "noframes", "title", "textarea",
-];
+fn raw_text(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"style" | b"xmp" | b"iframe" | b"noembed" | b"noframes" | b"title" | b"textarea"
+    )
+}
 
 fn space(byte: u8) -> bool {
     matches!(byte, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
@@ -144,7 +187,7 @@ struct Reader<'h> {
     /// their content is HTML again.
     html_points: usize,
     depth: usize,
-    scan: Scan,
+    scan: Scan<'h>,
 }
 
 impl<'h> Reader<'h> {
@@ -308,16 +351,13 @@ impl<'h> Reader<'h> {
         let Some((next, _)) = self.attributes(end) else {
             return self.bytes.len();
         };
-        let name = &self.bytes[start..end];
-        if self.html_points > 0
-            && INTEGRATION_POINTS
-                .iter()
-                .any(|point| name.eq_ignore_ascii_case(point.as_bytes()))
-        {
+        let mut buf = [0; NAME_MAX];
+        let name = lower(&self.bytes[start..end], &mut buf);
+        if self.html_points > 0 && integration_point(name) {
             self.html_points -= 1;
-        } else if name.eq_ignore_ascii_case(b"svg") || name.eq_ignore_ascii_case(b"math") {
+        } else if matches!(name, b"svg" | b"math") {
             // Closes the innermost open one of that name, and what is open inside it.
-            let svg = name.eq_ignore_ascii_case(b"svg");
+            let svg = name == b"svg";
             if let Some(at) = self.foreign.iter().rposition(|&open| open == svg) {
                 self.foreign.truncate(at);
                 if self.foreign.is_empty() {
@@ -335,69 +375,47 @@ impl<'h> Reader<'h> {
     fn start_tag(&mut self, i: usize) -> Option<usize> {
         let (start, end) = (i + 1, self.name_end(i + 1));
         let (next, self_closing) = self.attributes(end)?;
-        let name = &self.bytes[start..end];
-        let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
-        if !flat(name) && !self_closing {
+        let mut buf = [0; NAME_MAX];
+        let name = lower(&self.bytes[start..end], &mut buf);
+        if !self_closing && !flat(name) {
             self.depth += 1;
             self.scan.max_depth = self.scan.max_depth.max(self.depth);
         }
         self.keep(name);
         let in_foreign = |reader: &Self| !reader.foreign.is_empty() && reader.html_points == 0;
-        if in_foreign(self) && BREAKOUT.iter().any(|b| is(b)) {
+        if in_foreign(self) && breakout(name) {
             self.foreign.clear();
             self.html_points = 0;
         }
-        if is("svg") || is("math") {
+        if matches!(name, b"svg" | b"math") {
             if !self_closing {
-                self.foreign.push(is("svg"));
+                self.foreign.push(name == b"svg");
             }
             return Some(next);
         }
         if in_foreign(self) {
-            if !self_closing && INTEGRATION_POINTS.iter().any(|point| is(point)) {
+            if !self_closing && integration_point(name) {
                 self.html_points += 1;
             }
             return Some(next);
         }
-        if is("script") {
-            return Some(self.script_end(next));
+        match name {
+            b"script" => Some(self.script_end(next)),
+            b"plaintext" => None,
+            _ if raw_text(name) => Some(self.raw_text_end(next, name)),
+            _ => Some(next),
         }
-        if is("plaintext") {
-            return None;
-        }
-        if let Some(raw) = RAW_TEXT.iter().find(|raw| is(raw)) {
-            return Some(self.raw_text_end(next, raw.as_bytes()));
-        }
-        Some(next)
     }
 
-    /// Keeps the reference of a link element, or the page's first base.
+    /// Keeps the reference of a link element (lower-cased `name`), or the page's first
+    /// base.
     fn keep(&mut self, name: &[u8]) {
-        let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
-        let reference = if is("a") || is("area") {
-            self.attr("href")
-        } else if is("frame") || is("iframe") {
-            self.attr("src")
-        } else if is("link") {
-            self.attr("rel")
-                .filter(|rel| paging(rel))
-                .and_then(|_| self.attr("href"))
-        } else if is("meta") {
-            self.attr("http-equiv")
-                .filter(|equiv| refresh(equiv))
-                .and_then(|_| self.attr("content"))
-                .and_then(|content| refresh_url(&content).map(str::to_owned))
-                .map(Cow::Owned)
-        } else if is("base") {
+        if name == b"base" {
             if self.scan.base.is_none() {
-                self.scan.base = self.attr("href").map(Cow::into_owned);
+                self.scan.base = self.attr("href");
             }
-            None
-        } else {
-            None
-        };
-        if let Some(reference) = reference {
-            self.scan.references.push(reference.into_owned());
+        } else if let Some(reference) = reference(name, |attr| self.attr(attr)) {
+            self.scan.references.push(reference);
         }
     }
 
@@ -486,11 +504,20 @@ impl<'h> Reader<'h> {
     }
 }
 
-/// Whether an element does not count towards nesting.
-fn flat(name: &[u8]) -> bool {
-    FLAT_ELEMENTS
-        .iter()
-        .any(|flat| name.eq_ignore_ascii_case(flat.as_bytes()))
+/// The longest tag name the reader tells apart (`foreignobject`, `blockquote`...); longer
+/// ones are other elements to it.
+const NAME_MAX: usize = 16;
+
+/// A tag name lower-cased into `buf`, as the tokenizer lower-cases it; empty for one
+/// longer than any the reader knows.
+fn lower<'b>(name: &[u8], buf: &'b mut [u8; NAME_MAX]) -> &'b [u8] {
+    let Some(out) = buf.get_mut(..name.len()) else {
+        return &[];
+    };
+    for (to, from) in out.iter_mut().zip(name) {
+        *to = from.to_ascii_lowercase();
+    }
+    out
 }
 
 /// An attribute value with character references (or NUL, or CR) decoded as html5ever's

@@ -209,8 +209,6 @@ pub struct Page<'a> {
     html: OnceCell<Html>,
     /// The links, base and nesting depth read from the body without a document.
     scanned: OnceCell<Cow<'a, Scanned>>,
-    /// Why no document was built for this page, when it was asked for and refused.
-    refused: std::cell::Cell<Option<DocumentRefused>>,
 }
 
 /// Why a page's document was not built for a spider: markup nested deeper than
@@ -272,7 +270,6 @@ impl<'a> Page<'a> {
             text: OnceCell::new(),
             html: OnceCell::new(),
             scanned: OnceCell::new(),
-            refused: std::cell::Cell::new(None),
         }
     }
 
@@ -368,28 +365,29 @@ impl<'a> Page<'a> {
     /// document instead, and [`Page::document_refused`] says why: the crawl then drops
     /// what the spider made of the page and follows its links.
     pub fn html(&self) -> &Html {
-        self.html.get_or_init(|| {
-            let text = self.body_text();
-            let depth = self.scanned().depth;
-            let refused = if depth > MAX_NESTING {
-                Some(DocumentRefused::TooDeep(depth))
-            } else if text.len() > MAX_DOCUMENT_BYTES {
-                Some(DocumentRefused::TooLarge(text.len()))
-            } else {
-                None
-            };
-            if refused.is_some() {
-                self.refused.set(refused);
-                return Html::new_document();
-            }
-            parse_document(text)
+        self.html.get_or_init(|| match self.refusal() {
+            Some(_) => Html::new_document(),
+            None => parse_document(self.body_text()),
         })
     }
 
     /// Why the page's document was not built, when a spider asked for it and it was
     /// refused (see [`Page::html`]).
     pub fn document_refused(&self) -> Option<DocumentRefused> {
-        self.refused.get()
+        self.html.get().and_then(|_| self.refusal())
+    }
+
+    /// Why a document would be refused for this page, if it would.
+    fn refusal(&self) -> Option<DocumentRefused> {
+        let depth = self.scanned().depth;
+        let bytes = self.body_text().len();
+        if depth > MAX_NESTING {
+            Some(DocumentRefused::TooDeep(depth))
+        } else if bytes > MAX_DOCUMENT_BYTES {
+            Some(DocumentRefused::TooLarge(bytes))
+        } else {
+            None
+        }
     }
 
     /// What was read of the body without a document (nothing, for other responses than

@@ -89,6 +89,23 @@ type Took = (Vec<String>, Vec<String>, u64, u64);
 /// What create answers: created here, the settings held, layout version, lease, partitions.
 type Created = (bool, String, u32, u64, u32);
 
+/// What a partition holds, for a worker looking for work (`view.lua`).
+#[derive(Debug, Clone, Copy)]
+struct View {
+    /// Requests queued that may be taken.
+    takeable: u64,
+    /// Requests queued over a host's budget.
+    over_budget: u64,
+    /// Requests leased by workers.
+    leased: u64,
+    /// Hosts that may be leased now.
+    due: u64,
+    /// Workers registered there.
+    workers: u64,
+    /// Requests claimed so far (a claim is the only way into a quiet partition).
+    claims: u64,
+}
+
 /// A connection to a Redis server, or to a Redis Cluster (which routes each call to the
 /// shard of its keys).
 type Conn = Box<dyn ConnectionLike + Send>;
@@ -163,7 +180,6 @@ pub struct RedisStore {
     /// The server, as shown to users (no password).
     server: String,
     crawl: String,
-    prefix: String,
     worker: String,
     lease: Duration,
     /// Whether the lease was set for this worker; if not, the crawl's is used.
@@ -487,25 +503,9 @@ fn duration_option(spec: &CrawlSpec, name: &str) -> Option<Duration> {
     parse_duration(text)
 }
 
-/// Durations as the crawl's settings write them (`1s`, `250ms`, `1m 30s`).
+/// Durations as the crawl's settings write them (`humantime`: `1s`, `250ms`, `1m 30s`).
 fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    for part in text.split_whitespace() {
-        let digits = part.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = part.split_at(digits);
-        let n: u64 = number.parse().ok()?;
-        total += match unit {
-            "ns" => Duration::from_nanos(n),
-            "us" | "µs" => Duration::from_micros(n),
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" | "day" | "days" => Duration::from_secs(n * 86_400),
-            _ => return None,
-        };
-    }
-    Some(total)
+    humantime::parse_duration(text).ok()
 }
 
 /// A count the crawl keeps (`stats`), 0 when it has none.
@@ -534,7 +534,6 @@ impl RedisStore {
             client,
             server: shown(url),
             crawl: crawl.to_owned(),
-            prefix: prefix_of(crawl, 0),
             worker: default_worker(),
             lease: DEFAULT_LEASE,
             lease_set: false,
@@ -626,7 +625,7 @@ impl RedisStore {
     }
 
     fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+        self.key_in(self.part, name)
     }
 
     fn key_in(&self, part: u32, name: &str) -> String {
@@ -900,15 +899,13 @@ impl RedisStore {
                 "giving back requests leased by a take whose answer was lost"
             );
         }
-        // Given back as if held: the release script finds them in the lease.
-        let requeue = unknown.clone();
-        self.held.extend(unknown);
-        self.give_back(requeue, true)
+        // The release script finds them in the lease.
+        self.give_back(unknown, true)
     }
 
     /// What a partition holds, for a worker looking for work: requests that may be
     /// taken, over a budget, leased; hosts due; workers; claims so far.
-    fn view(&mut self, part: u32) -> Result<[u64; 6], StoreError> {
+    fn view(&mut self, part: u32) -> Result<View, StoreError> {
         // This worker's run where it is registered; none elsewhere (a registration of its
         // name there is a dead run's).
         let run = if part == self.part {
@@ -919,11 +916,20 @@ impl RedisStore {
             0
         };
         let (view, _): (Vec<i64>, bool) = self.invoke_in(part, run, |s| &s.view, &[])?;
-        let mut out = [0; 6];
-        for (slot, n) in out.iter_mut().zip(view) {
-            *slot = u64::try_from(n).unwrap_or(0);
-        }
-        Ok(out)
+        let n = |i: usize| view.get(i).map_or(0, |&n| u64::try_from(n).unwrap_or(0));
+        Ok(View {
+            takeable: n(0),
+            over_budget: n(1),
+            leased: n(2),
+            due: n(3),
+            workers: n(4),
+            claims: n(5),
+        })
+    }
+
+    /// What every partition holds.
+    fn views(&mut self) -> Result<Vec<View>, StoreError> {
+        (0..self.partitions).map(|part| self.view(part)).collect()
     }
 
     /// With partitions, when this worker's partition gave it nothing: looks at every
@@ -931,16 +937,10 @@ impl RedisStore {
     /// nothing), and says the crawl is over after two looks in a row that find nothing
     /// queued or leased anywhere, with no claim between them.
     fn look_around(&mut self) -> Result<(), StoreError> {
-        let mut views = Vec::with_capacity(self.partitions as usize);
-        for part in 0..self.partitions {
-            views.push(self.view(part)?);
-        }
-        let pending: u64 = views
-            .iter()
-            .map(|[takeable, _, leased, ..]| takeable + leased)
-            .sum();
+        let views = self.views()?;
+        let pending: u64 = views.iter().map(|view| view.takeable + view.leased).sum();
         if pending == 0 {
-            let claims: Vec<u64> = views.iter().map(|view| view[5]).collect();
+            let claims: Vec<u64> = views.iter().map(|view| view.claims).collect();
             if self.quiet.as_ref() == Some(&claims) {
                 self.settled = true;
                 self.queued = 0;
@@ -952,12 +952,12 @@ impl RedisStore {
         self.quiet = None;
         self.queued = pending.saturating_sub(self.held.len() as u64).max(1);
         let here = self.part as usize;
-        if self.held.is_empty() && self.outcomes.is_empty() && views[here][3] == 0 {
+        if self.held.is_empty() && self.outcomes.is_empty() && views[here].due == 0 {
             let best = (0..self.partitions)
-                .filter(|&part| part as usize != here && views[part as usize][3] > 0)
+                .filter(|&part| part as usize != here && views[part as usize].due > 0)
                 .min_by_key(|&part| {
                     let view = views[part as usize];
-                    (view[4], std::cmp::Reverse(view[3]))
+                    (view.workers, std::cmp::Reverse(view.due))
                 });
             if let Some(to) = best {
                 self.move_to(to)?;
@@ -989,7 +989,6 @@ impl RedisStore {
             run
         };
         self.part = to;
-        self.prefix = prefix_of(&self.crawl, to);
         self.quiet = None;
         tracing::debug!(worker = %self.worker, from, to, "moved to another partition of the crawl");
         Ok(())
@@ -1001,11 +1000,10 @@ impl RedisStore {
     /// later look sees the other gone.
     fn close_partitions(&mut self) -> Result<(u64, u64), StoreError> {
         let (mut queued, mut stuck, mut busy) = (0, 0, 0);
-        for part in 0..self.partitions {
-            let [takeable, over, leased, _, workers, _] = self.view(part)?;
-            queued += takeable;
-            stuck += over;
-            busy += leased + workers;
+        for view in self.views()? {
+            queued += view.takeable;
+            stuck += view.over_budget;
+            busy += view.leased + view.workers;
         }
         if queued == 0 && busy == 0 {
             let meta = self.key_in(0, "meta");
@@ -1494,12 +1492,7 @@ impl Store for RedisStore {
     }
 
     fn idle(&mut self) -> Result<(), StoreError> {
-        if self.last_renewal.elapsed() < self.lease / 5 {
-            return Ok(());
-        }
-        // Renews the lease; the marks are those of the last commit, as nothing changed.
-        let marks = self.marks.clone();
-        self.commit_now(&marks)
+        self.renew_if_due()
     }
 
     fn close(&mut self, ended: &str, outputs: &[OutputMark]) -> Result<Remaining, StoreError> {

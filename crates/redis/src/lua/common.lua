@@ -19,10 +19,17 @@ local function number(key, field)
   return tonumber(redis.call('HGET', key, field) or '0') or 0
 end
 
+-- A limit the crawl was created with (nil when it has none), read once per call: only
+-- create.lua writes them, before anything reads them.
+local limits = {}
 local function meta_limit(field)
-  local value = redis.call('HGET', META, field)
-  if not value or value == '' then return nil end
-  return tonumber(value)
+  local limit = limits[field]
+  if limit == nil then
+    local value = redis.call('HGET', META, field)
+    limit = value and value ~= '' and tonumber(value) or false
+    limits[field] = limit
+  end
+  return limit or nil
 end
 
 local function over_budget(host)
@@ -71,12 +78,22 @@ local function count_taken(host, by, now)
   end
 end
 
+-- Requests queued that may be taken: not those of hosts over their budget.
+local function takeable()
+  return number(STATS, 'queued') - number(STATS, 'stuck')
+end
+
+-- Whether the crawl's page budget is spent.
+local function pages_spent()
+  local max_pages = meta_limit('max_pages')
+  return max_pages ~= nil and number(STATS, 'taken') >= max_pages
+end
+
 -- What a worker is told after a call: requests that may still come its way (queued and
 -- takeable, or leased by other workers).
 local function report()
-  local queued = number(STATS, 'queued') - number(STATS, 'stuck')
-  local max_pages = meta_limit('max_pages')
-  if max_pages ~= nil and number(STATS, 'taken') >= max_pages then queued = 0 end
+  local queued = takeable()
+  if pages_spent() then queued = 0 end
   local others = number(STATS, 'leased') - redis.call('HLEN', P .. 'wurls:' .. W)
   return queued + others
 end

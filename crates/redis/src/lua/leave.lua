@@ -13,9 +13,8 @@ elseif redis.call('HGET', info, 'state') ~= 'left' or redis.call('HGET', info, '
   return redis.error_reply(LOST)
 end
 local stuck = number(STATS, 'stuck')
-local queued = number(STATS, 'queued') - stuck
-local max_pages = meta_limit('max_pages')
-local spent = max_pages ~= nil and number(STATS, 'taken') >= max_pages
+local queued = takeable()
+local spent = pages_spent()
 -- Over when nothing is queued (or the page budget is spent) or leased and no other worker
 -- runs (one may still be reading a sitemap, whose URLs are not queued yet).
 if ARGV[8] == '1' and (queued == 0 or spent) and number(STATS, 'leased') == 0

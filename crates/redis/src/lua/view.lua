@@ -4,7 +4,6 @@
 -- partition).
 local now = now_ms()
 reap(now)
-local stuck = number(STATS, 'stuck')
-return {number(STATS, 'queued') - stuck, stuck, number(STATS, 'leased'),
+return {takeable(), number(STATS, 'stuck'), number(STATS, 'leased'),
   redis.call('ZCOUNT', P .. 'ready', '-inf', now), redis.call('ZCARD', P .. 'workers'),
   number(STATS, 'seq')}
