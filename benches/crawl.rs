@@ -28,6 +28,9 @@
 //! file (both with `--out`), so that each has its own peak RSS, and prints both and the
 //! ratio.
 //!
+//! The crawler tunes glibc's allocator first, as the `arachne` command line does
+//! (`arachne::tune_malloc`); `--default-malloc` leaves it as it is, to see the difference.
+//!
 //! Linux only: CPU time and peak RSS come from /proc.
 
 use std::path::PathBuf;
@@ -51,6 +54,8 @@ struct Options {
     compare: bool,
     /// Serve the site only (the child process).
     serve: bool,
+    /// Leave glibc's allocator untuned.
+    default_malloc: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -67,6 +72,7 @@ fn options() -> Result<Options, String> {
         out: false,
         compare: false,
         serve: false,
+        default_malloc: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -90,6 +96,7 @@ fn options() -> Result<Options, String> {
             "--out" => options.out = true,
             "--compare" => options.compare = true,
             "--serve" => options.serve = true,
+            "--default-malloc" => options.default_malloc = true,
             // cargo bench passes --bench; other harness flags do not apply.
             _ => {}
         }
@@ -167,6 +174,13 @@ fn main() {
         let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
         return;
     }
+    let malloc = if options.default_malloc {
+        "glibc's default"
+    } else if arachne::tune_malloc() {
+        "tuned (arachne::tune_malloc)"
+    } else {
+        "not tuned (not glibc)"
+    };
     let seed = match &options.dir {
         Some(_) => options.seed.clone(),
         None => "/page/0".to_owned(),
@@ -234,7 +248,7 @@ fn main() {
         server_cpu / thousands
     );
     println!(
-        "peak RSS         {:.1} MB crawler, {:.1} MB server",
+        "peak RSS         {:.1} MB crawler, {:.1} MB server; malloc {malloc}",
         peak_rss as f64 / 1024.0,
         server_rss as f64 / 1024.0
     );

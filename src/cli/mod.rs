@@ -21,8 +21,10 @@ use crate::{CrawlHandle, CrawlReport, Crawler, CrawlerBuilder, Error, Out, Page,
 use args::{Cli, Command, CrawlArgs, StateArgs};
 use progress::{Mode, Progress};
 
-/// Runs the command line with the process's arguments.
+/// Runs the command line with the process's arguments, with glibc's allocator tuned for a
+/// long crawl first ([`crate::tune_malloc`]).
 pub fn main() -> ExitCode {
+    let _ = crate::tune_malloc();
     run(std::env::args_os())
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix::{Actor, Handler, Message, MessageResult, SyncContext};
 use arachne_core::spider::{Out, Page, Spider};
 use arachne_core::{
-    CrawlRequest, Fingerprint, Item, RequestError, SITEMAP_MAX_URLS, ScopeRules, SeenSet,
-    SkipCounts, decode_html, has_repeating_segments, is_html, parse_seed, parse_sitemap,
+    CrawlRequest, Fingerprint, Item, PageLinks, RequestError, SITEMAP_MAX_URLS, ScopeRules,
+    SeenSet, SkipCounts, decode_html, has_repeating_segments, is_html, parse_seed, parse_sitemap,
     scan_links,
 };
 use bytes::Bytes;
@@ -242,19 +242,32 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
 
     let within_depth = shared.max_depth.is_none_or(|max| msg.request.depth < max);
     let depth = msg.request.depth + 1;
-    let parent = &msg.request.url;
+    // One copy of the page URL, shared by every request found on it.
+    let parent = Arc::new(msg.request.url.clone());
+    let PageLinks {
+        links,
+        fingerprints,
+        skipped,
+    } = found;
     let mut counts = LinkCounts {
-        found: u32::try_from(found.links.len()).unwrap_or(u32::MAX),
-        skipped: found.skipped,
+        found: u32::try_from(links.len()).unwrap_or(u32::MAX),
+        skipped,
         documents_refused: u32::from(refused.is_some()),
         ..LinkCounts::default()
     };
     let scope = shared.scope.get();
     let mut new_requests = Vec::new();
+    // The links go to the sink only when it asked for them; otherwise they move into the
+    // requests, uncopied.
+    let kept_links = if shared.keep_links {
+        links.clone()
+    } else {
+        Vec::new()
+    };
     if output.follow_links {
-        for (url, &fingerprint) in found.links.iter().zip(&found.fingerprints) {
-            if sort(shared, &scope, url, fingerprint, within_depth, &mut counts) {
-                new_requests.push(CrawlRequest::link(url.clone(), depth, parent.clone()));
+        for (url, fingerprint) in links.into_iter().zip(fingerprints) {
+            if sort(shared, &scope, &url, fingerprint, within_depth, &mut counts) {
+                new_requests.push(CrawlRequest::link(url, depth, parent.clone()));
             }
         }
     }
@@ -286,11 +299,7 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
         (Ok(()), None) => None,
     };
     ParseOutput {
-        links: if shared.keep_links {
-            found.links
-        } else {
-            Vec::new()
-        },
+        links: kept_links,
         new_requests,
         counts,
         items: output.items,

@@ -1042,10 +1042,11 @@ impl Supervisor {
         self.report.too_long += u64::from(counts.too_long);
         self.report.repeating_path += u64::from(counts.repeating);
         tracing::debug!(sitemap = %url, pages = pages.len(), nested = nested.len(), "sitemap read");
+        let parent = std::sync::Arc::new(url.clone());
         let requests = pages
             .into_iter()
             .map(|page| CrawlRequest {
-                parent: Some(url.clone()),
+                parent: Some(parent.clone()),
                 seed: false,
                 ..CrawlRequest::seed(page)
             })

@@ -14,13 +14,14 @@
 //! in attributes (`&amp;`) are decoded by the HTML parser.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
 use scraper::{Html, Selector};
 use serde::{Deserialize, Serialize};
 use url::Url;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::fingerprint::{BuildFingerprintHasher, Fingerprint};
 use crate::normalize::{LinkSkip, resolve_link};
@@ -274,20 +275,43 @@ pub fn scan_links(html: &str, page_url: &Url) -> Scanned {
 
 /// Resolves a page's references against its base: the distinct http(s) links in order,
 /// and the others counted by kind.
+///
+/// Pages repeat their references (a documentation page names the same type dozens of
+/// times, with different `#fragment`s), and resolving a URL is the costly part. So each
+/// reference is resolved once per page, by its text up to the first `#` (after the
+/// trimming that [`resolve_link`] does): two references alike up to there resolve to the
+/// same link, or are skipped for the same reason, which is counted again.
 fn resolve_all<'r>(base: &Url, references: impl Iterator<Item = &'r str>) -> PageLinks {
     let mut out = PageLinks::default();
     let mut distinct: HashSet<Fingerprint, BuildFingerprintHasher> = HashSet::default();
+    let mut resolved: HashMap<&str, Option<LinkSkip>, Xxh3DefaultBuilder> = HashMap::default();
     for reference in references {
-        match resolve_link(base, reference) {
+        let trimmed =
+            reference.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
+        let key = trimmed
+            .split_once('#')
+            .map_or(trimmed, |(before, _)| before);
+        if let Some(&outcome) = resolved.get(key) {
+            if let Some(skip) = outcome {
+                out.skipped.add(skip);
+            }
+            continue;
+        }
+        let outcome = match resolve_link(base, reference) {
             Ok(url) => {
                 let fingerprint = Fingerprint::of(&url);
                 if distinct.insert(fingerprint) {
                     out.links.push(url);
                     out.fingerprints.push(fingerprint);
                 }
+                None
             }
-            Err(skip) => out.skipped.add(skip),
-        }
+            Err(skip) => {
+                out.skipped.add(skip);
+                Some(skip)
+            }
+        };
+        resolved.insert(key, outcome);
     }
     out
 }
@@ -646,7 +670,57 @@ mod tests {
             let html: String = picks.iter().map(|&i| PIECES[i]).collect();
             links(&html, "http://a.test/dir/page");
         }
+
+        /// Resolving each reference once per page changes nothing: the same links in the
+        /// same order, and every skipped reference counted, repeats included.
+        #[test]
+        fn resolving_a_reference_once_per_page_changes_nothing(
+            references in proptest::collection::vec(
+                proptest::collection::vec(0..REFERENCE_PIECES.len(), 0..6), 0..30)
+        ) {
+            let references: Vec<String> = references
+                .iter()
+                .map(|picks| picks.iter().map(|&i| REFERENCE_PIECES[i]).collect())
+                .collect();
+            let base = Url::parse("http://a.test/dir/page").unwrap();
+            let memoized = resolve_all(&base, references.iter().map(String::as_str));
+            let mut plain = PageLinks::default();
+            for reference in &references {
+                match resolve_link(&base, reference) {
+                    Ok(url) if !plain.links.contains(&url) => plain.links.push(url),
+                    Ok(_) => {}
+                    Err(skip) => plain.skipped.add(skip),
+                }
+            }
+            proptest::prop_assert_eq!(memoized.links, plain.links);
+            proptest::prop_assert_eq!(memoized.skipped, plain.skipped);
+        }
     }
+
+    /// What the references of the property above are made of: the characters that trimming,
+    /// fragments, schemes and paths depend on.
+    const REFERENCE_PIECES: &[&str] = &[
+        "#",
+        "#x",
+        " ",
+        "\t",
+        "\u{1}",
+        "a",
+        "b/",
+        "../",
+        "?q",
+        "&",
+        ":",
+        "mailto:",
+        "javascript:",
+        "ftp:",
+        "http:",
+        "//b.test",
+        "%41",
+        "%7e",
+        "[",
+        "/",
+    ];
 
     #[test]
     fn refresh_forms() {

@@ -6,6 +6,7 @@
 //! it into a [`CrawlRequest`], which is what the frontier keeps.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Method;
@@ -184,7 +185,7 @@ impl Request {
         self,
         base: Option<&Url>,
         depth: u32,
-        parent: Option<Url>,
+        parent: Option<Arc<Url>>,
     ) -> Result<CrawlRequest, RequestError> {
         if let Some(message) = self.error {
             return Err(RequestError::Invalid(message));
@@ -262,8 +263,9 @@ pub struct CrawlRequest {
     pub url: Url,
     /// Link distance from a seed: seeds are depth 0.
     pub depth: u32,
-    /// The page on which the URL was first found (none for seeds).
-    pub parent: Option<Url>,
+    /// The page on which the URL was first found (none for seeds). Shared: the links of
+    /// one page hold one copy of its URL, however many of them wait in the frontier.
+    pub parent: Option<Arc<Url>>,
     /// Method, headers, body, label, data and priority, when any is not the default (a
     /// plain GET).
     pub intent: Option<Box<Intent>>,
@@ -285,12 +287,13 @@ impl CrawlRequest {
         }
     }
 
-    /// A plain GET request found on `parent`.
-    pub fn link(url: Url, depth: u32, parent: Url) -> Self {
+    /// A plain GET request found on `parent` (a `Url`, or an `Arc<Url>` that the page's
+    /// other links share).
+    pub fn link(url: Url, depth: u32, parent: impl Into<Arc<Url>>) -> Self {
         Self {
             url,
             depth,
-            parent: Some(parent),
+            parent: Some(parent.into()),
             intent: None,
             seed: false,
         }
@@ -423,7 +426,7 @@ mod tests {
     #[test]
     fn relative_targets_resolve_against_the_page() {
         let r = Request::get("../x?b=1#frag")
-            .resolve(Some(&base()), 2, Some(base()))
+            .resolve(Some(&base()), 2, Some(Arc::new(base())))
             .unwrap();
         assert_eq!(r.url.as_str(), "http://a.test/x?b=1");
         assert_eq!(
@@ -510,7 +513,7 @@ mod tests {
         let r = Request::post("http://a.test/api")
             .json(&serde_json::json!({"page": 2}))
             .priority(-3)
-            .resolve(None, 1, Some(base()))
+            .resolve(None, 1, Some(Arc::new(base())))
             .unwrap();
         let text = serde_json::to_string(&r).unwrap();
         let back: CrawlRequest = serde_json::from_str(&text).unwrap();

@@ -16,6 +16,20 @@
 //! hold. Real pages do not differ (the side-by-side test in `tests/links.rs`, over all
 //! 48,625 pages of the Rust documentation); random mixes of the markup that tokenizing depends
 //! on do not either (a property test in `html.rs`).
+//!
+//! # Why a reader of its own
+//!
+//! Three were measured on the same pages, reading links only (the pages in memory, one
+//! thread, the Rust documentation's 48,625 pages and 554 MB):
+//! - html5ever's tokenizer with a sink that switches its raw-text states: correct, but it
+//!   builds every tag and attribute; about 3,000 pages/s a thread.
+//! - `lol_html` 2.9 with element handlers for the same selectors: 11,900 pages/s (135
+//!   MB/s). It reads `<noscript>` as raw text, as a browser running scripts does, so it
+//!   misses the 3,329 links in there (466,515 distinct links against 469,844), and it
+//!   would bring a second `cssparser` and `selectors` beside scraper's.
+//! - This reader: 32,400 pages/s (370 MB/s), the same links as a parsed document.
+//!
+//! Its memory is the page's text, which the crawl holds anyway, plus the references kept.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -774,7 +774,7 @@ pub fn run_spider_with(
         match request.resolve(
             Some(&output.base),
             page.depth() + 1,
-            Some(page.url().clone()),
+            Some(std::sync::Arc::new(page.url().clone())),
         ) {
             Ok(resolved) => fixture.requests.push(resolved),
             Err(e) => fixture.rejected.push((target, e)),

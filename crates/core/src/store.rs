@@ -951,7 +951,11 @@ mod tests {
     use super::*;
 
     fn req(url: &str) -> CrawlRequest {
-        CrawlRequest::link(url.parse().unwrap(), 1, "http://a.test/".parse().unwrap())
+        CrawlRequest::link(
+            url.parse().unwrap(),
+            1,
+            "http://a.test/".parse::<Url>().unwrap(),
+        )
     }
 
     fn opened(budget: Option<u64>) -> MemoryStore {

@@ -45,7 +45,11 @@ fn join(server: &RedisServer, worker: &str, options: &[(&str, &str)]) -> RedisSt
 }
 
 fn req(url: &str) -> CrawlRequest {
-    CrawlRequest::link(url.parse().unwrap(), 1, "http://a.test/".parse().unwrap())
+    CrawlRequest::link(
+        url.parse().unwrap(),
+        1,
+        "http://a.test/".parse::<url::Url>().unwrap(),
+    )
 }
 
 fn done(request: &CrawlRequest) -> Outcome {
@@ -54,7 +58,7 @@ fn done(request: &CrawlRequest) -> Outcome {
         final_url: request.url.clone(),
         status: Some(200),
         depth: request.depth,
-        parent: request.parent.clone(),
+        parent: request.parent.as_deref().cloned(),
         content_type: Some("text/html".into()),
         bytes: 10,
         truncated: false,

@@ -576,7 +576,7 @@ impl SqliteStore {
                     -i64::from(request.priority()),
                     request.depth,
                     request.url.as_str(),
-                    request.parent.as_ref().map(Url::as_str),
+                    request.parent.as_deref().map(Url::as_str),
                     request.seed,
                     request.label(),
                     intent,
@@ -1018,7 +1018,7 @@ fn request(row: &Row<'_>) -> rusqlite::Result<CrawlRequest> {
         url: url.parse().map_err(|e| conversion(1, e))?,
         depth: row.get(2)?,
         parent: match parent {
-            Some(parent) => Some(parent.parse().map_err(|e| conversion(3, e))?),
+            Some(parent) => Some(Arc::new(parent.parse().map_err(|e| conversion(3, e))?)),
             None => None,
         },
         intent,

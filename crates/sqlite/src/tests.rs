@@ -52,7 +52,7 @@ fn link(url: &str, depth: u32) -> CrawlRequest {
     CrawlRequest::link(
         url.parse().unwrap(),
         depth,
-        "http://a.test/".parse().unwrap(),
+        "http://a.test/".parse::<Url>().unwrap(),
     )
 }
 
@@ -71,7 +71,7 @@ fn record(request: &CrawlRequest, status: u16) -> Arc<PageRecord> {
         final_url: request.url.clone(),
         status: Some(status),
         depth: request.depth,
-        parent: request.parent.clone(),
+        parent: request.parent.as_deref().cloned(),
         content_type: Some("text/html".into()),
         bytes: 10,
         truncated: false,
@@ -177,7 +177,7 @@ fn whole_requests_survive_a_restart() {
         .label("results")
         .data(serde_json::json!({"page": 2}))
         .priority(-3)
-        .resolve(None, 1, Some("http://a.test/".parse().unwrap()))
+        .resolve(None, 1, Some(Arc::new("http://a.test/".parse().unwrap())))
         .unwrap();
     {
         let (mut store, _) = opened(&path, None);
