@@ -23,10 +23,8 @@ const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 ///
 /// # Example
 /// ```
-/// fn main() {
-///     let _ = arachne::tune_malloc();
-///     // then build and run the crawl
-/// }
+/// // First thing in `main`, before the crawl is built:
+/// let _ = arachne::tune_malloc();
 /// ```
 #[must_use = "whether glibc's malloc was tuned; `let _ =` if that does not matter"]
 pub fn tune_malloc() -> bool {
