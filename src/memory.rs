@@ -7,19 +7,22 @@ const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 
 /// Makes glibc's `malloc` give large buffers back to the system as soon as they are freed,
 /// for the rest of the process: its `M_MMAP_THRESHOLD` is fixed at 128 KiB. Returns whether
-/// it was applied (on Linux with glibc; elsewhere it does nothing and returns `false`).
+/// it was applied (on Linux with glibc; on other C libraries or systems it does nothing and
+/// returns `false`). It does not touch a Rust global allocator.
 ///
 /// By default glibc raises that threshold each time a large buffer is freed, up to 32 MiB,
 /// so that after the first multi-megabyte page every later body, link list and read
 /// buffer below that size is carved from its heaps. A crawl frees such buffers all the
 /// time on other threads than the ones that allocated them, and the heaps keep what they
-/// freed in holes they cannot give back. Measured with `benches/crawl.rs` on 64 requests
-/// in flight, fixing the threshold takes peak RSS from 55-65 MB to 44-45 MB on tag-dense
-/// pages and from 69-78 MB to 51-61 MB on the Rust documentation, at the same CPU time.
+/// freed in holes they cannot give back. Measured with `benches/crawl.rs`, 64 requests in
+/// flight: peak RSS 43-44 MB instead of 55-65 MB on tag-dense pages, and 53-55 MB instead
+/// of 67-79 MB on the Rust documentation, for 8-11% more CPU time (large buffers are
+/// mapped and unmapped each time).
 ///
-/// The setting is the process's: the `arachne` command line applies it at start. A program
-/// that embeds arachne calls it first thing in `main`, unless it tunes its allocator
-/// itself or uses another one (which this does not touch).
+/// The setting is the process's, and glibc's `free` may still move the threshold while
+/// this call sets it: call it first thing in `main`, before any thread starts, as the
+/// `arachne` command line does. A program that tunes its allocator itself, or uses another
+/// one, leaves it out.
 ///
 /// # Example
 /// ```
@@ -30,9 +33,11 @@ const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 pub fn tune_malloc() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: `mallopt` with `M_MMAP_THRESHOLD` only changes a number inside glibc's
-        // allocator, under its own lock; it takes no pointers and may be called at any
-        // time, from any thread.
+        // SAFETY: `mallopt` takes no pointers: with `M_MMAP_THRESHOLD` it sets two numbers
+        // of glibc's allocator (the threshold, and that it is fixed) under the main
+        // arena's lock. A `free` on another thread at that moment may write its own
+        // threshold over ours without that lock (a lost setting, not a corrupt heap),
+        // which is why the docs ask for this call before any thread starts.
         #[allow(unsafe_code)]
         let applied = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
         applied == 1

@@ -21,7 +21,6 @@ use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFI
 use scraper::{Html, Selector};
 use serde::{Deserialize, Serialize};
 use url::Url;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::fingerprint::{BuildFingerprintHasher, Fingerprint};
 use crate::normalize::{LinkSkip, resolve_link};
@@ -284,7 +283,9 @@ pub fn scan_links(html: &str, page_url: &Url) -> Scanned {
 fn resolve_all<'r>(base: &Url, references: impl Iterator<Item = &'r str>) -> PageLinks {
     let mut out = PageLinks::default();
     let mut distinct: HashSet<Fingerprint, BuildFingerprintHasher> = HashSet::default();
-    let mut resolved: HashMap<&str, Option<LinkSkip>, Xxh3DefaultBuilder> = HashMap::default();
+    // Keyed by text from the page: std's randomly keyed hasher, which a page cannot
+    // flood with colliding references.
+    let mut resolved: HashMap<&str, Option<LinkSkip>> = HashMap::new();
     for reference in references {
         let trimmed =
             reference.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
@@ -704,7 +705,13 @@ mod tests {
         "#x",
         " ",
         "\t",
+        "\n",
         "\u{1}",
+        "\u{7f}",
+        "@",
+        "\\",
+        "%23",
+        "data:",
         "a",
         "b/",
         "../",

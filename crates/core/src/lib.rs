@@ -40,6 +40,7 @@
 //! assert_eq!(queued, ["http://example.test/docs/intro"]);
 //! ```
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 

@@ -263,8 +263,9 @@ pub struct CrawlRequest {
     pub url: Url,
     /// Link distance from a seed: seeds are depth 0.
     pub depth: u32,
-    /// The page on which the URL was first found (none for seeds). Shared: the links of
-    /// one page hold one copy of its URL, however many of them wait in the frontier.
+    /// The page on which the URL was first found (none for seeds). The requests found on
+    /// one page share one copy of its URL (those read back from a state file or Redis
+    /// have their own).
     pub parent: Option<Arc<Url>>,
     /// Method, headers, body, label, data and priority, when any is not the default (a
     /// plain GET).

@@ -769,13 +769,10 @@ pub fn run_spider_with(
         .requests
         .into_iter()
         .chain(links.iter().map(Request::from));
+    let parent = std::sync::Arc::new(page.url().clone());
     for request in followed {
         let target = request.target().to_owned();
-        match request.resolve(
-            Some(&output.base),
-            page.depth() + 1,
-            Some(std::sync::Arc::new(page.url().clone())),
-        ) {
+        match request.resolve(Some(&output.base), page.depth() + 1, Some(parent.clone())) {
             Ok(resolved) => fixture.requests.push(resolved),
             Err(e) => fixture.rejected.push((target, e)),
         }

@@ -59,6 +59,8 @@
 //! # Ok::<(), arachne_core::store::StoreError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;

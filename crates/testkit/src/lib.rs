@@ -18,6 +18,7 @@
 //! assert!(url.starts_with("http://127.0.0.1:"));
 //! ```
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod redis;
