@@ -118,9 +118,18 @@ pub fn parse_seed(text: &str) -> Result<Url, String> {
 }
 
 /// Classifies a reference by its scheme before parsing, when that scheme is never followed.
+/// Tabs and newlines in it are dropped first, as the URL parser drops them
+/// (`java\tscript:` is `javascript:`).
 fn skip_for_scheme(href: &str) -> Option<LinkSkip> {
     let colon = href.find(':')?;
     let scheme = &href[..colon];
+    let joined: String;
+    let scheme = if scheme.contains(['\t', '\n', '\r']) {
+        joined = scheme.replace(['\t', '\n', '\r'], "");
+        joined.as_str()
+    } else {
+        scheme
+    };
     if scheme.is_empty()
         || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         || !scheme
@@ -293,6 +302,8 @@ mod tests {
             ("#top", LinkSkip::SamePage),
             ("javascript:void(0)", LinkSkip::Javascript),
             ("JavaScript:alert(1)", LinkSkip::Javascript),
+            ("java\tscript:alert(1)", LinkSkip::Javascript),
+            ("mail\nto:a@b.test", LinkSkip::Mailto),
             ("mailto:a@b.test", LinkSkip::Mailto),
             ("data:text/html,hi", LinkSkip::Data),
             ("tel:+123", LinkSkip::Tel),
