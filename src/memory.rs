@@ -15,7 +15,7 @@ const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 /// buffer below that size is carved from its heaps. A crawl frees such buffers all the
 /// time on other threads than the ones that allocated them, and the heaps keep what they
 /// freed in holes they cannot give back. Measured with `benches/crawl.rs`, 64 requests in
-/// flight: peak RSS 43-44 MB instead of 55-65 MB on tag-dense pages, and 53-55 MB instead
+/// flight: peak RSS 42-48 MB instead of 55-65 MB on tag-dense pages, and 47-60 MB instead
 /// of 67-79 MB on the Rust documentation, for 8-11% more CPU time (large buffers are
 /// mapped and unmapped each time).
 ///
