@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use arachne_testkit::SyntheticSite;
 
 fn main() -> ExitCode {
+    // As the `arachne` command line does: large buffers go back to the system when freed.
+    let _ = arachne::tune_malloc();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut pages = 5_000;
     if let Some(at) = args.iter().position(|a| a == "--pages") {

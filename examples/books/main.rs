@@ -21,6 +21,8 @@ use spider::{Book, spider};
 mod common;
 
 fn main() -> ExitCode {
+    // Optional: large buffers go back to the system when freed (glibc; README, "Knobs").
+    let _ = arachne::tune_malloc();
     let ([seed, path], max_pages) = match common::args("books", ["URL", "OUT.jsonl"], 200) {
         Ok(args) => args,
         Err(code) => return code,
