@@ -287,7 +287,9 @@ fn serve_dir(dir: PathBuf) -> TestServer {
             Ok(body) if file.extension().is_some_and(|e| e == "html" || e == "htm") => {
                 Response::html(body)
             }
-            Ok(body) => Response::html(body).header("content-type", "application/octet-stream"),
+            Ok(body) => Response::status(200)
+                .header("Content-Type", "application/octet-stream")
+                .body(body),
             Err(_) => Response::not_found(),
         }
     })
