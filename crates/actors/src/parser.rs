@@ -206,13 +206,8 @@ pub(crate) fn parse_page(shared: &ParseShared, msg: &Parse) -> ParseOutput {
         .and_then(|v| v.to_str().ok());
     // HTML is read once without a document, for the crawler's links; the document is
     // built only if the spider asks for it.
-    let (text, scanned) = if is_html(content_type, &msg.body) {
-        let (text, _encoding) = decode_html(&msg.body, content_type);
-        let scanned = scan_links(&text, &msg.final_url);
-        (Some(text), Some(scanned))
-    } else {
-        (None, None)
-    };
+    let text = is_html(content_type, &msg.body).then(|| decode_html(&msg.body, content_type).0);
+    let scanned = text.as_deref().map(|text| scan_links(text, &msg.final_url));
     let mut page = Page::new(
         &msg.request,
         &msg.final_url,

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::fingerprint::{BuildFingerprintHasher, Fingerprint};
-use crate::normalize::{LinkSkip, resolve_link};
+use crate::normalize::{LinkSkip, resolve_link, trim_reference};
 
 /// How many references of each kind a crawl did not follow, and how many pointed at their
 /// own page.
@@ -287,8 +287,7 @@ fn resolve_all<'r>(base: &Url, references: impl Iterator<Item = &'r str>) -> Pag
     // flood with colliding references.
     let mut resolved: HashMap<&str, Option<LinkSkip>> = HashMap::new();
     for reference in references {
-        let trimmed =
-            reference.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
+        let trimmed = trim_reference(reference);
         let key = trimmed
             .split_once('#')
             .map_or(trimmed, |(before, _)| before);

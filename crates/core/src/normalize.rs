@@ -79,7 +79,7 @@ pub fn normalize(mut url: Url) -> Url {
 /// assert_eq!(resolve_link(&base, "mailto:me@a.test"), Err(LinkSkip::Mailto));
 /// ```
 pub fn resolve_link(base: &Url, href: &str) -> Result<Url, LinkSkip> {
-    let href = href.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
+    let href = trim_reference(href);
     if href.is_empty() || href.starts_with('#') {
         return Err(LinkSkip::SamePage);
     }
@@ -95,6 +95,12 @@ pub fn resolve_link(base: &Url, href: &str) -> Result<Url, LinkSkip> {
         return Err(LinkSkip::Malformed);
     }
     Ok(normalize(url))
+}
+
+/// A reference without the whitespace and control characters around it, which
+/// [`resolve_link`] ignores.
+pub(crate) fn trim_reference(href: &str) -> &str {
+    href.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control())
 }
 
 /// Parses an absolute URL given by a user (a seed), and normalizes it.

@@ -222,6 +222,11 @@ impl<'h> Reader<'h> {
         }
     }
 
+    /// Whether the reader is in SVG or MathML content, outside an HTML integration point.
+    fn in_foreign(&self) -> bool {
+        !self.foreign.is_empty() && self.html_points == 0
+    }
+
     /// Past the next `>` from `from` (a bogus comment, a doctype), or the end.
     fn until_gt(&self, from: usize) -> usize {
         memchr::memchr(b'>', &self.bytes[from.min(self.bytes.len())..])
@@ -234,7 +239,7 @@ impl<'h> Reader<'h> {
         if rest.starts_with(b"--") {
             return self.comment(i + 4);
         }
-        if !self.foreign.is_empty() && self.html_points == 0 && rest.starts_with(b"[CDATA[") {
+        if self.in_foreign() && rest.starts_with(b"[CDATA[") {
             let from = i + 9;
             return memchr::memmem::find(&self.bytes[from..], b"]]>")
                 .map_or(self.bytes.len(), |p| from + p + 3);
@@ -396,8 +401,7 @@ impl<'h> Reader<'h> {
             self.scan.max_depth = self.scan.max_depth.max(self.depth);
         }
         self.keep(name);
-        let in_foreign = |reader: &Self| !reader.foreign.is_empty() && reader.html_points == 0;
-        if in_foreign(self) && breakout(name) {
+        if self.in_foreign() && breakout(name) {
             self.foreign.clear();
             self.html_points = 0;
         }
@@ -407,7 +411,7 @@ impl<'h> Reader<'h> {
             }
             return Some(next);
         }
-        if in_foreign(self) {
+        if self.in_foreign() {
             if !self_closing && integration_point(name) {
                 self.html_points += 1;
             }
@@ -433,15 +437,19 @@ impl<'h> Reader<'h> {
         }
     }
 
-    /// Whether an end tag named `name` starts at `j` (followed by a space, `/` or `>`).
+    /// Whether an end tag named `name` starts at `j`.
     fn end_tag_at(&self, j: usize, name: &[u8]) -> bool {
+        self.bytes.get(j + 1) == Some(&b'/') && self.name_at(j + 2, name)
+    }
+
+    /// Whether the tag name `name` (any case) is at `at`, followed by a space, `/` or `>`.
+    fn name_at(&self, at: usize, name: &[u8]) -> bool {
         let bytes = self.bytes;
-        bytes.get(j + 1) == Some(&b'/')
+        bytes
+            .get(at..at + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
             && bytes
-                .get(j + 2..j + 2 + name.len())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            && bytes
-                .get(j + 2 + name.len())
+                .get(at + name.len())
                 .is_some_and(|&c| space(c) || c == b'/' || c == b'>')
     }
 
@@ -500,14 +508,7 @@ impl<'h> Reader<'h> {
                     dashes_from = j + 2;
                     at = j + 4;
                 }
-                State::Escaped
-                    if bytes
-                        .get(j + 1..j + 7)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(b"script"))
-                        && bytes
-                            .get(j + 7)
-                            .is_some_and(|&c| space(c) || c == b'/' || c == b'>') =>
-                {
+                State::Escaped if self.name_at(j + 1, b"script") => {
                     state = State::DoubleEscaped;
                     at = j + 7;
                 }
@@ -552,10 +553,10 @@ fn decode_value(raw: &str, quote: u8) -> String {
             TokenSinkResult::Continue
         }
     }
-    let quote = if quote == 0 {
-        String::new()
-    } else {
-        char::from(quote).to_string()
+    let quote = match quote {
+        b'"' => "\"",
+        b'\'' => "'",
+        _ => "",
     };
     let tag = format!("<a v={quote}{raw}{quote}>");
     let tokenizer = Tokenizer::new(First::default(), TokenizerOpts::default());

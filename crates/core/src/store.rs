@@ -355,8 +355,8 @@ impl CrawlSpec {
     }
 }
 
-/// Items joined with commas, or `none`.
-fn listed(items: impl IntoIterator<Item = String>) -> String {
+/// Items joined with commas, or `none`, as `arachne state` lists them.
+pub fn listed(items: impl IntoIterator<Item = String>) -> String {
     let items: Vec<String> = items.into_iter().collect();
     if items.is_empty() {
         "none".to_owned()

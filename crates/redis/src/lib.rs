@@ -802,13 +802,7 @@ impl RedisStore {
     /// Records the outcomes waiting, with the output marks, and renews the lease.
     fn commit_now(&mut self, outputs: &[OutputMark]) -> Result<(), StoreError> {
         self.commits += 1;
-        let marks = serde_json::to_string(outputs).map_err(failed)?;
-        let mut args = vec![
-            format!("{}.{}", self.run, self.commits),
-            marks,
-            "here".to_owned(),
-            self.outcomes.len().to_string(),
-        ];
+        let mut args = self.commit_head(outputs, self.outcomes.len())?;
         for outcome in &self.outcomes {
             args.push(fp_hex(outcome.fingerprint));
             args.push(outcome.host.clone());
@@ -859,15 +853,24 @@ impl RedisStore {
             return Ok(());
         }
         self.commits += 1;
-        let marks = serde_json::to_string(&self.marks).map_err(failed)?;
-        let args = [
-            format!("{}.{}", self.run, self.commits),
-            marks,
-            "here".to_owned(),
-            "0".to_owned(),
-        ];
+        let args = self.commit_head(&self.marks, 0)?;
         self.send_commit(&args)?;
         Ok(())
+    }
+
+    /// The first arguments of the commit numbered `self.commits`, made here: its id, the
+    /// outputs' marks, and how many outcomes follow.
+    fn commit_head(
+        &self,
+        marks: &[OutputMark],
+        outcomes: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(vec![
+            format!("{}.{}", self.run, self.commits),
+            serde_json::to_string(marks).map_err(failed)?,
+            "here".to_owned(),
+            outcomes.to_string(),
+        ])
     }
 
     /// Gives back requests this worker holds: dropped, or queued again.
@@ -1070,19 +1073,11 @@ impl RedisStore {
     /// As [`RedisStore::summary`].
     pub fn saved_spec(&mut self) -> Result<Option<CrawlSpec>, StoreError> {
         let key = self.key("meta");
-        let text: Option<String> = match self.connect() {
-            Ok(conn) => redis::cmd("HGET")
-                .arg(&key)
-                .arg("spec")
-                .query(conn.as_mut())
-                .map_err(|e| failed(format!("Redis at {}: {e}", self.server)))?,
-            Err(e) => {
-                return Err(StoreError::Unreachable {
-                    store: self.server.clone(),
-                    why: e.to_string(),
-                });
-            }
-        };
+        let text: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("spec")
+            .query(self.connect_now()?.as_mut())
+            .map_err(|e| failed(format!("Redis at {}: {e}", self.server)))?;
         text.map(|text| self.read_spec(&text)).transpose()
     }
 
@@ -1096,13 +1091,18 @@ impl RedisStore {
 
     /// A connection for reading the crawl without joining it; the server must answer now.
     fn reader(&mut self) -> Result<Conn, StoreError> {
-        match self.connect() {
-            Ok(_) => Ok(self.conn.take().expect("connected")),
-            Err(e) => Err(StoreError::Unreachable {
-                store: self.server.clone(),
-                why: e.to_string(),
-            }),
-        }
+        self.connect_now()?;
+        Ok(self.conn.take().expect("connected"))
+    }
+
+    /// The connection, made now if need be: a server that does not answer is the user's to
+    /// fix (no waiting, as at the start of a crawl).
+    fn connect_now(&mut self) -> Result<&mut Conn, StoreError> {
+        let server = self.server.clone();
+        self.connect().map_err(|e| StoreError::Unreachable {
+            store: server,
+            why: e.to_string(),
+        })
     }
 
     fn described(&self) -> String {
@@ -1125,9 +1125,15 @@ impl RedisStore {
             });
         }
         let fields = [
+            // A crawl in one partition keeps the first layout, which older builds read.
             (
                 "version",
-                if self.partitions > 1 { "2" } else { "1" }.to_owned(),
+                if self.partitions > 1 {
+                    LAYOUT_VERSION
+                } else {
+                    1
+                }
+                .to_string(),
             ),
             ("delay_ms", millis(self.delay).to_string()),
             ("max_pages", limit(max_pages)),
@@ -1223,12 +1229,7 @@ impl Store for RedisStore {
             self.max_crawl_delay = limit;
         }
         // At the start, a server that does not answer is the user's to fix: no waiting.
-        if let Err(e) = self.connect() {
-            return Err(StoreError::Unreachable {
-                store: self.server.clone(),
-                why: e.to_string(),
-            });
-        }
+        self.connect_now()?;
         let joined = self.create_or_check(opening)?;
         let sent = monotonic_millis();
         let nonce = format!("{}.{}", std::process::id(), unix_millis(SystemTime::now()));

@@ -50,7 +50,7 @@ use std::time::SystemTime;
 
 use arachne_core::store::{
     Claimed, CrawlSpec, HostState, Note, Opening, Outcome, OutputMark, Remaining, Resume,
-    RobotsFetch, SavedRobots, Store, StoreError, Want, write_outcomes,
+    RobotsFetch, SavedRobots, Store, StoreError, Want, listed, write_outcomes,
 };
 use arachne_core::{
     CrawlRequest, ErrorKind, Fingerprint, Intent, MemorySeenSet, RecordError, SeenSet, host_key,
@@ -1204,16 +1204,7 @@ impl fmt::Display for Summary {
             "queued   {} requests; {} URLs seen",
             self.queued, self.seen
         )?;
-        let top: Vec<String> = self
-            .top_hosts
-            .iter()
-            .map(|(host, n)| format!("{host} {n}"))
-            .collect();
-        let top = if top.is_empty() {
-            "none".to_owned()
-        } else {
-            top.join(", ")
-        };
+        let top = listed(self.top_hosts.iter().map(|(host, n)| format!("{host} {n}")));
         writeln!(f, "hosts    {}; most pages: {top}", self.hosts)?;
         writeln!(
             f,

@@ -132,10 +132,14 @@ local function let_go(worker, now, state)
   return #held
 end
 
+-- Whether what is registered under this worker's name is this run of it.
+local function own_run()
+  return redis.call('HGET', P .. 'worker:' .. W, 'runs') == RUN
+end
+
 -- Whether this process is the worker it says: registered, and of the current run.
 local function alive()
-  return redis.call('ZSCORE', P .. 'workers', W)
-    and redis.call('HGET', P .. 'worker:' .. W, 'runs') == RUN
+  return redis.call('ZSCORE', P .. 'workers', W) and own_run()
 end
 
 -- Every worker calls at least every fifth of its lease. A longer silence means the server
@@ -159,7 +163,7 @@ local function reap(now)
   clock(now)
   local dead = redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', '(' .. now, 'LIMIT', 0, 16)
   for _, worker in ipairs(dead) do
-    if worker ~= W or redis.call('HGET', P .. 'worker:' .. W, 'runs') ~= RUN then
+    if worker ~= W or not own_run() then
       local n = let_go(worker, now, 'lost')
       stat('reaped', 1)
       stat('requeued', n)

@@ -8,7 +8,7 @@ local info = P .. 'worker:' .. W
 if alive() then
   redis.call('HSET', info, 'marks', ARGV[5], 'ended', ARGV[6], 'round_trips', ARGV[7])
   let_go(W, now, 'left')
-elseif redis.call('HGET', info, 'state') ~= 'left' or redis.call('HGET', info, 'runs') ~= RUN then
+elseif redis.call('HGET', info, 'state') ~= 'left' or not own_run() then
   -- Not a call repeated after a lost reply (this run left already): taken for dead.
   return redis.error_reply(LOST)
 end
